@@ -1,0 +1,27 @@
+# Two commands for a fresh machine:  make demo  (runs the pipeline on demo data)  and  make test
+SHELL := /bin/bash
+VENV := .venv
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export PYTHONHASHSEED := 0
+PIP_QUIET := --quiet --progress-bar off
+
+.PHONY: setup demo test bench clean-demo
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	test -x $(VENV)/bin/python || python3 -m venv $(VENV)
+	$(VENV)/bin/python -m pip install $(PIP_QUIET) -r requirements.txt 2>&1 | grep -v "^WARNING: Location" || true
+	$(VENV)/bin/python -m pip install $(PIP_QUIET) --no-deps -e . 2>&1 | grep -v "^WARNING: Location" || true
+	$(VENV)/bin/python -c "import msa, torch, torchvision, transformers, timm, albumentations, dvc"
+	touch $@
+
+demo: setup
+	msa demo-data data/demo
+	dvc repro
+
+test: setup
+	pytest -q
+
+clean-demo:
+	rm -rf data/demo

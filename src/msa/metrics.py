@@ -1,0 +1,69 @@
+"""Scores from out-of-fold predictions: per fold and pooled, per class, and the baselines."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import (accuracy_score, confusion_matrix, f1_score,
+                             precision_recall_fscore_support)
+
+from msa import LABELS
+
+HEADLINE = ("accuracy", "macro_f1", "weighted_f1")
+
+
+def scores(y_true, y_pred) -> dict[str, float]:
+    labels = list(LABELS)
+    return {
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro",
+                                   zero_division=0)),
+        "weighted_f1": float(f1_score(y_true, y_pred, labels=labels, average="weighted",
+                                      zero_division=0)),
+    }
+
+
+def _mean_std(values: list[float]) -> dict[str, float]:
+    return {"mean": float(np.mean(values)), "std": float(np.std(values))}
+
+
+def per_class(y_true, y_pred) -> dict[str, dict[str, float]]:
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=list(LABELS), zero_division=0)
+    return {
+        label: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+        for label, p, r, f, s in zip(LABELS, precision, recall, f1, support)
+    }
+
+
+def majority_baseline(y_true: list[str], folds: list[int]) -> dict[str, float]:
+    """Each fold predicts the most frequent label of the other folds; scored pooled."""
+    y_true, folds = np.asarray(y_true), np.asarray(folds)
+    predicted = np.empty_like(y_true)
+    for fold in np.unique(folds):
+        train_labels = y_true[folds != fold]
+        values, counts = np.unique(train_labels, return_counts=True)
+        predicted[folds == fold] = values[np.argmax(counts)]
+    return scores(y_true, predicted) | {"label": str(predicted[0])}
+
+
+def summarize(mode: str, y_true: list[str], y_pred: list[str], folds: list[int],
+              epochs: dict[int, dict[str, int]]) -> dict:
+    """The metrics.json document."""
+    y_true, y_pred, folds = np.asarray(y_true), np.asarray(y_pred), np.asarray(folds)
+    per_fold = [scores(y_true[folds == f], y_pred[folds == f]) for f in np.unique(folds)]
+    pooled = scores(y_true, y_pred)
+    return {
+        "mode": mode,
+        **{name: _mean_std([s[name] for s in per_fold]) | {"pooled": pooled[name]}
+           for name in HEADLINE},
+        "per_class": per_class(y_true, y_pred),
+        "majority_baseline": majority_baseline(y_true, folds),
+        "folds": {
+            str(f): {**per_fold[i], **epochs[int(f)]} for i, f in enumerate(np.unique(folds))
+        },
+        "pairs": int(len(y_true)),
+    }
+
+
+def confusion(y_true, y_pred) -> np.ndarray:
+    return confusion_matrix(y_true, y_pred, labels=list(LABELS))

@@ -1,0 +1,196 @@
+"""The typed, validated params object read from params.yaml.
+
+Every key is a dataclass field; an unknown key, a wrong type or a value out of range fails at
+load time with the key's dotted name and what is allowed, before any work starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import yaml
+
+from msa.errors import MsaError
+
+MODES = ("text", "image", "multimodal")
+
+
+class ParamsError(MsaError):
+    """A params.yaml key is missing, misspelt, of the wrong type or out of range."""
+
+
+@dataclass(frozen=True)
+class DataParams:
+    root: str = "data/demo"
+
+
+@dataclass(frozen=True)
+class FoldParams:
+    n_splits: int = 5
+
+
+@dataclass(frozen=True)
+class FeaturizeParams:
+    # A packaged alias (all-MiniLM-L6-v2), a Hugging Face name or a local model folder.
+    text_model: str = "all-MiniLM-L6-v2"
+    text_pooling: Literal["mean", "cls"] = "mean"
+    text_max_length: int = 128
+    # A packaged alias (efficientnet_lite0/1/2) or resnet50 (needs image_weights).
+    image_model: str = "efficientnet_lite0"
+    # Local weights file for resnet50; "random" builds it untrained (for tests only).
+    image_weights: str = ""
+    text_batch_size: int = 64
+    image_batch_size: int = 32
+
+
+@dataclass(frozen=True)
+class AugmentParams:
+    views: int = 4
+    crop_scale_min: float = 0.5
+    hflip_p: float = 0.5
+    blur_p: float = 0.2
+    grid_distortion_p: float = 0.2
+    color_jitter_p: float = 0.5
+    color_jitter_strength: float = 0.2
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    epochs: int = 40
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 1e-2
+    warmup_ratio: float = 0.1
+    clip_grad_norm: float = 1.0
+    patience: int = 6
+    monitor: Literal["val_loss", "val_accuracy", "val_macro_f1"] = "val_loss"
+    hidden_dim: int = 128
+    image_hidden_dim: int = 512
+    attention_heads: int = 8
+    dropout: float = 0.1
+    class_weight: Literal["balanced", "none"] = "balanced"
+    label_smoothing: float = 0.0
+
+
+@dataclass(frozen=True)
+class Params:
+    mode: Literal["text", "image", "multimodal"] = "multimodal"
+    seed: int = 0
+    data: DataParams = field(default_factory=DataParams)
+    fold: FoldParams = field(default_factory=FoldParams)
+    featurize: FeaturizeParams = field(default_factory=FeaturizeParams)
+    augment: AugmentParams = field(default_factory=AugmentParams)
+    train: TrainParams = field(default_factory=TrainParams)
+
+
+# (dotted key, check, what is allowed) for constraints the types cannot express.
+_RANGES = [
+    ("fold.n_splits", lambda p: p.fold.n_splits >= 2, "an integer >= 2"),
+    ("featurize.text_max_length", lambda p: p.featurize.text_max_length >= 8, "an integer >= 8"),
+    ("featurize.text_batch_size", lambda p: p.featurize.text_batch_size >= 1, "an integer >= 1"),
+    ("featurize.image_batch_size", lambda p: p.featurize.image_batch_size >= 1, "an integer >= 1"),
+    ("augment.views", lambda p: p.augment.views >= 0, "an integer >= 0"),
+    ("augment.crop_scale_min", lambda p: 0 < p.augment.crop_scale_min <= 1, "a number in (0, 1]"),
+    ("augment.hflip_p", lambda p: 0 <= p.augment.hflip_p <= 1, "a probability in [0, 1]"),
+    ("augment.blur_p", lambda p: 0 <= p.augment.blur_p <= 1, "a probability in [0, 1]"),
+    ("augment.grid_distortion_p", lambda p: 0 <= p.augment.grid_distortion_p <= 1,
+     "a probability in [0, 1]"),
+    ("augment.color_jitter_p", lambda p: 0 <= p.augment.color_jitter_p <= 1,
+     "a probability in [0, 1]"),
+    ("augment.color_jitter_strength", lambda p: 0 <= p.augment.color_jitter_strength <= 1,
+     "a number in [0, 1]"),
+    ("train.epochs", lambda p: p.train.epochs >= 1, "an integer >= 1"),
+    ("train.batch_size", lambda p: p.train.batch_size >= 1, "an integer >= 1"),
+    ("train.lr", lambda p: p.train.lr > 0, "a number > 0"),
+    ("train.weight_decay", lambda p: p.train.weight_decay >= 0, "a number >= 0"),
+    ("train.warmup_ratio", lambda p: 0 <= p.train.warmup_ratio < 1, "a number in [0, 1)"),
+    ("train.clip_grad_norm", lambda p: p.train.clip_grad_norm > 0, "a number > 0"),
+    ("train.patience", lambda p: p.train.patience >= 1, "an integer >= 1"),
+    ("train.hidden_dim", lambda p: p.train.hidden_dim >= 1, "an integer >= 1"),
+    ("train.image_hidden_dim", lambda p: p.train.image_hidden_dim >= 1, "an integer >= 1"),
+    ("train.attention_heads",
+     lambda p: p.train.attention_heads >= 1 and p.train.hidden_dim % p.train.attention_heads == 0,
+     "an integer >= 1 that divides train.hidden_dim"),
+    ("train.dropout", lambda p: 0 <= p.train.dropout < 1, "a number in [0, 1)"),
+    ("train.label_smoothing", lambda p: 0 <= p.train.label_smoothing < 1, "a number in [0, 1)"),
+]
+
+
+def _convert(value, hint, key: str):
+    origin = typing.get_origin(hint)
+    if origin is Literal:
+        allowed = typing.get_args(hint)
+        if value not in allowed:
+            raise ParamsError(f"{key}: {value!r} is not allowed; use one of {', '.join(allowed)}")
+        return value
+    if dataclasses.is_dataclass(hint):
+        if value is None:
+            value = {}
+        if not isinstance(value, dict):
+            raise ParamsError(f"{key}: expected a section of keys, got {value!r}")
+        return _build(hint, value, key + ".")
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ParamsError(f"{key}: expected true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ParamsError(f"{key}: expected an integer, got {value!r}")
+        return value
+    if hint is float:
+        # YAML reads 1e-3 (no dot) as a string; accept what float() accepts.
+        if isinstance(value, bool):
+            raise ParamsError(f"{key}: expected a number, got {value!r}")
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ParamsError(f"{key}: expected a number, got {value!r}") from None
+    if hint is str:
+        if value is None:
+            return ""
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise ParamsError(f"{key}: expected a string, got {value!r}")
+        return str(value)
+    raise TypeError(f"unsupported param type {hint!r} for {key}")
+
+
+def _build(cls, raw: dict, prefix: str = ""):
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = [k for k in raw if k not in names]
+    if unknown:
+        raise ParamsError(
+            f"{prefix}{unknown[0]}: unknown key; the keys here are {', '.join(names)}"
+        )
+    return cls(**{k: _convert(v, hints[k], prefix + k) for k, v in raw.items()})
+
+
+def from_dict(raw: dict) -> Params:
+    if not isinstance(raw, dict):
+        raise ParamsError("params.yaml must be a mapping of keys")
+    params = _build(Params, raw)
+    for key, ok, allowed in _RANGES:
+        if not ok(params):
+            section, name = key.split(".")
+            value = getattr(getattr(params, section), name)
+            raise ParamsError(f"{key}: {value!r} is not allowed; use {allowed}")
+    return params
+
+
+def load(path: str | Path = "params.yaml") -> Params:
+    path = Path(path)
+    if not path.is_file():
+        raise ParamsError(f"{path}: params file not found")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
+    return from_dict(raw or {})
+
+
+def to_dict(params: Params) -> dict:
+    return dataclasses.asdict(params)

@@ -1,0 +1,114 @@
+"""Every figure: learning curves over folds of unequal length, confusion matrix, per-class F1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from msa import LABELS  # noqa: E402
+
+CURVES = ("train_loss", "val_loss", "val_accuracy", "val_macro_f1", "lr")
+
+
+def learning_curve_table(log: list[dict]) -> list[dict]:
+    """Per epoch: mean and std of each curve over the folds that ran that epoch, and how many.
+
+    A fold that stopped early drops out of later epochs; nothing is padded or truncated.
+    """
+    table = []
+    for epoch in sorted({row["epoch"] for row in log}):
+        rows = [row for row in log if row["epoch"] == epoch]
+        entry = {"epoch": epoch, "folds_running": len(rows)}
+        for name in CURVES:
+            values = np.array([row[name] for row in rows], dtype=float)
+            entry[f"{name}_mean"] = float(values.mean())
+            entry[f"{name}_std"] = float(values.std())
+        table.append(entry)
+    return table
+
+
+def plot_learning_curves(table: list[dict], best_epochs: dict[int, int],
+                         stop_epochs: dict[int, int], path: str | Path, title: str = "") -> None:
+    epochs = np.array([row["epoch"] for row in table])
+    fig, axes = plt.subplots(2, 3, figsize=(13, 7))
+    panels = [("loss", ("train_loss", "val_loss")), ("validation accuracy", ("val_accuracy",)),
+              ("validation macro-F1", ("val_macro_f1",)), ("learning rate", ("lr",))]
+    for ax, (label, names) in zip(axes.flat, panels):
+        for name in names:
+            mean = np.array([row[f"{name}_mean"] for row in table])
+            std = np.array([row[f"{name}_std"] for row in table])
+            ax.plot(epochs, mean, label=name.replace("_", " "))
+            ax.fill_between(epochs, mean - std, mean + std, alpha=0.25)
+        for fold, best in sorted(best_epochs.items()):
+            ax.axvline(best, color="grey", lw=0.6, ls=":")
+        ax.set_title(label)
+        ax.set_xlabel("epoch")
+        if len(names) > 1:
+            ax.legend()
+    ax = axes.flat[4]
+    ax.step(epochs, [row["folds_running"] for row in table], where="mid")
+    ax.set_title("folds still running")
+    ax.set_xlabel("epoch")
+    ax.set_ylim(0, max(row["folds_running"] for row in table) + 0.5)
+    ax = axes.flat[5]
+    folds = sorted(stop_epochs)
+    ax.barh([str(f) for f in folds], [stop_epochs[f] for f in folds], color="lightsteelblue",
+            label="epochs run")
+    ax.scatter([best_epochs[f] for f in folds], [str(f) for f in folds], color="black",
+               zorder=3, label="best epoch (restored)")
+    ax.set_title("epochs per fold")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("fold")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.suptitle(title or "learning curves: mean ± std over the folds still running "
+                 "(dotted: each fold's best epoch)")
+    _save(fig, path)
+
+
+def plot_confusion(matrix: np.ndarray, path: str | Path, title: str = "") -> None:
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+    row_sums = matrix.sum(axis=1, keepdims=True)
+    normalised = np.divide(matrix, row_sums, out=np.zeros(matrix.shape, float), where=row_sums > 0)
+    for ax, data, fmt, name in ((axes[0], matrix, "d", "counts"),
+                                (axes[1], normalised, ".2f", "normalised by true class")):
+        image = ax.imshow(data, cmap="Blues")
+        ax.set_xticks(range(len(LABELS)), LABELS)
+        ax.set_yticks(range(len(LABELS)), LABELS)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("actual")
+        ax.set_title(name)
+        threshold = data.max() / 2 if data.max() else 1
+        for i in range(len(LABELS)):
+            for j in range(len(LABELS)):
+                ax.text(j, i, format(data[i, j], fmt), ha="center", va="center",
+                        color="white" if data[i, j] > threshold else "black")
+        fig.colorbar(image, ax=ax, fraction=0.046)
+    fig.suptitle(title or "confusion matrix (out-of-fold predictions)")
+    _save(fig, path)
+
+
+def plot_per_class_f1(per_class: dict, path: str | Path, title: str = "") -> None:
+    fig, ax = plt.subplots(figsize=(7, 4))
+    x = np.arange(len(LABELS))
+    for k, name in enumerate(("precision", "recall", "f1")):
+        ax.bar(x + (k - 1) * 0.27, [per_class[label][name] for label in LABELS], 0.27, label=name)
+    ax.set_xticks(x, [f"{label}\n(n={per_class[label]['support']})" for label in LABELS])
+    ax.set_ylim(0, 1)
+    ax.legend()
+    ax.set_title(title or "per-class scores (out-of-fold)")
+    _save(fig, path)
+
+
+def _save(fig, path: str | Path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
+    fig.tight_layout()
+    fig.savefig(tmp, dpi=110, metadata={"Software": None})
+    plt.close(fig)
+    tmp.replace(path)

@@ -1,0 +1,212 @@
+"""The training loop: one model per fold on cached features.
+
+AdamW, linear warm-up then cosine decay (per step), gradient clipping after backward(),
+class-weighted cross-entropy, early stopping on the validation fold with the best epoch's
+weights restored, and one augmented image view drawn per training pair each epoch.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.metrics import accuracy_score, f1_score
+from sklearn.utils.class_weight import compute_class_weight
+from torch import nn
+from tqdm import tqdm
+from transformers import get_cosine_schedule_with_warmup
+
+from msa import LABELS
+from msa.data import atomic_write_text
+from msa.errors import MsaError
+from msa.features import FeatureSet
+from msa.model import ModelConfig, SentimentClassifier
+from msa.params import TrainParams
+
+LABEL_INDEX = {label: i for i, label in enumerate(LABELS)}
+LOG_COLUMNS = ("fold", "epoch", "train_loss", "val_loss", "val_accuracy", "val_macro_f1", "lr")
+
+
+@dataclass
+class FoldResult:
+    fold: int
+    state: dict
+    config: ModelConfig
+    log: list[dict]
+    best_epoch: int
+    epochs_run: int
+    val_guids: list[str]
+    val_probs: np.ndarray
+
+
+def seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.use_deterministic_algorithms(True)
+
+
+def class_weights(labels: np.ndarray, scheme: str) -> torch.Tensor | None:
+    if scheme == "none":
+        return None
+    present = np.unique(labels)
+    weights = np.ones(len(LABELS), dtype=np.float32)
+    weights[present] = compute_class_weight("balanced", classes=present, y=labels)
+    return torch.from_numpy(weights)
+
+
+def _improved(monitor: str, value: float, best: float | None) -> bool:
+    if best is None:
+        return True
+    return value < best if monitor == "val_loss" else value > best
+
+
+@torch.no_grad()
+def predict_proba(model: nn.Module, text: torch.Tensor, image: torch.Tensor,
+                  batch_size: int = 512) -> torch.Tensor:
+    model.eval()
+    chunks = [
+        torch.softmax(model(text[i:i + batch_size], image[i:i + batch_size]), dim=-1)
+        for i in range(0, len(text), batch_size)
+    ]
+    return torch.cat(chunks) if chunks else torch.zeros((0, len(LABELS)))
+
+
+def train_fold(features: FeatureSet, folds: dict[str, int], fold: int, mode: str,
+               params: TrainParams, seed: int) -> FoldResult:
+    train_guids = [g for g, f in folds.items() if f != fold]
+    val_guids = [g for g, f in folds.items() if f == fold]
+    tr, va = features.rows(train_guids), features.rows(val_guids)
+    views = features.image_views[features.view_rows(train_guids)]
+    label_of = dict(zip(features.guids, features.labels))
+    y_train = torch.tensor([LABEL_INDEX[label_of[g]] for g in train_guids])
+    y_val = torch.tensor([LABEL_INDEX[label_of[g]] for g in val_guids])
+    text = torch.from_numpy(features.text)
+    image = torch.from_numpy(features.image)
+    train_views = torch.from_numpy(views) if views.shape[1] else image[tr].unsqueeze(1)
+
+    seed_everything(seed * 1000 + fold)
+    generator = torch.Generator().manual_seed(seed * 1000 + fold)
+    config = ModelConfig(
+        mode=mode, text_dim=text.shape[1], image_dim=image.shape[1],
+        hidden_dim=params.hidden_dim, image_hidden_dim=params.image_hidden_dim,
+        attention_heads=params.attention_heads, dropout=params.dropout,
+    )
+    model = SentimentClassifier(config)
+    weights = class_weights(y_train.numpy(), params.class_weight)
+    criterion = nn.CrossEntropyLoss(weight=weights, label_smoothing=params.label_smoothing)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=params.lr,
+                                  weight_decay=params.weight_decay)
+    steps_per_epoch = -(-len(tr) // params.batch_size)
+    total_steps = steps_per_epoch * params.epochs
+    scheduler = get_cosine_schedule_with_warmup(
+        optimizer, int(params.warmup_ratio * total_steps), total_steps)
+
+    text_train, text_val, image_val = text[tr], text[va], image[va]
+    best_value, best_state, best_epoch, waited, log = None, None, 0, 0, []
+    for epoch in range(1, params.epochs + 1):
+        lr = scheduler.get_last_lr()[0]
+        model.train()
+        order = torch.randperm(len(tr), generator=generator)
+        view = torch.randint(train_views.shape[1], (len(tr),), generator=generator)
+        image_train = train_views[torch.arange(len(tr)), view]
+        total_loss = 0.0
+        for start in range(0, len(tr), params.batch_size):
+            batch = order[start:start + params.batch_size]
+            loss = criterion(model(text_train[batch], image_train[batch]), y_train[batch])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), params.clip_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            total_loss += loss.item() * len(batch)
+
+        probs = predict_proba(model, text_val, image_val)
+        predicted = probs.argmax(1).numpy()
+        val_loss = criterion(torch.log(probs.clamp_min(1e-12)), y_val).item()
+        row = {
+            "fold": fold, "epoch": epoch, "train_loss": total_loss / len(tr),
+            "val_loss": val_loss,
+            "val_accuracy": accuracy_score(y_val.numpy(), predicted),
+            "val_macro_f1": f1_score(y_val.numpy(), predicted, average="macro",
+                                     labels=range(len(LABELS)), zero_division=0),
+            "lr": lr,
+        }
+        log.append(row)
+        if _improved(params.monitor, row[params.monitor], best_value):
+            best_value, best_epoch, waited = row[params.monitor], epoch, 0
+            best_state = copy.deepcopy(model.state_dict())
+        else:
+            waited += 1
+            if waited >= params.patience:
+                break
+
+    model.load_state_dict(best_state)
+    val_probs = predict_proba(model, text_val, image_val).numpy()
+    return FoldResult(fold, best_state, config, log, best_epoch, len(log), val_guids, val_probs)
+
+
+def train_cross_validated(features: FeatureSet, folds: dict[str, int], mode: str,
+                          params: TrainParams, seed: int, show_progress: bool = True):
+    n_folds = max(folds.values()) + 1
+    results = []
+    for fold in tqdm(range(n_folds), desc=f"train {mode}", unit="fold", disable=not show_progress):
+        results.append(train_fold(features, folds, fold, mode, params, seed))
+    return results
+
+
+def _write_csv(path: str | Path, header: list[str], rows) -> None:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    atomic_write_text(path, out.getvalue())
+
+
+def _read_csv(path: str | Path, what: str) -> list[dict]:
+    path = Path(path)
+    if not path.is_file():
+        raise MsaError(f"{path}: {what} not found (run the train stage first)")
+    with path.open(encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def write_oof(results: list[FoldResult], features: FeatureSet, path: str | Path) -> None:
+    """Out-of-fold probabilities: one row per labelled pair, in fold then guid order."""
+    label_of = dict(zip(features.guids, features.labels))
+    rows = []
+    for result in results:
+        for guid, probs in zip(result.val_guids, result.val_probs):
+            rows.append([guid, result.fold, label_of[guid], *(f"{p:.6f}" for p in probs),
+                         LABELS[int(probs.argmax())]])
+    _write_csv(path, ["guid", "fold", "label", *(f"prob_{x}" for x in LABELS), "predicted"], rows)
+
+
+def read_oof(path: str | Path) -> list[dict]:
+    return _read_csv(path, "out-of-fold predictions")
+
+
+def write_train_log(results: list[FoldResult], path: str | Path) -> None:
+    rows = [[row[c] if isinstance(row[c], int) else f"{row[c]:.6g}" for c in LOG_COLUMNS]
+            for result in results for row in result.log]
+    _write_csv(path, list(LOG_COLUMNS), rows)
+
+
+def read_train_log(path: str | Path) -> list[dict]:
+    return [{k: (int(v) if k in ("fold", "epoch") else float(v)) for k, v in row.items()}
+            for row in _read_csv(path, "training log")]
+
+
+def write_confusion_rows(oof_rows: list[dict], path: str | Path) -> None:
+    """One row per pair (actual, predicted): the shape DVC's confusion template reads."""
+    _write_csv(path, ["actual", "predicted"], [[r["label"], r["predicted"]] for r in oof_rows])
+
+
+def write_table(table: list[dict], path: str | Path) -> None:
+    header = list(table[0]) if table else []
+    _write_csv(path, header, [[f"{v:.6g}" if isinstance(v, float) else v for v in row.values()]
+                              for row in table])

@@ -1,0 +1,33 @@
+"""Stage evaluate: metrics from the out-of-fold predictions, and confusion data for dvc plots."""
+
+import argparse
+
+from msa import data, metrics, params, predict, train
+from msa.errors import one_line_errors
+
+
+@one_line_errors
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--oof", required=True)
+    parser.add_argument("--models", required=True)
+    parser.add_argument("--metrics", required=True)
+    parser.add_argument("--confusion", required=True)
+    args = parser.parse_args()
+    p = params.load()
+    rows = train.read_oof(args.oof)
+    summary = predict.read_summary(args.models)
+    epochs = {int(f): v for f, v in summary["folds"].items()}
+    y_true = [r["label"] for r in rows]
+    y_pred = [r["predicted"] for r in rows]
+    result = metrics.summarize(p.mode, y_true, y_pred, [int(r["fold"]) for r in rows], epochs)
+    data.write_json(args.metrics, result)
+    train.write_confusion_rows(rows, args.confusion)
+    print(f"evaluate ({p.mode}): accuracy {result['accuracy']['mean']:.4f} "
+          f"± {result['accuracy']['std']:.4f}, macro-F1 {result['macro_f1']['mean']:.4f} "
+          f"± {result['macro_f1']['std']:.4f}; majority baseline "
+          f"{result['majority_baseline']['accuracy']:.4f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,22 @@
+"""Stage featurize: frozen text and image encoders over every usable pair, cached."""
+
+import argparse
+
+from msa import data, features, params
+from msa.errors import one_line_errors
+
+
+@one_line_errors
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--manifest", required=True)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    p = params.load()
+    pairs = data.read_manifest(args.manifest)
+    cache = features.featurize(pairs, p.featurize, p.augment, p.seed)
+    features.save(cache, args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,22 @@
+"""Stage fold_split: StratifiedKFold over the labelled pairs; the fold of every guid."""
+
+import argparse
+
+from msa import data, folds, params
+from msa.errors import one_line_errors
+
+
+@one_line_errors
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--manifest", required=True)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    p = params.load()
+    pairs = data.read_manifest(args.manifest)
+    assignment = folds.assign_folds(pairs, p.fold.n_splits, p.seed)
+    folds.write_folds(assignment, pairs, args.out)
+
+
+if __name__ == "__main__":
+    main()

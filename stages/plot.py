@@ -1,0 +1,44 @@
+"""Stage plot: learning curves over the folds, confusion matrix and per-class scores."""
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from msa import metrics, plots, predict, train
+from msa.errors import one_line_errors
+
+
+@one_line_errors
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--log", required=True)
+    parser.add_argument("--oof", required=True)
+    parser.add_argument("--models", required=True)
+    parser.add_argument("--metrics", required=True)
+    parser.add_argument("--curves", required=True, help="learning-curve table for dvc plots")
+    parser.add_argument("--out", required=True, help="folder for the PNGs")
+    args = parser.parse_args()
+    log = train.read_train_log(args.log)
+    summary = predict.read_summary(args.models)
+    result = json.loads(Path(args.metrics).read_text(encoding="utf-8"))
+    rows = train.read_oof(args.oof)
+    mode = summary["mode"]
+    table = plots.learning_curve_table(log)
+    train.write_table(table, args.curves)
+    folds = {int(f): v for f, v in summary["folds"].items()}
+    out = Path(args.out)
+    plots.plot_learning_curves(
+        table, {f: v["best_epoch"] for f, v in folds.items()},
+        {f: v["epochs_run"] for f, v in folds.items()}, out / "learning_curves.png",
+        title=f"{mode}: learning curves, mean ± std over the folds still running")
+    matrix = metrics.confusion([r["label"] for r in rows], [r["predicted"] for r in rows])
+    plots.plot_confusion(np.asarray(matrix), out / "confusion.png",
+                         title=f"{mode}: confusion matrix of the out-of-fold predictions")
+    plots.plot_per_class_f1(result["per_class"], out / "per_class.png",
+                            title=f"{mode}: per-class scores (out-of-fold)")
+
+
+if __name__ == "__main__":
+    main()

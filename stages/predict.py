@@ -1,0 +1,28 @@
+"""Stage predict: the fold ensemble on test_without_label.txt, in the lab5 format."""
+
+import argparse
+
+from msa import data, features, predict
+from msa.errors import one_line_errors
+
+
+@one_line_errors
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--manifest", required=True)
+    parser.add_argument("--features", required=True)
+    parser.add_argument("--models", required=True)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    guids = [p.guid for p in data.read_manifest(args.manifest) if p.split == "test"]
+    cache = features.load(args.features)
+    models, summary = predict.load_models(args.models)
+    predict.check_compatible(summary, cache)
+    rows = cache.rows(guids)
+    probs = predict.ensemble_proba(models, cache.text[rows], cache.image[rows])
+    predict.write_predictions(guids, probs, args.out)
+    print(f"predict: {len(guids)} test pairs -> {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,28 @@
+"""Stage train: one model per fold for params.mode; logs, checkpoints, out-of-fold probabilities."""
+
+import argparse
+
+from msa import features, folds, params, predict, train
+from msa.errors import one_line_errors
+
+
+@one_line_errors
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--features", required=True)
+    parser.add_argument("--folds", required=True)
+    parser.add_argument("--models", required=True)
+    parser.add_argument("--oof", required=True)
+    parser.add_argument("--log", required=True)
+    args = parser.parse_args()
+    p = params.load()
+    cache = features.load(args.features)
+    assignment = folds.read_folds(args.folds)
+    results = train.train_cross_validated(cache, assignment, p.mode, p.train, p.seed)
+    predict.save_models(results, p.mode, cache.encoders, args.models)
+    train.write_oof(results, cache, args.oof)
+    train.write_train_log(results, args.log)
+
+
+if __name__ == "__main__":
+    main()
