@@ -60,6 +60,10 @@ def encoder_identity(params: FeaturizeParams) -> dict:
     }
 
 
+def _autocast(params: FeaturizeParams):
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=params.precision == "bf16")
+
+
 @torch.inference_mode()
 def encode_texts(texts: list[str], params: FeaturizeParams, show_progress: bool = True) -> np.ndarray:
     tokenizer, model = backbones.build_text_encoder(params.text_model)
@@ -74,7 +78,8 @@ def encode_texts(texts: list[str], params: FeaturizeParams, show_progress: bool 
         for batch in batches:
             encoded = tokenizer([texts[i] for i in batch], padding=True, truncation=True,
                                 max_length=params.text_max_length, return_tensors="pt")
-            hidden = model(**encoded).last_hidden_state
+            with _autocast(params):
+                hidden = model(**encoded).last_hidden_state
             if params.text_pooling == "cls":
                 pooled = hidden[:, 0]
             else:
@@ -134,7 +139,8 @@ def encode_images(paths: list[str], views: list[int], params: FeaturizeParams,
               disable=not show_progress) as bar:
         for stacks in loader:
             batch = torch.cat(stacks).contiguous(memory_format=torch.channels_last)
-            features = model(batch).float().numpy()
+            with _autocast(params):
+                features = model(batch).float().numpy()
             offset = 0
             for j, stack in enumerate(stacks):
                 clean[start + j] = features[offset]

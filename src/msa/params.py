@@ -45,6 +45,8 @@ class FeaturizeParams:
     image_weights: str = ""
     text_batch_size: int = 64
     image_batch_size: int = 32
+    # bf16 autocast runs the frozen encoders 2-3x faster on CPUs with AVX-512 BF16.
+    precision: Literal["bf16", "fp32"] = "bf16"
 
 
 @dataclass(frozen=True)
