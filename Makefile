@@ -1,18 +1,19 @@
 # Two commands for a fresh machine:  make demo  (runs the pipeline on demo data)  and  make test
 SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONHASHSEED := 0
 PIP_QUIET := --quiet --progress-bar off
 
-.PHONY: setup demo test bench clean-demo
+.PHONY: setup demo test clean-demo
 
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(VENV)/bin/python || python3 -m venv $(VENV)
-	$(VENV)/bin/python -m pip install $(PIP_QUIET) -r requirements.txt 2>&1 | grep -v "^WARNING: Location" || true
-	$(VENV)/bin/python -m pip install $(PIP_QUIET) --no-deps -e . 2>&1 | grep -v "^WARNING: Location" || true
+	$(VENV)/bin/python -m pip install $(PIP_QUIET) -r requirements.txt 2>&1 | sed "/^WARNING: Location/d"
+	$(VENV)/bin/python -m pip install $(PIP_QUIET) --no-deps -e . 2>&1 | sed "/^WARNING: Location/d"
 	$(VENV)/bin/python -c "import msa, torch, torchvision, transformers, timm, albumentations, dvc"
 	touch $@
 

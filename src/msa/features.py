@@ -131,6 +131,8 @@ def encode_images(paths: list[str], views: list[int], params: FeaturizeParams,
     loader = torch.utils.data.DataLoader(
         dataset, batch_size=pairs_per_batch, collate_fn=_collate, num_workers=1,
         worker_init_fn=_quiet_worker, prefetch_factor=4,
+        # fork after torch has run OpenMP work can hang the worker; spawn starts it clean
+        multiprocessing_context="spawn",
     )
     clean = np.zeros((len(paths), spec.dim), dtype=np.float32)
     augmented = np.zeros((len(paths), max(views, default=0), spec.dim), dtype=np.float32)

@@ -1,0 +1,58 @@
+import pytest
+import torch
+
+from msa import backbones
+from msa.errors import MsaError
+
+
+def test_packaged_text_encoder_loads_offline():
+    tokenizer, model = backbones.build_text_encoder("all-MiniLM-L6-v2")
+    encoded = tokenizer(["a happy day"], return_tensors="pt")
+    with torch.inference_mode():
+        hidden = model(**encoded).last_hidden_state
+    assert hidden.shape[-1] == 384 and torch.isfinite(hidden).all()
+
+
+def test_text_encoder_from_a_local_folder(tmp_path):
+    source = backbones.resolve_text_model("all-MiniLM-L6-v2")
+    _, model = backbones.build_text_encoder(source)
+    assert model.config.hidden_size == 384
+
+
+def test_unknown_text_encoder_says_how_to_pass_a_path():
+    with pytest.raises(MsaError, match="could not be found locally; pass featurize.text_model as "
+                                       "a local model folder"):
+        backbones.build_text_encoder("no-such-org/no-such-model")
+
+
+def test_packaged_efficientnet_gives_pooled_imagenet_features():
+    model, spec = backbones.build_image_encoder("efficientnet_lite0")
+    assert (spec.input_size, spec.dim, spec.mean) == (224, 1280, (0.5, 0.5, 0.5))
+    with torch.inference_mode():
+        out = model(torch.zeros(2, 3, 224, 224))
+    assert out.shape == (2, 1280)
+    # Pretrained weights, not a fresh init: the stem's BatchNorm statistics were learnt.
+    assert not torch.allclose(model.bn1.running_var, torch.ones_like(model.bn1.running_var))
+
+
+def test_resnet50_without_fc_from_a_weights_file(tmp_path):
+    model, spec = backbones.build_image_encoder("resnet50", "random")
+    assert spec.dim == 2048
+    with torch.inference_mode():
+        assert model(torch.zeros(1, 3, 224, 224)).shape == (1, 2048)
+    from torchvision.models import resnet50
+
+    path = tmp_path / "resnet50.pth"
+    torch.save(resnet50(weights=None).state_dict(), path)
+    loaded, _ = backbones.build_image_encoder("resnet50", str(path))
+    assert isinstance(loaded.fc, torch.nn.Identity)
+
+
+@pytest.mark.parametrize("name, weights, message", [
+    ("resnet50", "", "resnet50 needs a local weights file"),
+    ("resnet50", "/no/such/file.pth", "file not found"),
+    ("vgg16", "", "featurize.image_model: 'vgg16' is not known"),
+])
+def test_image_encoder_errors(name, weights, message):
+    with pytest.raises(MsaError, match=message):
+        backbones.build_image_encoder(name, weights)

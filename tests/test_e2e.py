@@ -1,0 +1,94 @@
+"""The real dvc commands, in a temporary git repo, on a small demo dataset."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+
+def run(cmd, cwd, env):
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, shell=True)
+    assert result.returncode == 0, f"{cmd} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    repo = tmp_path_factory.mktemp("workspace")
+    for name in ("dvc.yaml", "params.yaml", ".gitignore", ".dvcignore"):
+        shutil.copy(REPO / name, repo / name)
+    for folder in ("stages", "src"):
+        shutil.copytree(REPO / folder, repo / folder,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    env.update(GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t",
+               GIT_COMMITTER_EMAIL="t@t", DVC_NO_ANALYTICS="1")
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["fold"]["n_splits"] = 3
+    params["augment"]["views"] = 1
+    params["train"].update(epochs=6, patience=3)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run("git init -q && dvc init -q && dvc config core.autostage true", repo, env)
+    run("msa demo-data data/demo --labelled 90 --test 15 --seed 1", repo, env)
+    run("git add -A && git commit -qm base", repo, env)
+    return repo, env
+
+
+def test_repro_then_nothing_changes(workspace):
+    repo, env = workspace
+    out = run("dvc repro", repo, env)
+    for stage in ("prepare", "fold_split", "featurize", "train", "evaluate", "plot", "predict"):
+        assert f"Running stage '{stage}'" in out
+    result = json.loads((repo / "metrics/metrics.json").read_text())
+    assert result["mode"] == "multimodal" and result["pairs"] == 90
+    assert 0 <= result["accuracy"]["mean"] <= 1
+    lines = (repo / "predictions/test_predictions.txt").read_text().splitlines()
+    assert lines[0] == "guid,tag" and len(lines) == 16
+    for png in ("learning_curves.png", "confusion.png", "per_class.png"):
+        assert (repo / "plots/figures" / png).stat().st_size > 1000
+    again = run("dvc repro", repo, env)
+    assert "Running stage" not in again
+    run("git add -A && git commit -qm 'multimodal run'", repo, env)
+
+
+def test_exp_run_image_reuses_features(workspace):
+    repo, env = workspace
+    out = run("dvc exp run -n image-only -S mode=image", repo, env)
+    assert "Running stage 'train'" in out
+    assert "Running stage 'featurize'" not in out
+    assert "Running stage 'prepare'" not in out
+    assert json.loads((repo / "metrics/metrics.json").read_text())["mode"] == "image"
+    diff = run("dvc metrics diff", repo, env)
+    assert "accuracy.mean" in diff and "metrics/metrics.json" in diff
+    shown = run("dvc exp show --csv", repo, env).splitlines()
+    header = shown[0].split(",")
+    image_row = next(line.split(",") for line in shown if line.startswith("image-only,"))
+    assert image_row[header.index("metrics/metrics.json:mode")] == "image"
+    assert image_row[header.index("params.yaml:mode")] == "image"
+
+
+def test_plots_show_writes_html(workspace):
+    repo, env = workspace
+    run("dvc plots show -o plots_html", repo, env)
+    page = (repo / "plots_html" / "index.html").read_text()
+    assert "confusion" in page.lower() and "learning_curves.png" in page
+
+
+def test_msa_predict_on_a_list(workspace):
+    repo, env = workspace
+    run("msa predict --data data/demo --input data/demo/test_without_label.txt "
+        "--output custom.txt", repo, env)
+    lines = (repo / "custom.txt").read_text().splitlines()
+    expected = (repo / "data/demo/test_without_label.txt").read_text().splitlines()
+    assert lines[0] == "guid,tag"
+    assert [x.split(",")[0] for x in lines[1:]] == [x.split(",")[0] for x in expected[1:]]

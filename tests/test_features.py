@@ -1,0 +1,75 @@
+import numpy as np
+import pytest
+
+from msa import features
+from msa.params import AugmentParams, FeaturizeParams
+
+
+def test_cache_shapes_and_order(demo_features):
+    pairs, cache = demo_features
+    labelled = [p for p in pairs if p.split == "train"]
+    assert cache.guids == [p.guid for p in pairs]
+    assert cache.text.shape == (len(pairs), 384)
+    assert cache.image.shape == (len(pairs), 1280)
+    assert cache.image_views.shape == (len(labelled), 2, 1280)
+    assert np.isfinite(cache.text).all() and np.isfinite(cache.image_views).all()
+    # augmented views differ from the clean view and from each other
+    rows = cache.rows([p.guid for p in labelled])
+    assert not np.allclose(cache.image_views[:, 0], cache.image[rows])
+    assert not np.allclose(cache.image_views[:, 0], cache.image_views[:, 1])
+
+
+def test_mean_pooling_ignores_padding():
+    params = FeaturizeParams(precision="fp32")
+    short = "good"
+    alone = features.encode_texts([short], params, show_progress=False)
+    padded = features.encode_texts([short, "a much longer post " * 10], params,
+                                   show_progress=False)
+    np.testing.assert_allclose(alone[0], padded[0], atol=1e-5)
+    cls = features.encode_texts([short], FeaturizeParams(precision="fp32", text_pooling="cls"),
+                                show_progress=False)
+    assert not np.allclose(cls[0], alone[0])
+
+
+def test_clean_view_does_not_depend_on_augmentation_or_batching(demo_features):
+    pairs, cache = demo_features
+    subset = pairs[:5] + [p for p in pairs if p.split == "test"][:3]
+    other = features.featurize(subset, FeaturizeParams(precision="fp32", image_batch_size=3),
+                               AugmentParams(views=0, hflip_p=1.0), seed=5, show_progress=False)
+    rows = cache.rows(other.guids)
+    np.testing.assert_allclose(other.image, cache.image[rows], atol=1e-5)
+    np.testing.assert_allclose(other.text, cache.text[rows], atol=1e-5)
+    assert other.image_views.shape[1] == 0
+
+
+def test_bf16_features_match_fp32_within_tolerance(demo_features):
+    pairs, cache = demo_features
+    subset = pairs[:8]
+    fast = features.featurize(subset, FeaturizeParams(), AugmentParams(views=0), seed=0,
+                              show_progress=False)
+    rows = cache.rows(fast.guids)
+    for name in ("text", "image"):
+        a, b = getattr(fast, name), getattr(cache, name)[rows]
+        cosine = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+        assert cosine.min() > 0.99, name
+
+
+def test_featurize_is_deterministic_and_round_trips(demo_features, tmp_path):
+    pairs, cache = demo_features
+    subset = [p for p in pairs if p.split == "train"][:6]
+    params, aug = FeaturizeParams(precision="fp32"), AugmentParams(views=2)
+    first = features.featurize(subset, params, aug, seed=0, show_progress=False)
+    second = features.featurize(subset, params, aug, seed=0, show_progress=False)
+    np.testing.assert_array_equal(first.image_views, second.image_views)
+    np.testing.assert_array_equal(first.text, second.text)
+    features.save(first, tmp_path / "cache")
+    loaded = features.load(tmp_path / "cache")
+    assert loaded.guids == first.guids and loaded.encoders == first.encoders
+    np.testing.assert_array_equal(loaded.image_views, first.image_views)
+
+
+def test_missing_cache_is_a_clear_error(tmp_path):
+    from msa.errors import MsaError
+
+    with pytest.raises(MsaError, match="run the featurize stage first"):
+        features.load(tmp_path)

@@ -1,0 +1,46 @@
+import pytest
+
+from msa import params
+from msa.params import ParamsError
+from conftest import REPO
+
+
+def test_repo_params_load_and_match_defaults():
+    loaded = params.load(REPO / "params.yaml")
+    assert loaded.mode in params.MODES
+    assert loaded.fold.n_splits == 5
+    assert loaded.featurize.text_model == "all-MiniLM-L6-v2"
+    assert loaded.train.lr == pytest.approx(1e-3)
+
+
+@pytest.mark.parametrize("raw, key, allowed", [
+    ({"mode": "audio"}, "mode", "text, image, multimodal"),
+    ({"fold": {"n_splits": 1}}, "fold.n_splits", ">= 2"),
+    ({"train": {"patience": -1}}, "train.patience", ">= 1"),
+    ({"train": {"lr": -0.1}}, "train.lr", "> 0"),
+    ({"augment": {"views": -2}}, "augment.views", ">= 0"),
+    ({"train": {"pateince": 3}}, "train.pateince", "patience"),
+    ({"trian": {}}, "trian", "train"),
+    ({"train": {"epochs": "many"}}, "train.epochs", "integer"),
+    ({"train": {"attention_heads": 3}}, "train.attention_heads", "divides train.hidden_dim"),
+    ({"featurize": {"text_pooling": "max"}}, "featurize.text_pooling", "mean, cls"),
+    ({"train": {"class_weight": "auto"}}, "train.class_weight", "balanced, none"),
+])
+def test_wrong_param_names_key_and_allowed_values(raw, key, allowed):
+    with pytest.raises(ParamsError) as error:
+        params.from_dict(raw)
+    message = str(error.value)
+    assert message.startswith(key + ":")
+    assert allowed in message
+    assert "\n" not in message
+
+
+def test_yaml_scientific_notation_without_dot_is_a_number(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("train:\n  lr: 5e-4\n", encoding="utf-8")
+    assert params.load(path).train.lr == pytest.approx(5e-4)
+
+
+def test_missing_params_file_is_a_clear_error(tmp_path):
+    with pytest.raises(ParamsError, match="params file not found"):
+        params.load(tmp_path / "nope.yaml")

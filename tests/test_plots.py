@@ -1,0 +1,35 @@
+import numpy as np
+import pytest
+
+from msa import plots
+
+
+def _log():
+    rows = []
+    for fold, epochs in ((0, 5), (1, 3), (2, 4)):
+        for epoch in range(1, epochs + 1):
+            rows.append({"fold": fold, "epoch": epoch, "train_loss": 1.0 / epoch + fold,
+                         "val_loss": 1.0 + fold, "val_accuracy": 0.5 + 0.1 * fold,
+                         "val_macro_f1": 0.4, "lr": 0.001 * epoch})
+    return rows
+
+
+def test_learning_curves_drop_folds_that_stopped_instead_of_padding():
+    table = plots.learning_curve_table(_log())
+    assert [row["folds_running"] for row in table] == [3, 3, 3, 2, 1]
+    assert table[0]["val_loss_mean"] == pytest.approx(2.0)
+    assert table[3]["val_loss_mean"] == pytest.approx(np.mean([1.0, 3.0]))
+    assert table[4]["val_loss_mean"] == pytest.approx(1.0)
+    assert table[4]["val_loss_std"] == 0.0
+
+
+def test_figures_are_written(tmp_path):
+    table = plots.learning_curve_table(_log())
+    plots.plot_learning_curves(table, {0: 2, 1: 1, 2: 3}, {0: 5, 1: 3, 2: 4},
+                               tmp_path / "curves.png")
+    plots.plot_confusion(np.array([[3, 1, 0], [0, 2, 1], [1, 0, 5]]), tmp_path / "cm.png")
+    per_class = {label: {"precision": 0.5, "recall": 0.4, "f1": 0.45, "support": 3}
+                 for label in ("negative", "neutral", "positive")}
+    plots.plot_per_class_f1(per_class, tmp_path / "f1.png")
+    for name in ("curves.png", "cm.png", "f1.png"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,0 +1,36 @@
+import numpy as np
+import pytest
+
+from msa import predict, train
+from msa.errors import MsaError
+from msa.params import TrainParams
+from test_train import PARAMS, folds_for, synthetic_features
+
+
+def test_saved_models_reproduce_the_out_of_fold_probabilities(tmp_path):
+    cache = synthetic_features(n=60)
+    params = TrainParams(**{**PARAMS.__dict__, "epochs": 3})
+    results = train.train_cross_validated(cache, folds_for(cache), "multimodal", params, seed=0,
+                                          show_progress=False)
+    predict.save_models(results, "multimodal", cache.encoders, tmp_path)
+    models, summary = predict.load_models(tmp_path)
+    assert len(models) == 3 and summary["mode"] == "multimodal"
+    for model, result in zip(models, results):
+        rows = cache.rows(result.val_guids)
+        probs = predict.ensemble_proba([model], cache.text[rows], cache.image[rows])
+        np.testing.assert_allclose(probs, result.val_probs, atol=1e-6)
+    ensemble = predict.ensemble_proba(models, cache.text[:4], cache.image[:4])
+    np.testing.assert_allclose(ensemble.sum(1), 1.0, atol=1e-5)
+
+
+def test_models_and_features_from_other_encoders_are_refused():
+    cache = synthetic_features(n=10)
+    summary = {"encoders": {"x": 2}}
+    with pytest.raises(MsaError, match="trained on features from other encoders"):
+        predict.check_compatible(summary, cache)
+
+
+def test_predictions_are_in_lab5_format_and_input_order(tmp_path):
+    probs = np.array([[0.1, 0.2, 0.7], [0.8, 0.1, 0.1], [0.2, 0.5, 0.3]])
+    predict.write_predictions(["9", "3", "5"], probs, tmp_path / "p.txt")
+    assert (tmp_path / "p.txt").read_text() == "guid,tag\n9,positive\n3,negative\n5,neutral\n"
