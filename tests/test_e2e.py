@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -61,6 +62,19 @@ def test_repro_then_nothing_changes(workspace):
     run("git add -A && git commit -qm 'multimodal run'", repo, env)
 
 
+def _results(repo):
+    return [(repo / name).read_bytes() for name in (
+        "metrics/metrics.json", "predictions/test_predictions.txt", "metrics/train_log.csv")]
+
+
+def test_rerun_from_scratch_is_byte_identical(workspace):
+    repo, env = workspace
+    first = _results(repo)
+    out = run("dvc repro --force", repo, env)
+    assert "Running stage 'featurize'" in out
+    assert _results(repo) == first
+
+
 def test_exp_run_image_reuses_features(workspace):
     repo, env = workspace
     out = run("dvc exp run -n image-only -S mode=image", repo, env)
@@ -92,3 +106,34 @@ def test_msa_predict_on_a_list(workspace):
     expected = (repo / "data/demo/test_without_label.txt").read_text().splitlines()
     assert lines[0] == "guid,tag"
     assert [x.split(",")[0] for x in lines[1:]] == [x.split(",")[0] for x in expected[1:]]
+
+
+def test_killed_train_then_repro_gives_the_uninterrupted_result(workspace):
+    """The train process dies mid-run (as under the OOM killer); dvc repro then recovers."""
+    import psutil
+
+    repo, env = workspace
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["train"].update(epochs=80, patience=80)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    proc = subprocess.Popen("dvc repro", shell=True, cwd=repo, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    seen = b""
+    while b"| 1/3" not in seen:  # the first of three folds is done: kill in the middle of train
+        chunk = proc.stdout.read1(4096)
+        if not chunk:
+            break
+        seen += chunk
+    victims = [p for p in psutil.Process(proc.pid).children(recursive=True)
+               if any("stages/train.py" in part for part in p.cmdline())]
+    for victim in victims:
+        victim.send_signal(signal.SIGKILL)
+    seen += proc.stdout.read()
+    assert proc.wait() != 0
+    assert victims and b"| 1/3" in seen, seen.decode(errors="replace")[-2000:]
+    assert "train" in run("dvc status", repo, env)
+    run("dvc repro", repo, env)
+    recovered = _results(repo)
+    run("dvc repro --force --single-item train && dvc repro", repo, env)
+    assert _results(repo) == recovered
+    assert json.loads(recovered[0])["folds"]["2"]["epochs_run"] >= 1

@@ -24,7 +24,7 @@ def test_repo_params_load_and_match_defaults():
     ({"train": {"epochs": "many"}}, "train.epochs", "integer"),
     ({"train": {"attention_heads": 3}}, "train.attention_heads", "divides train.hidden_dim"),
     ({"featurize": {"text_pooling": "max"}}, "featurize.text_pooling", "mean, cls"),
-    ({"train": {"class_weight": "auto"}}, "train.class_weight", "balanced, none"),
+    ({"train": {"class_weight_power": 2}}, "train.class_weight_power", "1: balanced"),
 ])
 def test_wrong_param_names_key_and_allowed_values(raw, key, allowed):
     with pytest.raises(ParamsError) as error:

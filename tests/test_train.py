@@ -88,10 +88,14 @@ def test_warmup_then_cosine_schedule_is_logged():
     assert all(x >= y for x, y in zip(lrs[peak:], lrs[peak + 1:]))
 
 
-def test_balanced_class_weights():
-    weights = train.class_weights(np.array([0, 0, 0, 2, 2, 1]), "balanced")
-    assert weights[1] > weights[2] > weights[0]
-    assert train.class_weights(np.array([0, 1]), "none") is None
+def test_balanced_and_tempered_class_weights():
+    labels = np.array([0, 0, 0, 2, 2, 1])
+    balanced = train.class_weights(labels, 1.0)
+    assert balanced[1] > balanced[2] > balanced[0]
+    np.testing.assert_allclose(balanced.numpy(), [6 / 9, 6 / 3, 6 / 6], rtol=1e-6)
+    np.testing.assert_allclose(train.class_weights(labels, 0.5).numpy(),
+                               np.sqrt(balanced.numpy()), rtol=1e-6)
+    assert train.class_weights(labels, 0.0) is None
 
 
 def test_cross_validation_writes_logs_and_oof_for_every_pair(tmp_path):

@@ -50,12 +50,13 @@ def seed_everything(seed: int) -> None:
     torch.use_deterministic_algorithms(True)
 
 
-def class_weights(labels: np.ndarray, scheme: str) -> torch.Tensor | None:
-    if scheme == "none":
+def class_weights(labels: np.ndarray, power: float) -> torch.Tensor | None:
+    """sklearn's balanced weights raised to `power` (tempered; 0 gives no weighting)."""
+    if power == 0:
         return None
     present = np.unique(labels)
     weights = np.ones(len(LABELS), dtype=np.float32)
-    weights[present] = compute_class_weight("balanced", classes=present, y=labels)
+    weights[present] = compute_class_weight("balanced", classes=present, y=labels) ** power
     return torch.from_numpy(weights)
 
 
@@ -97,7 +98,7 @@ def train_fold(features: FeatureSet, folds: dict[str, int], fold: int, mode: str
         attention_heads=params.attention_heads, dropout=params.dropout,
     )
     model = SentimentClassifier(config)
-    weights = class_weights(y_train.numpy(), params.class_weight)
+    weights = class_weights(y_train.numpy(), params.class_weight_power)
     criterion = nn.CrossEntropyLoss(weight=weights, label_smoothing=params.label_smoothing)
     optimizer = torch.optim.AdamW(model.parameters(), lr=params.lr,
                                   weight_decay=params.weight_decay)
