@@ -6,7 +6,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONHASHSEED := 0
 PIP_QUIET := --quiet --progress-bar off
 
-.PHONY: setup demo test clean-demo
+.PHONY: setup demo test ablation clean-demo
 
 setup: $(VENV)/.installed
 
@@ -20,6 +20,9 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 demo: setup
 	msa demo-data data/demo
 	dvc repro
+
+ablation: setup
+	msa ablation
 
 test: setup
 	pytest -q

@@ -13,6 +13,7 @@ def main() -> None:
     parser.add_argument("--models", required=True)
     parser.add_argument("--metrics", required=True)
     parser.add_argument("--confusion", required=True)
+    parser.add_argument("--per-class", required=True)
     args = parser.parse_args()
     p = params.load()
     rows = train.read_oof(args.oof)
@@ -23,6 +24,8 @@ def main() -> None:
     result = metrics.summarize(p.mode, y_true, y_pred, [int(r["fold"]) for r in rows], epochs)
     data.write_json(args.metrics, result)
     train.write_confusion_rows(rows, args.confusion)
+    train.write_table([{"class": label, **scores} for label, scores in result["per_class"].items()],
+                      args.per_class)
     print(f"evaluate ({p.mode}): accuracy {result['accuracy']['mean']:.4f} "
           f"± {result['accuracy']['std']:.4f}, macro-F1 {result['macro_f1']['mean']:.4f} "
           f"± {result['macro_f1']['std']:.4f}; majority baseline "

@@ -40,6 +40,8 @@ def workspace(tmp_path_factory):
     params["train"].update(epochs=6, patience=3)
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run("git init -q && dvc init -q && dvc config core.autostage true", repo, env)
+    shutil.copytree(REPO / ".dvc" / "plots", repo / ".dvc" / "plots")
+    run("dvc config plots.html_template plots/offline_page.html", repo, env)
     run("msa demo-data data/demo --labelled 90 --test 15 --seed 1", repo, env)
     run("git add -A && git commit -qm base", repo, env)
     return repo, env
@@ -91,11 +93,52 @@ def test_exp_run_image_reuses_features(workspace):
     assert image_row[header.index("params.yaml:mode")] == "image"
 
 
-def test_plots_show_writes_html(workspace):
+VEGA_PLOTS = 6  # loss, validation, folds_running, confusion, confusion_normalised, per_class_f1
+
+
+def test_plots_page_renders_offline_in_a_browser(workspace, tmp_path):
     repo, env = workspace
     run("dvc plots show -o plots_html", repo, env)
-    page = (repo / "plots_html" / "index.html").read_text()
-    assert "confusion" in page.lower() and "learning_curves.png" in page
+    page = repo / "plots_html" / "index.html"
+    html = page.read_text()
+    assert "cdn.jsdelivr" not in html and "<script src=" not in html
+    assert "learning_curves.png" in html and "confusion.png" in html
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("no chromium here (.ci/run installs it)")
+    result = subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+         "--no-first-run", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr",
+         "--virtual-time-budget=15000", "--dump-dom", page.as_uri()],
+        capture_output=True, text=True, timeout=120)
+    dom = result.stdout
+    drawn = dom.count("<canvas") + dom.count('<svg class="marks"')
+    assert drawn == VEGA_PLOTS, (drawn, result.stderr[-3000:])
+    assert "Uncaught" not in result.stderr, result.stderr[-3000:]
+
+
+def test_ablation_report_matches_the_experiments_in_dvc(workspace):
+    repo, env = workspace
+    run("msa ablation", repo, env)
+    report = (repo / "reports" / "ablation.md").read_text()
+    assert (repo / "reports" / "ablation.png").stat().st_size > 1000
+    rows = {line.split(" | ")[0].strip("| "): line.split(" | ")
+            for line in report.splitlines() if line.startswith("| ablation-")}
+    assert set(rows) == {"ablation-text", "ablation-image", "ablation-multimodal"}
+    shown = run("dvc exp show --csv", repo, env).splitlines()
+    header = shown[0].split(",")
+    for line in shown[1:]:
+        cells = line.split(",")
+        if cells[0] not in rows:
+            continue
+        row = rows.pop(cells[0])
+        assert row[1] == cells[header.index("metrics/metrics.json:mode")]
+        for k, name in enumerate(("accuracy", "macro_f1", "weighted_f1")):
+            mean = float(cells[header.index(f"{name}.mean")])
+            std = float(cells[header.index(f"{name}.std")])
+            assert row[2 + k] == f"{mean:.4f} ± {std:.4f}"
+    assert rows == {}, "every experiment in the report is in dvc exp show"
 
 
 def test_msa_predict_on_a_list(workspace):

@@ -26,7 +26,7 @@ def folds_for(cache, k=3):
 
 
 PARAMS = TrainParams(epochs=30, batch_size=16, lr=3e-3, patience=4, hidden_dim=16,
-                     image_hidden_dim=16, attention_heads=4)
+                     image_hidden_dim=16, attention_heads=4, monitor="val_loss")
 
 
 def test_training_learns_and_restores_the_best_epoch():
@@ -41,6 +41,14 @@ def test_training_learns_and_restores_the_best_epoch():
     assert accuracy == pytest.approx(best["val_accuracy"])
     assert result.epochs_run == len(result.log)
     assert [row["epoch"] for row in result.log] == list(range(1, result.epochs_run + 1))
+
+
+def test_monitoring_macro_f1_restores_its_first_best_epoch():
+    cache = synthetic_features()
+    params = TrainParams(**{**PARAMS.__dict__, "monitor": "val_macro_f1"})
+    result = train.train_fold(cache, folds_for(cache), 2, "multimodal", params, seed=0)
+    scores = [row["val_macro_f1"] for row in result.log]
+    assert result.best_epoch == scores.index(max(scores)) + 1
 
 
 def test_early_stopping_waits_patience_epochs_after_the_best():

@@ -38,6 +38,26 @@ def _predict(args) -> None:
     print(f"predict: {len(pairs)} pairs -> {args.output}")
 
 
+def _ablation(args) -> None:
+    from msa import experiments
+
+    names = experiments.run_ablation(args.set)
+    chosen = experiments.select(names)
+    text = experiments.write_report(chosen, args.out, "Modality ablation", [])
+    print(text)
+    print(f"ablation: report in {args.out}.md, chart in {args.out}.png")
+
+
+def _compare(args) -> None:
+    from msa import experiments
+
+    chosen = experiments.select(args.names, all_commits=args.all_commits)
+    columns = experiments.differing_params(chosen)
+    text = experiments.write_report(chosen, args.out, args.title, columns)
+    print(text)
+    print(f"compare: report in {args.out}.md, chart in {args.out}.png")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="msa", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -56,6 +76,22 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument("--models", default="models")
     pred.add_argument("--params", default="params.yaml")
     pred.set_defaults(run=_predict)
+
+    abl = commands.add_parser("ablation", help="text, image and multimodal as DVC experiments, "
+                                               "then a table and chart")
+    abl.add_argument("-S", "--set", action="append", default=[], metavar="KEY=VALUE",
+                     help="extra param for every run, as for dvc exp run -S")
+    abl.add_argument("--out", default="reports/ablation", help="path stem of the .md and .png")
+    abl.set_defaults(run=_ablation)
+
+    cmp = commands.add_parser("compare", help="experiments or revisions side by side")
+    cmp.add_argument("names", nargs="*", help="experiment names or revisions "
+                                              "(default: the experiments of the current commit)")
+    cmp.add_argument("-A", "--all-commits", action="store_true",
+                     help="look for the names in every commit's experiments")
+    cmp.add_argument("--out", default="reports/compare", help="path stem of the .md and .png")
+    cmp.add_argument("--title", default="Experiments compared")
+    cmp.set_defaults(run=_compare)
     return parser
 
 

@@ -69,13 +69,13 @@ class TrainParams:
     warmup_ratio: float = 0.1
     clip_grad_norm: float = 1.0
     patience: int = 6
-    monitor: Literal["val_loss", "val_accuracy", "val_macro_f1"] = "val_loss"
+    monitor: Literal["val_loss", "val_accuracy", "val_macro_f1"] = "val_macro_f1"
     hidden_dim: int = 128
     image_hidden_dim: int = 512
     attention_heads: int = 8
     dropout: float = 0.1
     # Loss weights are sklearn's "balanced" weights to this power: 1 balanced, 0 unweighted.
-    class_weight_power: float = 1.0
+    class_weight_power: float = 0.5
     label_smoothing: float = 0.0
 
 
