@@ -2,7 +2,7 @@
 
 import argparse
 
-from msa import data, metrics, params, predict, train
+from msa import files, metrics, params, predict, train
 from msa.errors import one_line_errors
 
 
@@ -22,9 +22,9 @@ def main() -> None:
     y_true = [r["label"] for r in rows]
     y_pred = [r["predicted"] for r in rows]
     result = metrics.summarize(p.mode, y_true, y_pred, [int(r["fold"]) for r in rows], epochs)
-    data.write_json(args.metrics, result)
+    files.write_json(args.metrics, result)
     train.write_confusion_rows(rows, args.confusion)
-    train.write_table([{"class": label, **scores} for label, scores in result["per_class"].items()],
+    files.write_table([{"class": label, **scores} for label, scores in result["per_class"].items()],
                       args.per_class)
     print(f"evaluate ({p.mode}): accuracy {result['accuracy']['mean']:.4f} "
           f"± {result['accuracy']['std']:.4f}, macro-F1 {result['macro_f1']['mean']:.4f} "

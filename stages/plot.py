@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from msa import metrics, plots, predict, train
+from msa import files, metrics, plots, predict, train
 from msa.errors import one_line_errors
 
 
@@ -26,7 +26,7 @@ def main() -> None:
     rows = train.read_oof(args.oof)
     mode = summary["mode"]
     table = plots.learning_curve_table(log)
-    train.write_table(table, args.curves)
+    files.write_table(table, args.curves)
     folds = {int(f): v for f, v in summary["folds"].items()}
     out = Path(args.out)
     plots.plot_learning_curves(

@@ -2,7 +2,7 @@
 
 import argparse
 
-from msa import data, params
+from msa import data, files, params
 from msa.errors import one_line_errors
 
 
@@ -16,7 +16,7 @@ def main() -> None:
     params.load()
     pairs, report = data.prepare(args.root)
     data.write_manifest(pairs, args.manifest)
-    data.write_json(args.report, report)
+    files.write_json(args.report, report)
     print(f"prepare: {report['guids']['usable']} usable pairs of {report['guids']['listed']} "
           f"listed, {report['guids']['skipped']} skipped (reasons in {args.report})")
 

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from msa import data
+from msa import data, files
 from msa.errors import MsaError
 from conftest import make_lab5, write_image
 
@@ -122,5 +122,5 @@ def test_manifest_round_trip(tmp_path):
     pairs, report = data.prepare(root, show_progress=False)
     data.write_manifest(pairs, tmp_path / "m.jsonl")
     assert data.read_manifest(tmp_path / "m.jsonl") == pairs
-    data.write_json(tmp_path / "r.json", report)
+    files.write_json(tmp_path / "r.json", report)
     assert json.loads((tmp_path / "r.json").read_text(encoding="utf-8")) == report

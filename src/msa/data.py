@@ -8,7 +8,6 @@ problem in the report with its reason. Problems that make a pair unusable are sk
 from __future__ import annotations
 
 import csv
-import io
 import json
 import re
 import warnings
@@ -21,6 +20,7 @@ from tqdm import tqdm
 
 from msa import LABELS
 from msa.errors import MsaError
+from msa.files import atomic_write_text
 
 TRAIN_LIST = "train.txt"
 TEST_LIST = "test_without_label.txt"
@@ -261,17 +261,3 @@ def read_manifest(path: str | Path) -> list[Pair]:
         raise MsaError(f"{path}: manifest not found (run the prepare stage first)")
     with path.open(encoding="utf-8") as handle:
         return [Pair(**json.loads(line)) for line in handle if line.strip()]
-
-
-def atomic_write_text(path: str | Path, content: str) -> None:
-    """Write via a temporary name and rename, so a killed run never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with io.open(tmp, "w", encoding="utf-8", newline="\n") as handle:
-        handle.write(content)
-    tmp.replace(path)
-
-
-def write_json(path: str | Path, obj) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")

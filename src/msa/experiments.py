@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from msa import LABELS  # noqa: E402
-from msa.data import atomic_write_text  # noqa: E402
+from msa.files import atomic_write_text, save_figure  # noqa: E402
 from msa.errors import MsaError  # noqa: E402
 from msa.metrics import HEADLINE  # noqa: E402
 from msa.params import MODES  # noqa: E402
@@ -152,13 +152,7 @@ def chart(experiments: list[Experiment], path: str | Path, title: str) -> None:
     ax.set_title(title)
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.08),
               ncol=min(4, len(experiments) + 1))
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
-    fig.savefig(tmp, dpi=110, metadata={"Software": None})
-    plt.close(fig)
-    tmp.replace(path)
+    save_figure(fig, path)
 
 
 def write_report(experiments: list[Experiment], out_stem: str | Path, title: str,

@@ -21,8 +21,9 @@ from tqdm import tqdm
 from msa import backbones
 from msa.augment import eval_pipeline, load_rgb, resize_size, to_chw, train_pipeline
 from msa.backbones import ImageSpec
-from msa.data import Pair, write_json
+from msa.data import Pair
 from msa.errors import MsaError
+from msa.files import write_json
 from msa.params import AugmentParams, FeaturizeParams
 
 

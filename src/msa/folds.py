@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import csv
-import io
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 from sklearn.model_selection import StratifiedKFold
 
-from msa.data import Pair, atomic_write_text
+from msa.data import Pair
 from msa.errors import MsaError
+from msa.files import write_csv
 
 
 def assign_folds(pairs: list[Pair], n_splits: int, seed: int) -> dict[str, int]:
@@ -36,11 +36,8 @@ def assign_folds(pairs: list[Pair], n_splits: int, seed: int) -> dict[str, int]:
 
 def write_folds(folds: dict[str, int], pairs: list[Pair], path: str | Path) -> None:
     label = {p.guid: p.label for p in pairs}
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["guid", "label", "fold"])
-    writer.writerows([guid, label[guid], fold] for guid, fold in folds.items())
-    atomic_write_text(path, out.getvalue())
+    write_csv(path, ["guid", "label", "fold"],
+              [[guid, label[guid], fold] for guid, fold in folds.items()])
 
 
 def read_folds(path: str | Path) -> dict[str, int]:

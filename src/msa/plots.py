@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from msa import LABELS  # noqa: E402
+from msa.files import save_figure  # noqa: E402
 
 CURVES = ("train_loss", "val_loss", "val_accuracy", "val_macro_f1", "lr")
 
@@ -67,7 +68,7 @@ def plot_learning_curves(table: list[dict], best_epochs: dict[int, int],
     ax.legend(loc="lower right", fontsize=8)
     fig.suptitle(title or "learning curves: mean ± std over the folds still running "
                  "(dotted: each fold's best epoch)")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_confusion(matrix: np.ndarray, path: str | Path, title: str = "") -> None:
@@ -89,7 +90,7 @@ def plot_confusion(matrix: np.ndarray, path: str | Path, title: str = "") -> Non
                         color="white" if data[i, j] > threshold else "black")
         fig.colorbar(image, ax=ax, fraction=0.046)
     fig.suptitle(title or "confusion matrix (out-of-fold predictions)")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_per_class_f1(per_class: dict, path: str | Path, title: str = "") -> None:
@@ -101,14 +102,5 @@ def plot_per_class_f1(per_class: dict, path: str | Path, title: str = "") -> Non
     ax.set_ylim(0, 1)
     ax.legend()
     ax.set_title(title or "per-class scores (out-of-fold)")
-    _save(fig, path)
+    save_figure(fig, path)
 
-
-def _save(fig, path: str | Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
-    fig.tight_layout()
-    fig.savefig(tmp, dpi=110, metadata={"Software": None})
-    plt.close(fig)
-    tmp.replace(path)

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from msa import LABELS
-from msa.data import atomic_write_text, write_json
+from msa.files import atomic_write_text, write_json
 from msa.errors import MsaError
 from msa.features import FeatureSet
 from msa.model import ModelConfig, SentimentClassifier

@@ -8,8 +8,6 @@ weights restored, and one augmented image view drawn per training pair each epoc
 from __future__ import annotations
 
 import copy
-import csv
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,8 +20,7 @@ from tqdm import tqdm
 from transformers import get_cosine_schedule_with_warmup
 
 from msa import LABELS
-from msa.data import atomic_write_text
-from msa.errors import MsaError
+from msa.files import read_csv, write_csv
 from msa.features import FeatureSet
 from msa.model import ModelConfig, SentimentClassifier
 from msa.params import TrainParams
@@ -160,22 +157,6 @@ def train_cross_validated(features: FeatureSet, folds: dict[str, int], mode: str
     return results
 
 
-def _write_csv(path: str | Path, header: list[str], rows) -> None:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    atomic_write_text(path, out.getvalue())
-
-
-def _read_csv(path: str | Path, what: str) -> list[dict]:
-    path = Path(path)
-    if not path.is_file():
-        raise MsaError(f"{path}: {what} not found (run the train stage first)")
-    with path.open(encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
-
-
 def write_oof(results: list[FoldResult], features: FeatureSet, path: str | Path) -> None:
     """Out-of-fold probabilities: one row per labelled pair, in fold then guid order."""
     label_of = dict(zip(features.guids, features.labels))
@@ -184,30 +165,25 @@ def write_oof(results: list[FoldResult], features: FeatureSet, path: str | Path)
         for guid, probs in zip(result.val_guids, result.val_probs):
             rows.append([guid, result.fold, label_of[guid], *(f"{p:.6f}" for p in probs),
                          LABELS[int(probs.argmax())]])
-    _write_csv(path, ["guid", "fold", "label", *(f"prob_{x}" for x in LABELS), "predicted"], rows)
+    write_csv(path, ["guid", "fold", "label", *(f"prob_{x}" for x in LABELS), "predicted"], rows)
 
 
 def read_oof(path: str | Path) -> list[dict]:
-    return _read_csv(path, "out-of-fold predictions")
+    return read_csv(path, "out-of-fold predictions", "train")
 
 
 def write_train_log(results: list[FoldResult], path: str | Path) -> None:
     rows = [[row[c] if isinstance(row[c], int) else f"{row[c]:.6g}" for c in LOG_COLUMNS]
             for result in results for row in result.log]
-    _write_csv(path, list(LOG_COLUMNS), rows)
+    write_csv(path, list(LOG_COLUMNS), rows)
 
 
 def read_train_log(path: str | Path) -> list[dict]:
     return [{k: (int(v) if k in ("fold", "epoch") else float(v)) for k, v in row.items()}
-            for row in _read_csv(path, "training log")]
+            for row in read_csv(path, "training log", "train")]
 
 
 def write_confusion_rows(oof_rows: list[dict], path: str | Path) -> None:
     """One row per pair (actual, predicted): the shape DVC's confusion template reads."""
-    _write_csv(path, ["actual", "predicted"], [[r["label"], r["predicted"]] for r in oof_rows])
+    write_csv(path, ["actual", "predicted"], [[r["label"], r["predicted"]] for r in oof_rows])
 
-
-def write_table(table: list[dict], path: str | Path) -> None:
-    header = list(table[0]) if table else []
-    _write_csv(path, header, [[f"{v:.6g}" if isinstance(v, float) else v for v in row.values()]
-                              for row in table])

@@ -1,0 +1,59 @@
+"""Writing outputs whole or not at all: every file goes to a temporary name and is renamed."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from msa.errors import MsaError
+
+
+def atomic_write_text(path: str | Path, content: str) -> None:
+    """Write via a temporary name and rename, so a killed run never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with io.open(tmp, "w", encoding="utf-8", newline="\n") as handle:
+        handle.write(content)
+    tmp.replace(path)
+
+
+def write_json(path: str | Path, obj) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+
+
+def write_csv(path: str | Path, header: list[str], rows) -> None:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    atomic_write_text(path, out.getvalue())
+
+
+def write_table(table: list[dict], path: str | Path) -> None:
+    """Rows of dicts as CSV, floats to 6 significant digits."""
+    header = list(table[0]) if table else []
+    write_csv(path, header, [[f"{v:.6g}" if isinstance(v, float) else v for v in row.values()]
+                             for row in table])
+
+
+def read_csv(path: str | Path, what: str, stage: str) -> list[dict]:
+    path = Path(path)
+    if not path.is_file():
+        raise MsaError(f"{path}: {what} not found (run the {stage} stage first)")
+    with path.open(encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def save_figure(fig, path: str | Path) -> None:
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
+    fig.tight_layout()
+    fig.savefig(tmp, dpi=110, metadata={"Software": None})
+    plt.close(fig)
+    tmp.replace(path)
