@@ -24,6 +24,7 @@ class ModelConfig:
     hidden_dim: int = 128
     image_hidden_dim: int = 512
     attention_heads: int = 8
+    attention_dropout: float = 0.1
     dropout: float = 0.1
     n_classes: int = len(LABELS)
 
@@ -50,7 +51,8 @@ class SentimentClassifier(nn.Module):
         tokens = 2 if config.mode == "multimodal" else 1
         if tokens == 2:
             self.attention = nn.MultiheadAttention(hidden, config.attention_heads,
-                                                   dropout=config.dropout, batch_first=True)
+                                                   dropout=config.attention_dropout,
+                                                   batch_first=True)
             self.norm = nn.LayerNorm(hidden)
         self.classifier = nn.Sequential(
             nn.Linear(tokens * hidden, hidden), nn.ReLU(), nn.Dropout(config.dropout),

@@ -73,7 +73,8 @@ class TrainParams:
     hidden_dim: int = 128
     image_hidden_dim: int = 512
     attention_heads: int = 8
-    dropout: float = 0.1
+    attention_dropout: float = 0.1
+    dropout: float = 0.3  # projections and classifier
     # Loss weights are sklearn's "balanced" weights to this power: 1 balanced, 0 unweighted.
     class_weight_power: float = 0.5
     label_smoothing: float = 0.0
@@ -119,6 +120,8 @@ _RANGES = [
      lambda p: p.train.attention_heads >= 1 and p.train.hidden_dim % p.train.attention_heads == 0,
      "an integer >= 1 that divides train.hidden_dim"),
     ("train.dropout", lambda p: 0 <= p.train.dropout < 1, "a number in [0, 1)"),
+    ("train.attention_dropout", lambda p: 0 <= p.train.attention_dropout < 1,
+     "a number in [0, 1)"),
     ("train.class_weight_power", lambda p: 0 <= p.train.class_weight_power <= 1,
      "a number in [0, 1] (1: balanced, 0: unweighted)"),
     ("train.label_smoothing", lambda p: 0 <= p.train.label_smoothing < 1, "a number in [0, 1)"),

@@ -92,7 +92,8 @@ def train_fold(features: FeatureSet, folds: dict[str, int], fold: int, mode: str
     config = ModelConfig(
         mode=mode, text_dim=text.shape[1], image_dim=image.shape[1],
         hidden_dim=params.hidden_dim, image_hidden_dim=params.image_hidden_dim,
-        attention_heads=params.attention_heads, dropout=params.dropout,
+        attention_heads=params.attention_heads, attention_dropout=params.attention_dropout,
+        dropout=params.dropout,
     )
     model = SentimentClassifier(config)
     weights = class_weights(y_train.numpy(), params.class_weight_power)
