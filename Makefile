@@ -6,7 +6,8 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONHASHSEED := 0
 PIP_QUIET := --quiet --progress-bar off
 
-.PHONY: setup demo test ablation clean-demo
+.PHONY: setup demo test ablation bench clean-demo
+LAB5 ?= ../shared/lab5
 
 setup: $(VENV)/.installed
 
