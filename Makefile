@@ -25,6 +25,9 @@ demo: setup
 ablation: setup
 	msa ablation
 
+bench: setup
+	python bench/bench.py --lab5 $(LAB5)
+
 test: setup
 	pytest -q
 
