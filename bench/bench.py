@@ -78,10 +78,10 @@ def plain_features(pairs, params) -> tuple[np.ndarray, np.ndarray, float]:
     start = time.perf_counter()
     tokenizer, text_model = backbones.build_text_encoder(params.text_model)
     image_model, spec = backbones.build_image_encoder(params.image_model, params.image_weights)
+    # timm's eval transform for the model: PIL resize of the short side, centre crop, normalise
     transform = T.Compose([
-        T.ToImage(), T.Resize(round(spec.input_size / spec.crop_pct),
-                              interpolation=T.InterpolationMode.BICUBIC),
-        T.CenterCrop(spec.input_size), T.ToDtype(torch.float32, scale=True),
+        T.Resize(round(spec.input_size / spec.crop_pct), interpolation=T.InterpolationMode.BICUBIC),
+        T.CenterCrop(spec.input_size), T.ToImage(), T.ToDtype(torch.float32, scale=True),
         T.Normalize(spec.mean, spec.std)])
     texts, images = [], []
     with torch.no_grad():
@@ -127,7 +127,7 @@ def compare_featurizers(workspace: Path, n_pairs: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--lab5", default=os.environ.get("LAB5", str(REPO.parent / "shared/lab5")))
-    parser.add_argument("--baseline-pairs", type=int, default=400,
+    parser.add_argument("--baseline-pairs", type=int, default=1000,
                         help="pairs for the plain-vs-ours featurizer comparison")
     parser.add_argument("--out", default=str(REPO / "bench"))
     args = parser.parse_args()

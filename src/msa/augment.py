@@ -1,7 +1,8 @@
-"""The albumentations pipelines: random training views, and the one clean view for evaluation.
+"""Image views: albumentations training views, and the one clean view for evaluation.
 
-Both end in the encoder's own normalisation, so a view differs from the clean one only by the
-augmentations. Validation and test features always come from `eval_pipeline`.
+Both start from the same decoded, resized image and end in the encoder's own normalisation,
+so a view differs from the clean one only by the augmentations. Validation and test features
+always come from `eval_pipeline`.
 """
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ from __future__ import annotations
 import albumentations as A
 import cv2
 import numpy as np
+import torch
 from PIL import Image
+from torchvision.transforms import v2 as T
 
 from msa.backbones import ImageSpec
 from msa.params import AugmentParams
@@ -22,15 +25,24 @@ def resize_size(spec: ImageSpec) -> int:
     return int(round(spec.input_size / spec.crop_pct))
 
 
-def eval_pipeline(spec: ImageSpec) -> A.Compose:
-    interpolation = _INTERPOLATION[spec.interpolation]
-    return A.Compose(
-        [
-            A.SmallestMaxSize(max_size=resize_size(spec), interpolation=interpolation),
-            A.CenterCrop(spec.input_size, spec.input_size),
-            A.Normalize(mean=spec.mean, std=spec.std, max_pixel_value=255.0),
-        ]
-    )
+class CleanView:
+    """The clean view: timm's evaluation transform after `load_rgb` (centre crop, normalise).
+
+    torchvision's crop is used so the pixels match timm's reference transform exactly.
+    """
+
+    def __init__(self, spec: ImageSpec):
+        self.transform = T.Compose([
+            T.CenterCrop(spec.input_size), T.ToDtype(torch.float32, scale=True),
+            T.Normalize(spec.mean, spec.std),
+        ])
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        return self.transform(torch.from_numpy(to_chw_uint8(image))).numpy()
+
+
+def eval_pipeline(spec: ImageSpec) -> CleanView:
+    return CleanView(spec)
 
 
 def train_pipeline(spec: ImageSpec, params: AugmentParams, seed: int) -> A.Compose:
@@ -56,11 +68,25 @@ def train_pipeline(spec: ImageSpec, params: AugmentParams, seed: int) -> A.Compo
     )
 
 
-def load_rgb(path: str, min_side: int) -> np.ndarray:
-    """Decode to RGB, letting JPEG decode at a reduced scale that still covers `min_side`."""
+def load_rgb(path: str, short_side: int, interpolation: str = "bicubic") -> np.ndarray:
+    """Decode to RGB and resize (antialiased, as timm's eval transform) to `short_side`.
+
+    Every view starts from this image, so training views and the clean view see the same
+    pixels, and the clean view equals timm's reference preprocessing.
+    """
     with Image.open(path) as image:
-        image.draft("RGB", (min_side, min_side))
-        return np.asarray(image.convert("RGB"))
+        image = image.convert("RGB")
+        width, height = image.size
+        if width <= height:
+            size = (short_side, max(1, int(short_side * height / width)))
+        else:
+            size = (max(1, int(short_side * width / height)), short_side)
+        resample = Image.BICUBIC if interpolation == "bicubic" else Image.BILINEAR
+        return np.asarray(image.resize(size, resample))
+
+
+def to_chw_uint8(image: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(image.transpose(2, 0, 1))
 
 
 def to_chw(image: np.ndarray) -> np.ndarray:

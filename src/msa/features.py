@@ -104,8 +104,8 @@ class _ImageViews(torch.utils.data.Dataset):
         return len(self.paths)
 
     def __getitem__(self, i):
-        image = load_rgb(self.paths[i], resize_size(self.spec))
-        out = [to_chw(self.clean(image=image)["image"])]
+        image = load_rgb(self.paths[i], resize_size(self.spec), self.spec.interpolation)
+        out = [self.clean(image)]
         # Seeding per image makes every view independent of batch size and worker scheduling.
         self.augment.set_random_seed(self.seed * 1_000_003 + i)
         out += [to_chw(self.augment(image=image)["image"]) for _ in range(self.views[i])]
