@@ -105,3 +105,29 @@ def test_stage_with_a_wrong_param_exits_with_one_line(tmp_path, params_text, mes
     assert result.returncode == 2
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_predict_stage_refuses_models_from_other_encoders(tmp_path):
+    from msa import data as data_module
+    from msa import predict, train
+    from msa.params import TrainParams
+    from test_train import PARAMS, folds_for, synthetic_features
+
+    cache = synthetic_features(n=30)
+    results = train.train_cross_validated(cache, folds_for(cache), "text",
+                                          TrainParams(**{**PARAMS.__dict__, "epochs": 1}),
+                                          seed=0, show_progress=False)
+    predict.save_models(results, "text", {"text_model": "bert-base-uncased"}, tmp_path / "models")
+    cache.encoders = {"text_model": "all-MiniLM-L6-v2"}
+    features.save(cache, tmp_path / "features")
+    data_module.write_manifest([data_module.Pair("0", "test", None, "t", "x.jpg")],
+                               tmp_path / "manifest.jsonl")
+    result = subprocess.run(
+        [sys.executable, str(REPO / "stages" / "predict.py"), "--manifest", "manifest.jsonl",
+         "--features", "features", "--models", "models", "--out", "p.txt"],
+        cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: the models were trained on features from other "
+                                    "encoders (text_model: 'bert-base-uncased' in the models")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "p.txt").exists()
