@@ -10,8 +10,10 @@ The cache is a folder:
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from pathlib import Path
+from queue import Queue
 
 import cv2
 import numpy as np
@@ -91,7 +93,7 @@ def encode_texts(texts: list[str], params: FeaturizeParams, show_progress: bool 
     return out
 
 
-class _ImageViews(torch.utils.data.Dataset):
+class _ImageViews:
     """Item i: the clean view of image i, then `views[i]` augmented views of it."""
 
     def __init__(self, paths, views, spec: ImageSpec, augment: AugmentParams, seed: int):
@@ -112,13 +114,28 @@ class _ImageViews(torch.utils.data.Dataset):
         return np.stack(out)
 
 
-def _collate(items):
-    return [torch.from_numpy(x) for x in items]
+def _prefetched(batches, depth: int = 4):
+    """Yield the items of `batches`, computed `depth` ahead in one background thread.
 
+    Decoding and augmentation (PIL, OpenCV) release the GIL, so they overlap with the encoder.
+    A thread, unlike a worker process, needs no start-up imports and no pickling.
+    """
+    queue: Queue = Queue(maxsize=depth)
+    done = object()
 
-def _quiet_worker(_):
-    cv2.setNumThreads(1)
-    torch.set_num_threads(1)
+    def produce():
+        try:
+            for item in batches:
+                queue.put(item)
+        except BaseException as exc:  # re-raised in the consumer
+            queue.put(exc)
+        queue.put(done)
+
+    threading.Thread(target=produce, daemon=True).start()
+    while (item := queue.get()) is not done:
+        if isinstance(item, BaseException):
+            raise item
+        yield item
 
 
 @torch.inference_mode()
@@ -129,18 +146,17 @@ def encode_images(paths: list[str], views: list[int], params: FeaturizeParams,
     model = model.to(memory_format=torch.channels_last)
     dataset = _ImageViews(paths, views, spec, augment, seed)
     pairs_per_batch = max(1, params.image_batch_size // (1 + max(views, default=0)))
-    loader = torch.utils.data.DataLoader(
-        dataset, batch_size=pairs_per_batch, collate_fn=_collate, num_workers=1,
-        worker_init_fn=_quiet_worker, prefetch_factor=4,
-        # fork after torch has run OpenMP work can hang the worker; spawn starts it clean
-        multiprocessing_context="spawn",
+    cv2.setNumThreads(1)  # one core decodes and augments; the encoder has the rest
+    batches = _prefetched(
+        [torch.from_numpy(dataset[i]) for i in range(start, min(start + pairs_per_batch, len(paths)))]
+        for start in range(0, len(paths), pairs_per_batch)
     )
     clean = np.zeros((len(paths), spec.dim), dtype=np.float32)
     augmented = np.zeros((len(paths), max(views, default=0), spec.dim), dtype=np.float32)
     start = 0
     with tqdm(total=len(paths), desc="featurize images", unit="image",
               disable=not show_progress) as bar:
-        for stacks in loader:
+        for stacks in batches:
             batch = torch.cat(stacks).contiguous(memory_format=torch.channels_last)
             with _autocast(params):
                 features = model(batch).float().numpy()
