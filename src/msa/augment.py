@@ -38,7 +38,7 @@ class CleanView:
         ])
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
-        return self.transform(torch.from_numpy(to_chw_uint8(image))).numpy()
+        return self.transform(torch.from_numpy(to_chw(image))).numpy()
 
 
 def eval_pipeline(spec: ImageSpec) -> CleanView:
@@ -85,9 +85,6 @@ def load_rgb(path: str, short_side: int, interpolation: str = "bicubic") -> np.n
         return np.asarray(image.resize(size, resample))
 
 
-def to_chw_uint8(image: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(image.transpose(2, 0, 1))
-
-
 def to_chw(image: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32)
+    """HWC -> contiguous CHW, keeping the dtype (uint8 pixels, or float32 after Normalize)."""
+    return np.ascontiguousarray(image.transpose(2, 0, 1))
