@@ -1,4 +1,5 @@
-"""Stage featurize: frozen text and image encoders over every usable pair, cached."""
+"""Stage featurize: the pretrained encoders over every usable pair, cached (and the states entering
+the text layers that train fine-tunes)."""
 
 import argparse
 

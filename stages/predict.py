@@ -19,7 +19,7 @@ def main() -> None:
     models, summary = predict.load_models(args.models)
     predict.check_compatible(summary, cache)
     rows = cache.rows(guids)
-    probs = predict.ensemble_proba(models, cache.text[rows], cache.image[rows])
+    probs = predict.ensemble_proba(models, cache, rows)
     predict.write_predictions(guids, probs, args.out)
     print(f"predict: {len(guids)} test pairs -> {args.out}")
 

@@ -1,7 +1,10 @@
 import numpy as np
 import pytest
+import torch
 
 from msa import features
+from msa.errors import MsaError
+from msa.model import TextTop
 from msa.params import AugmentParams, FeaturizeParams
 
 
@@ -22,13 +25,40 @@ def test_cache_shapes_and_order(demo_features):
 def test_mean_pooling_ignores_padding():
     params = FeaturizeParams(precision="fp32")
     short = "good"
-    alone = features.encode_texts([short], params, show_progress=False)
-    padded = features.encode_texts([short, "a much longer post " * 10], params,
-                                   show_progress=False)
+    alone, _, _ = features.encode_texts([short], params, show_progress=False)
+    padded, _, _ = features.encode_texts([short, "a much longer post " * 10], params,
+                                         show_progress=False)
     np.testing.assert_allclose(alone[0], padded[0], atol=1e-5)
-    cls = features.encode_texts([short], FeaturizeParams(precision="fp32", text_pooling="cls"),
-                                show_progress=False)
+    cls, _, _ = features.encode_texts(
+        [short], FeaturizeParams(precision="fp32", text_pooling="cls"), show_progress=False)
     assert not np.allclose(cls[0], alone[0])
+
+
+@pytest.mark.parametrize("pooling", ["mean", "cls"])
+def test_cached_token_states_through_the_pretrained_top_layers_give_the_pooled_features(pooling):
+    texts = ["good", "a much longer post " * 10, "so sad today :("]
+    params = FeaturizeParams(precision="fp32", text_pooling=pooling, text_tuned_layers=2)
+    pooled, tokens, top = features.encode_texts(texts, params, show_progress=False)
+    assert list(tokens.lengths) == [3, 42, 7] and tokens.values.dtype == np.float16
+    text_top = TextTop(top["config"], 2, pooling, bf16=False)
+    text_top.layers.load_state_dict(top["state_dict"])
+    text_top.eval()
+    with torch.no_grad():
+        again = text_top(*tokens.batch(np.array([1, 0, 2]))).numpy()
+    # float16 storage of the states is the only difference
+    np.testing.assert_allclose(again, pooled[[1, 0, 2]], atol=2e-2)
+    cosine = (again * pooled[[1, 0, 2]]).sum(1) / np.linalg.norm(again, axis=1) / np.linalg.norm(
+        pooled[[1, 0, 2]], axis=1)
+    assert cosine.min() > 0.999
+
+
+def test_tuned_layers_need_a_bert_family_encoder_with_that_many_layers():
+    from types import SimpleNamespace
+    mpnet = SimpleNamespace(config=SimpleNamespace(model_type="mpnet", num_hidden_layers=12))
+    with pytest.raises(MsaError, match="featurize.text_tuned_layers: .* 'mpnet' model"):
+        features._top_layers(mpnet, FeaturizeParams(text_tuned_layers=2))
+    with pytest.raises(MsaError, match="featurize.text_tuned_layers: 7 is not allowed; .* 6 layers"):
+        features.encode_texts(["x"], FeaturizeParams(text_tuned_layers=7), show_progress=False)
 
 
 def test_clean_view_does_not_depend_on_augmentation_or_batching(demo_features):
@@ -63,9 +93,21 @@ def test_featurize_is_deterministic_and_round_trips(demo_features, tmp_path):
     np.testing.assert_array_equal(first.image_views, second.image_views)
     np.testing.assert_array_equal(first.text, second.text)
     features.save(first, tmp_path / "cache")
+    np.testing.assert_array_equal(first.text_tokens.values, second.text_tokens.values)
     loaded = features.load(tmp_path / "cache")
     assert loaded.guids == first.guids and loaded.encoders == first.encoders
     np.testing.assert_array_equal(loaded.image_views, first.image_views)
+    np.testing.assert_array_equal(loaded.text_tokens.values, first.text_tokens.values)
+    np.testing.assert_array_equal(loaded.text_tokens.offsets, first.text_tokens.offsets)
+    for key, value in first.text_top["state_dict"].items():
+        assert torch.equal(loaded.text_top["state_dict"][key], value)
+    # a frozen-text cache written over it leaves no stale token states behind
+    frozen = features.featurize(subset, FeaturizeParams(precision="fp32", text_tuned_layers=0),
+                                aug, seed=0, show_progress=False)
+    features.save(frozen, tmp_path / "cache")
+    reloaded = features.load(tmp_path / "cache")
+    assert reloaded.text_tokens is None and reloaded.text_top is None
+    assert reloaded.encoders["text_tuned_layers"] == 0
 
 
 def test_missing_cache_is_a_clear_error(tmp_path):

@@ -11,6 +11,8 @@ def test_repo_params_load_and_match_defaults():
     assert loaded.fold.n_splits == 5
     assert loaded.featurize.text_model == "all-MiniLM-L6-v2"
     assert loaded.train.lr == pytest.approx(1e-3)
+    # every key is spelt out in params.yaml, with the dataclass defaults
+    assert loaded == params.Params(data=params.DataParams(root="data/demo"))
 
 
 @pytest.mark.parametrize("raw, key, allowed", [
@@ -25,6 +27,8 @@ def test_repo_params_load_and_match_defaults():
     ({"train": {"attention_heads": 3}}, "train.attention_heads", "divides train.hidden_dim"),
     ({"featurize": {"text_pooling": "max"}}, "featurize.text_pooling", "mean, cls"),
     ({"train": {"class_weight_power": 2}}, "train.class_weight_power", "1: balanced"),
+    ({"featurize": {"text_tuned_layers": -1}}, "featurize.text_tuned_layers", "0: frozen"),
+    ({"train": {"text_lr": 0}}, "train.text_lr", "> 0"),
 ])
 def test_wrong_param_names_key_and_allowed_values(raw, key, allowed):
     with pytest.raises(ParamsError) as error:

@@ -4,11 +4,13 @@ import pytest
 from msa import predict, train
 from msa.errors import MsaError
 from msa.params import TrainParams
-from test_train import PARAMS, folds_for, synthetic_features
+from test_train import PARAMS, folds_for, synthetic_features, synthetic_token_features
 
 
-def test_saved_models_reproduce_the_out_of_fold_probabilities(tmp_path):
-    cache = synthetic_features(n=60)
+@pytest.mark.parametrize("make_cache", [synthetic_features, synthetic_token_features],
+                         ids=["frozen_text", "tuned_text"])
+def test_saved_models_reproduce_the_out_of_fold_probabilities(tmp_path, make_cache):
+    cache = make_cache(n=60)
     params = TrainParams(**{**PARAMS.__dict__, "epochs": 3})
     results = train.train_cross_validated(cache, folds_for(cache), "multimodal", params, seed=0,
                                           show_progress=False)
@@ -17,9 +19,9 @@ def test_saved_models_reproduce_the_out_of_fold_probabilities(tmp_path):
     assert len(models) == 3 and summary["mode"] == "multimodal"
     for model, result in zip(models, results):
         rows = cache.rows(result.val_guids)
-        probs = predict.ensemble_proba([model], cache.text[rows], cache.image[rows])
+        probs = predict.ensemble_proba([model], cache, rows)
         np.testing.assert_allclose(probs, result.val_probs, atol=1e-6)
-    ensemble = predict.ensemble_proba(models, cache.text[:4], cache.image[:4])
+    ensemble = predict.ensemble_proba(models, cache, np.arange(4))
     np.testing.assert_allclose(ensemble.sum(1), 1.0, atol=1e-5)
 
 

@@ -64,5 +64,5 @@ def test_pipeline_on_a_stratified_subset(tmp_path):
     models_dir = tmp_path / "models"
     predict.save_models(results, "multimodal", cache.encoders, models_dir)
     models, _ = predict.load_models(models_dir)
-    probs = predict.ensemble_proba(models, cache.text[test_rows], cache.image[test_rows])
+    probs = predict.ensemble_proba(models, cache, test_rows)
     assert probs.shape == (len(test_rows), 3) and np.allclose(probs.sum(1), 1, atol=1e-5)

@@ -119,3 +119,80 @@ def test_cross_validation_writes_logs_and_oof_for_every_pair(tmp_path):
     log = train.read_train_log(tmp_path / "log.csv")
     assert {row["fold"] for row in log} == {0, 1, 2}
     assert set(log[0]) == set(train.LOG_COLUMNS)
+
+
+def synthetic_token_features(n=120, seed=0, dim=32):
+    """Token states that carry the label in every token; a tiny randomly initialised BERT on top."""
+    from transformers import BertConfig
+
+    from msa.features import TokenStates
+    from msa.model import TextTop
+
+    rng = np.random.default_rng(seed)
+    cache = synthetic_features(n=n, seed=seed)
+    index = np.array([LABELS.index(x) for x in cache.labels])
+    lengths = rng.integers(3, 12, size=n)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    values = rng.normal(scale=0.5, size=(offsets[-1], dim))
+    values[np.arange(offsets[-1]), np.repeat(index, lengths)] += 2.0
+    config = BertConfig(hidden_size=dim, num_hidden_layers=2, num_attention_heads=4,
+                        intermediate_size=64).to_dict()
+    torch.manual_seed(seed)
+    pretrained = TextTop(config, 2, "mean", bf16=False).layers.state_dict()
+    cache.text = np.zeros((n, dim), dtype=np.float32)  # the frozen pooled features are unused
+    cache.text_tokens = TokenStates(values.astype(np.float16), offsets)
+    cache.text_top = {"config": config, "state_dict": pretrained}
+    cache.encoders = {"text_tuned_layers": 2, "text_pooling": "mean"}
+    return cache
+
+
+TUNED = TrainParams(**{**PARAMS.__dict__, "epochs": 12, "text_lr": 1e-3})
+
+
+def test_tuned_text_layers_learn_from_token_states_and_move_from_pretrained():
+    cache = synthetic_token_features()
+    result = train.train_fold(cache, folds_for(cache), 0, "text", TUNED, seed=0)
+    assert result.config.text_tuned_layers == 2
+    truth = [LABELS.index(cache.labels[int(g)]) for g in result.val_guids]
+    assert np.mean(result.val_probs.argmax(1) == truth) > 0.8
+    moved = [not torch.equal(result.state[f"text_top.layers.{k}"], v)
+             for k, v in cache.text_top["state_dict"].items()]
+    assert all(moved)
+
+
+def test_tuned_text_layers_train_at_text_lr():
+    cache = synthetic_token_features(n=60)
+    params = TrainParams(**{**TUNED.__dict__, "epochs": 2, "text_lr": 1e-12, "weight_decay": 0.0})
+    result = train.train_fold(cache, folds_for(cache), 0, "multimodal", params, seed=0)
+    for key, value in cache.text_top["state_dict"].items():
+        torch.testing.assert_close(result.state[f"text_top.layers.{key}"], value,
+                                   atol=1e-6, rtol=0)
+    head = result.state["classifier.3.weight"]
+    fresh = train.build_model(cache, "multimodal", params)
+    assert not torch.allclose(head, fresh.state_dict()["classifier.3.weight"])
+
+
+def test_tuned_text_is_deterministic_and_image_mode_ignores_it():
+    cache = synthetic_token_features(n=60)
+    params = TrainParams(**{**TUNED.__dict__, "epochs": 3})
+    a = train.train_fold(cache, folds_for(cache), 1, "multimodal", params, seed=0)
+    b = train.train_fold(cache, folds_for(cache), 1, "multimodal", params, seed=0)
+    np.testing.assert_array_equal(a.val_probs, b.val_probs)
+    image = train.train_fold(cache, folds_for(cache), 1, "image", params, seed=0)
+    assert image.config.text_tuned_layers == 0
+    assert not any(k.startswith("text") for k in image.state)
+
+
+def test_length_bucketed_batches_cover_every_row_once_with_less_padding():
+    lengths = np.random.default_rng(0).integers(1, 100, size=1000)
+    generator = torch.Generator().manual_seed(0)
+    bucketed = train._epoch_batches(1000, 32, generator, lengths)
+    plain = train._epoch_batches(1000, 32, generator, None)
+    for batches in (bucketed, plain):
+        assert sorted(torch.cat(batches).tolist()) == list(range(1000))
+
+    def padding(batches):
+        return sum(int(lengths[b.numpy()].max()) * len(b) - int(lengths[b.numpy()].sum())
+                   for b in batches)
+
+    assert padding(bucketed) < padding(plain) / 4

@@ -17,6 +17,8 @@ def _demo_data(args) -> None:
 
 
 def _predict(args) -> None:
+    import numpy as np
+
     from msa import data, features, params, predict
 
     models, summary = predict.load_models(args.models)
@@ -33,7 +35,7 @@ def _predict(args) -> None:
     encoder_params = dataclasses.replace(p.featurize, **summary["encoders"])
     cache = features.featurize(pairs, encoder_params, p.augment, p.seed)
     predict.check_compatible(summary, cache)
-    probs = predict.ensemble_proba(models, cache.text, cache.image)
+    probs = predict.ensemble_proba(models, cache, np.arange(len(cache.guids)))
     predict.write_predictions(cache.guids, probs, args.output)
     print(f"predict: {len(pairs)} pairs -> {args.output}")
 

@@ -1,10 +1,14 @@
-"""Batched, progress-reporting feature extraction with frozen encoders, and the cache format.
+"""Batched, progress-reporting feature extraction with the pretrained encoders, and the cache format.
 
 The cache is a folder:
     text.npy         float32 [pairs, text_dim]      every usable pair, manifest order
     image.npy        float32 [pairs, image_dim]     the clean (evaluation) view of every pair
     image_views.npy  float32 [labelled, views, image_dim]  augmented views of the labelled pairs
     index.json       guids, splits, labels, and the encoders that made the arrays
+and, when featurize.text_tuned_layers > 0 (train fine-tunes the text encoder's top layers):
+    text_tokens.npy  float16 [tokens, text_dim]  per-token states entering the top layers, ragged
+    text_offsets.npy int64 [pairs + 1]           pair i's tokens are rows offsets[i]:offsets[i+1]
+    text_top.pt      the top layers' pretrained weights and the encoder's config
 """
 
 from __future__ import annotations
@@ -30,6 +34,29 @@ from msa.params import AugmentParams, FeaturizeParams
 
 
 @dataclass
+class TokenStates:
+    """Ragged per-token states, one run of rows per pair; batches come out padded."""
+
+    values: np.ndarray  # float16 [tokens, dim]
+    offsets: np.ndarray  # int64 [pairs + 1]
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    def batch(self, rows) -> tuple[torch.Tensor, torch.Tensor]:
+        """(states float32 [batch, longest, dim], mask float32 [batch, longest])."""
+        lengths = self.lengths[rows]
+        states = torch.zeros((len(rows), int(lengths.max(initial=1)), self.values.shape[1]))
+        mask = torch.zeros(states.shape[:2])
+        for j, (row, length) in enumerate(zip(rows, lengths)):
+            start = self.offsets[row]
+            states[j, :length] = torch.from_numpy(self.values[start:start + length])
+            mask[j, :length] = 1.0
+        return states, mask
+
+
+@dataclass
 class FeatureSet:
     guids: list[str]
     splits: list[str]
@@ -38,6 +65,17 @@ class FeatureSet:
     image: np.ndarray
     image_views: np.ndarray  # rows follow the labelled pairs in manifest order
     encoders: dict
+    text_tokens: TokenStates | None = None
+    text_top: dict | None = None  # {"config": encoder config dict, "state_dict": top layers}
+
+    def text_input(self, rows, tuned: bool):
+        """What the model's text side takes for these rows: pooled features, or token states."""
+        if not tuned:
+            return torch.from_numpy(self.text[rows])
+        if self.text_tokens is None:
+            raise MsaError("these features hold no token states; featurize with "
+                           "featurize.text_tuned_layers > 0")
+        return self.text_tokens.batch(rows)
 
     def rows(self, guids: list[str]) -> np.ndarray:
         position = {g: i for i, g in enumerate(self.guids)}
@@ -58,6 +96,7 @@ def encoder_identity(params: FeaturizeParams) -> dict:
         "text_model": params.text_model,
         "text_pooling": params.text_pooling,
         "text_max_length": params.text_max_length,
+        "text_tuned_layers": params.text_tuned_layers,
         "image_model": params.image_model,
         "image_weights": params.image_weights,
     }
@@ -67,11 +106,32 @@ def _autocast(params: FeaturizeParams):
     return torch.autocast("cpu", dtype=torch.bfloat16, enabled=params.precision == "bf16")
 
 
+def _top_layers(model, params: FeaturizeParams) -> dict:
+    """The pretrained weights of the layers train will fine-tune, and what rebuilds them."""
+    config = model.config
+    if config.model_type != "bert":
+        raise MsaError(
+            f"featurize.text_tuned_layers: {params.text_model} is a {config.model_type!r} model; "
+            "fine-tuning top layers needs a BERT-family encoder; set it to 0 (frozen text)")
+    if params.text_tuned_layers > config.num_hidden_layers:
+        raise MsaError(
+            f"featurize.text_tuned_layers: {params.text_tuned_layers} is not allowed; "
+            f"{params.text_model} has {config.num_hidden_layers} layers")
+    layers = model.encoder.layer[-params.text_tuned_layers:]
+    return {"config": config.to_dict(),
+            "state_dict": {k: v.clone() for k, v in layers.state_dict().items()}}
+
+
 @torch.inference_mode()
-def encode_texts(texts: list[str], params: FeaturizeParams, show_progress: bool = True) -> np.ndarray:
+def encode_texts(texts: list[str], params: FeaturizeParams, show_progress: bool = True):
+    """(pooled features [n, d], token states entering the tuned top layers or None, top layers)."""
     tokenizer, model = backbones.build_text_encoder(params.text_model)
+    tuned = params.text_tuned_layers
+    top = _top_layers(model, params) if tuned else None
     lengths = [len(ids) for ids in tokenizer(texts, truncation=True,
                                              max_length=params.text_max_length)["input_ids"]]
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    tokens = np.zeros((offsets[-1] if tuned else 0, model.config.hidden_size), dtype=np.float16)
     # Length-sorted batches pad little; the output goes back to input order.
     order = np.argsort(lengths, kind="stable")
     out = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
@@ -82,15 +142,20 @@ def encode_texts(texts: list[str], params: FeaturizeParams, show_progress: bool 
             encoded = tokenizer([texts[i] for i in batch], padding=True, truncation=True,
                                 max_length=params.text_max_length, return_tensors="pt")
             with _autocast(params):
-                hidden = model(**encoded).last_hidden_state
+                result = model(**encoded, output_hidden_states=bool(tuned))
+            hidden = result.last_hidden_state
             if params.text_pooling == "cls":
                 pooled = hidden[:, 0]
             else:
                 mask = encoded["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
             out[batch] = pooled.float().numpy()
+            if tuned:
+                entering = result.hidden_states[-1 - tuned].float().numpy()
+                for j, i in enumerate(batch):
+                    tokens[offsets[i]:offsets[i + 1]] = entering[j, :lengths[i]]
             bar.update(len(batch))
-    return out
+    return out, (TokenStates(tokens, offsets) if tuned else None), top
 
 
 class _ImageViews:
@@ -175,7 +240,7 @@ def featurize(pairs: list[Pair], params: FeaturizeParams, augment: AugmentParams
     if not pairs:
         raise MsaError("the manifest holds no usable pairs to featurize")
     torch.manual_seed(seed)
-    text = encode_texts([p.text for p in pairs], params, show_progress)
+    text, tokens, top = encode_texts([p.text for p in pairs], params, show_progress)
     views = [augment.views if p.split == "train" else 0 for p in pairs]
     clean, augmented = encode_images([p.image for p in pairs], views, params, augment, seed,
                                      show_progress)
@@ -184,16 +249,26 @@ def featurize(pairs: list[Pair], params: FeaturizeParams, augment: AugmentParams
         guids=[p.guid for p in pairs], splits=[p.split for p in pairs],
         labels=[p.label for p in pairs], text=text, image=clean,
         image_views=augmented[labelled], encoders=encoder_identity(params),
+        text_tokens=tokens, text_top=top,
     )
 
 
 def save(features: FeatureSet, folder: str | Path) -> None:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    for name in ("text", "image", "image_views"):
+    arrays = {name: getattr(features, name) for name in ("text", "image", "image_views")}
+    if features.text_tokens is not None:
+        arrays |= {"text_tokens": features.text_tokens.values,
+                   "text_offsets": features.text_tokens.offsets}
+    for stale in ("text_tokens.npy", "text_offsets.npy", "text_top.pt"):
+        (folder / stale).unlink(missing_ok=True)
+    for name, array in arrays.items():
         tmp = folder / f"{name}.tmp.npy"
-        np.save(tmp, getattr(features, name))
+        np.save(tmp, array)
         tmp.replace(folder / f"{name}.npy")
+    if features.text_top is not None:
+        torch.save(features.text_top, folder / "text_top.pt.tmp")
+        (folder / "text_top.pt.tmp").replace(folder / "text_top.pt")
     write_json(folder / "index.json", {
         "guids": features.guids, "splits": features.splits, "labels": features.labels,
         "encoders": features.encoders,
@@ -206,6 +281,11 @@ def load(folder: str | Path) -> FeatureSet:
         raise MsaError(f"{folder}: no feature cache here (run the featurize stage first)")
     index = json.loads((folder / "index.json").read_text(encoding="utf-8"))
     arrays = {n: np.load(folder / f"{n}.npy") for n in ("text", "image", "image_views")}
+    tokens = top = None
+    if (folder / "text_top.pt").is_file():
+        tokens = TokenStates(np.load(folder / "text_tokens.npy"),
+                             np.load(folder / "text_offsets.npy"))
+        top = torch.load(folder / "text_top.pt", map_location="cpu", weights_only=True)
     return FeatureSet(index["guids"], index["splits"], index["labels"], encoders=index["encoders"],
-                      **arrays)
+                      text_tokens=tokens, text_top=top, **arrays)
 

@@ -1,6 +1,6 @@
 """Projections to a shared width, attention fusion and the classifier, for the three modes.
 
-text  -> Linear -> hidden
+text  -> [top layers of the text encoder, fine-tuned, then pooling] -> Linear -> hidden
 image -> MLP (Linear, ReLU, Dropout, Linear) -> hidden
 multimodal: the two hidden-d tokens attend to each other (nn.MultiheadAttention), plus a
 residual connection and LayerNorm; both fused tokens feed the classifier.
@@ -27,9 +27,43 @@ class ModelConfig:
     attention_dropout: float = 0.1
     dropout: float = 0.1
     n_classes: int = len(LABELS)
+    # Fine-tuned top layers of a BERT-family text encoder (0: the text input is pooled features).
+    text_tuned_layers: int = 0
+    text_encoder_config: dict | None = None
+    text_pooling: str = "mean"
+    text_bf16: bool = True
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+class TextTop(nn.Module):
+    """The top layers of a BERT-family encoder over cached states entering them, then pooling."""
+
+    def __init__(self, encoder_config: dict, n_layers: int, pooling: str, bf16: bool):
+        super().__init__()
+        from transformers import BertConfig
+        from transformers.models.bert.modeling_bert import BertLayer
+
+        config = BertConfig.from_dict(encoder_config)
+        config._attn_implementation = "sdpa"
+        self.layers = nn.ModuleList(BertLayer(config) for _ in range(n_layers))
+        self.pooling, self.bf16 = pooling, bf16
+
+    def encode(self, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        additive_mask = (1.0 - mask[:, None, None, :]) * torch.finfo(torch.float32).min
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+            for layer in self.layers:
+                states = layer(states, attention_mask=additive_mask)[0]
+        return states.float()
+
+    def forward(self, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        states = self.encode(states, mask)
+        return states[:, 0] if self.pooling == "cls" else masked_mean(states, mask)
+
+
+def masked_mean(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return (states * mask.unsqueeze(-1)).sum(1) / mask.sum(1, keepdim=True).clamp(min=1.0)
 
 
 class SentimentClassifier(nn.Module):
@@ -39,6 +73,10 @@ class SentimentClassifier(nn.Module):
         hidden = config.hidden_dim
         self.uses_text = config.mode in ("text", "multimodal")
         self.uses_image = config.mode in ("image", "multimodal")
+        self.text_top = None
+        if self.uses_text and config.text_tuned_layers:
+            self.text_top = TextTop(config.text_encoder_config, config.text_tuned_layers,
+                                    config.text_pooling, config.text_bf16)
         if self.uses_text:
             self.text_proj = nn.Sequential(nn.Linear(config.text_dim, hidden), nn.ReLU(),
                                            nn.Dropout(config.dropout))
@@ -59,7 +97,14 @@ class SentimentClassifier(nn.Module):
             nn.Linear(hidden, config.n_classes),
         )
 
-    def forward(self, text: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+    @property
+    def tunes_text(self) -> bool:
+        return self.text_top is not None
+
+    def forward(self, text, image: torch.Tensor) -> torch.Tensor:
+        """`text`: pooled features [batch, text_dim], or (states, mask) when it tunes text."""
+        if self.text_top is not None:
+            text = self.text_top(*text)
         if self.config.mode == "text":
             return self.classifier(self.text_proj(text))
         if self.config.mode == "image":
@@ -68,3 +113,4 @@ class SentimentClassifier(nn.Module):
         attended, _ = self.attention(tokens, tokens, tokens, need_weights=False)
         fused = self.norm(tokens + attended)
         return self.classifier(fused.flatten(1))
+

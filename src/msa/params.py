@@ -39,6 +39,9 @@ class FeaturizeParams:
     text_model: str = "all-MiniLM-L6-v2"
     text_pooling: Literal["mean", "cls"] = "mean"
     text_max_length: int = 128
+    # Top layers of the (BERT-family) text encoder that train fine-tunes; 0 keeps it frozen.
+    # Featurize caches the per-token states entering them, so train never reruns the rest.
+    text_tuned_layers: int = 2
     # A packaged alias (efficientnet_lite0/1/2) or resnet50 (needs image_weights).
     image_model: str = "efficientnet_lite0"
     # Local weights file for resnet50; "random" builds it untrained (for tests only).
@@ -62,21 +65,22 @@ class AugmentParams:
 
 @dataclass(frozen=True)
 class TrainParams:
-    epochs: int = 40
+    epochs: int = 5
     batch_size: int = 64
     lr: float = 1e-3
+    text_lr: float = 1e-4  # the fine-tuned text layers (featurize.text_tuned_layers > 0)
     weight_decay: float = 1e-2
     warmup_ratio: float = 0.1
     clip_grad_norm: float = 1.0
-    patience: int = 6
-    monitor: Literal["val_loss", "val_accuracy", "val_macro_f1"] = "val_macro_f1"
+    patience: int = 3
+    monitor: Literal["val_loss", "val_accuracy", "val_macro_f1"] = "val_accuracy"
     hidden_dim: int = 128
     image_hidden_dim: int = 512
     attention_heads: int = 8
     attention_dropout: float = 0.1
     dropout: float = 0.3  # projections and classifier
     # Loss weights are sklearn's "balanced" weights to this power: 1 balanced, 0 unweighted.
-    class_weight_power: float = 0.5
+    class_weight_power: float = 0.0
     label_smoothing: float = 0.0
 
 
@@ -95,6 +99,8 @@ class Params:
 _RANGES = [
     ("fold.n_splits", lambda p: p.fold.n_splits >= 2, "an integer >= 2"),
     ("featurize.text_max_length", lambda p: p.featurize.text_max_length >= 8, "an integer >= 8"),
+    ("featurize.text_tuned_layers", lambda p: p.featurize.text_tuned_layers >= 0,
+     "an integer >= 0 (0: frozen text encoder)"),
     ("featurize.text_batch_size", lambda p: p.featurize.text_batch_size >= 1, "an integer >= 1"),
     ("featurize.image_batch_size", lambda p: p.featurize.image_batch_size >= 1, "an integer >= 1"),
     ("augment.views", lambda p: p.augment.views >= 0, "an integer >= 0"),
@@ -110,6 +116,7 @@ _RANGES = [
     ("train.epochs", lambda p: p.train.epochs >= 1, "an integer >= 1"),
     ("train.batch_size", lambda p: p.train.batch_size >= 1, "an integer >= 1"),
     ("train.lr", lambda p: p.train.lr > 0, "a number > 0"),
+    ("train.text_lr", lambda p: p.train.text_lr > 0, "a number > 0"),
     ("train.weight_decay", lambda p: p.train.weight_decay >= 0, "a number >= 0"),
     ("train.warmup_ratio", lambda p: 0 <= p.train.warmup_ratio < 1, "a number in [0, 1)"),
     ("train.clip_grad_norm", lambda p: p.train.clip_grad_norm > 0, "a number > 0"),

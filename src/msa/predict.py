@@ -71,11 +71,10 @@ def check_compatible(summary: dict, features: FeatureSet) -> None:
         )
 
 
-def ensemble_proba(models: list[SentimentClassifier], text: np.ndarray,
-                   image: np.ndarray) -> np.ndarray:
-    """Mean over the fold models of their class probabilities."""
-    text_t, image_t = torch.from_numpy(text), torch.from_numpy(image)
-    return np.mean([predict_proba(m, text_t, image_t).numpy() for m in models], axis=0)
+def ensemble_proba(models: list[SentimentClassifier], features: FeatureSet,
+                   rows: np.ndarray) -> np.ndarray:
+    """Mean over the fold models of their class probabilities, for these feature rows."""
+    return np.mean([predict_proba(m, features, rows) for m in models], axis=0)
 
 
 def write_predictions(guids: list[str], probs: np.ndarray, path: str | Path) -> None:

@@ -64,14 +64,54 @@ def _improved(monitor: str, value: float, best: float | None) -> bool:
 
 
 @torch.no_grad()
-def predict_proba(model: nn.Module, text: torch.Tensor, image: torch.Tensor,
-                  batch_size: int = 512) -> torch.Tensor:
+def predict_proba(model: SentimentClassifier, features: FeatureSet, rows: np.ndarray,
+                  batch_size: int = 256) -> np.ndarray:
+    """Class probabilities for feature rows, in the order given."""
     model.eval()
-    chunks = [
-        torch.softmax(model(text[i:i + batch_size], image[i:i + batch_size]), dim=-1)
-        for i in range(0, len(text), batch_size)
-    ]
-    return torch.cat(chunks) if chunks else torch.zeros((0, len(LABELS)))
+    probs = np.zeros((len(rows), len(LABELS)), dtype=np.float32)
+    # Length-sorted batches keep the padding of token states small; other inputs don't care.
+    order = _by_text_length(features, rows) if model.tunes_text else np.arange(len(rows))
+    image = torch.from_numpy(features.image)
+    for start in range(0, len(rows), batch_size):
+        chosen = order[start:start + batch_size]
+        batch = rows[chosen]
+        logits = model(features.text_input(batch, model.tunes_text), image[batch])
+        probs[chosen] = torch.softmax(logits, dim=-1).numpy()
+    return probs
+
+
+def _by_text_length(features: FeatureSet, rows: np.ndarray) -> np.ndarray:
+    return np.argsort(features.text_tokens.lengths[rows], kind="stable")
+
+
+def _epoch_batches(n: int, batch_size: int, generator: torch.Generator,
+                   lengths: np.ndarray | None) -> list[torch.Tensor]:
+    """Shuffled batches; with token lengths, batches of similar length (less padding)."""
+    order = torch.randperm(n, generator=generator)
+    if lengths is None:
+        return list(order.split(batch_size))
+    pool = 16 * batch_size  # sort within pools, so batches stay random in content
+    sorted_pools = [pool_rows[np.argsort(lengths[pool_rows.numpy()], kind="stable")]
+                    for pool_rows in order.split(pool)]
+    batches = [b for rows in sorted_pools for b in rows.split(batch_size)]
+    return [batches[i] for i in torch.randperm(len(batches), generator=generator)]
+
+
+def build_model(features: FeatureSet, mode: str, params: TrainParams) -> SentimentClassifier:
+    top = features.text_top if mode != "image" else None
+    config = ModelConfig(
+        mode=mode, text_dim=features.text.shape[1], image_dim=features.image.shape[1],
+        hidden_dim=params.hidden_dim, image_hidden_dim=params.image_hidden_dim,
+        attention_heads=params.attention_heads, attention_dropout=params.attention_dropout,
+        dropout=params.dropout,
+        text_tuned_layers=features.encoders.get("text_tuned_layers", 0) if top else 0,
+        text_encoder_config=top["config"] if top else None,
+        text_pooling=features.encoders.get("text_pooling", "mean"),
+    )
+    model = SentimentClassifier(config)
+    if top:
+        model.text_top.layers.load_state_dict(top["state_dict"])
+    return model
 
 
 def train_fold(features: FeatureSet, folds: dict[str, int], fold: int, mode: str,
@@ -83,40 +123,37 @@ def train_fold(features: FeatureSet, folds: dict[str, int], fold: int, mode: str
     label_of = dict(zip(features.guids, features.labels))
     y_train = torch.tensor([LABEL_INDEX[label_of[g]] for g in train_guids])
     y_val = torch.tensor([LABEL_INDEX[label_of[g]] for g in val_guids])
-    text = torch.from_numpy(features.text)
     image = torch.from_numpy(features.image)
     train_views = torch.from_numpy(views) if views.shape[1] else image[tr].unsqueeze(1)
 
     seed_everything(seed * 1000 + fold)
     generator = torch.Generator().manual_seed(seed * 1000 + fold)
-    config = ModelConfig(
-        mode=mode, text_dim=text.shape[1], image_dim=image.shape[1],
-        hidden_dim=params.hidden_dim, image_hidden_dim=params.image_hidden_dim,
-        attention_heads=params.attention_heads, attention_dropout=params.attention_dropout,
-        dropout=params.dropout,
-    )
-    model = SentimentClassifier(config)
+    model = build_model(features, mode, params)
     weights = class_weights(y_train.numpy(), params.class_weight_power)
     criterion = nn.CrossEntropyLoss(weight=weights, label_smoothing=params.label_smoothing)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=params.lr,
-                                  weight_decay=params.weight_decay)
+    text_params = list(model.text_top.parameters()) if model.tunes_text else []
+    tuned = {id(p) for p in text_params}
+    groups = [{"params": [p for p in model.parameters() if id(p) not in tuned], "lr": params.lr}]
+    if text_params:
+        groups.append({"params": text_params, "lr": params.text_lr})
+    optimizer = torch.optim.AdamW(groups, weight_decay=params.weight_decay)
     steps_per_epoch = -(-len(tr) // params.batch_size)
     total_steps = steps_per_epoch * params.epochs
     scheduler = get_cosine_schedule_with_warmup(
         optimizer, int(params.warmup_ratio * total_steps), total_steps)
+    lengths = features.text_tokens.lengths[tr] if model.tunes_text else None
 
-    text_train, text_val, image_val = text[tr], text[va], image[va]
     best_value, best_state, best_epoch, waited, log = None, None, 0, 0, []
     for epoch in range(1, params.epochs + 1):
         lr = scheduler.get_last_lr()[0]
         model.train()
-        order = torch.randperm(len(tr), generator=generator)
+        batches = _epoch_batches(len(tr), params.batch_size, generator, lengths)
         view = torch.randint(train_views.shape[1], (len(tr),), generator=generator)
         image_train = train_views[torch.arange(len(tr)), view]
         total_loss = 0.0
-        for start in range(0, len(tr), params.batch_size):
-            batch = order[start:start + params.batch_size]
-            loss = criterion(model(text_train[batch], image_train[batch]), y_train[batch])
+        for batch in batches:
+            text = features.text_input(tr[batch.numpy()], model.tunes_text)
+            loss = criterion(model(text, image_train[batch]), y_train[batch])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), params.clip_grad_norm)
@@ -124,7 +161,7 @@ def train_fold(features: FeatureSet, folds: dict[str, int], fold: int, mode: str
             scheduler.step()
             total_loss += loss.item() * len(batch)
 
-        probs = predict_proba(model, text_val, image_val)
+        probs = torch.from_numpy(predict_proba(model, features, va))
         predicted = probs.argmax(1).numpy()
         val_loss = criterion(torch.log(probs.clamp_min(1e-12)), y_val).item()
         row = {
@@ -145,7 +182,8 @@ def train_fold(features: FeatureSet, folds: dict[str, int], fold: int, mode: str
                 break
 
     model.load_state_dict(best_state)
-    val_probs = predict_proba(model, text_val, image_val).numpy()
+    val_probs = predict_proba(model, features, va)
+    config = model.config
     return FoldResult(fold, best_state, config, log, best_epoch, len(log), val_guids, val_probs)
 
 
