@@ -122,6 +122,14 @@ def _top_layers(model, params: FeaturizeParams) -> dict:
             "state_dict": {k: v.clone() for k, v in layers.state_dict().items()}}
 
 
+def pool(states: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:
+    """[batch, tokens, dim] -> [batch, dim]: the first token (cls) or the mean of real tokens."""
+    if pooling == "cls":
+        return states[:, 0]
+    mask = mask.unsqueeze(-1).to(states.dtype)
+    return (states * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+
+
 @torch.inference_mode()
 def encode_texts(texts: list[str], params: FeaturizeParams, show_progress: bool = True):
     """(pooled features [n, d], token states entering the tuned top layers or None, top layers)."""
@@ -143,12 +151,7 @@ def encode_texts(texts: list[str], params: FeaturizeParams, show_progress: bool 
                                 max_length=params.text_max_length, return_tensors="pt")
             with _autocast(params):
                 result = model(**encoded, output_hidden_states=bool(tuned))
-            hidden = result.last_hidden_state
-            if params.text_pooling == "cls":
-                pooled = hidden[:, 0]
-            else:
-                mask = encoded["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+            pooled = pool(result.last_hidden_state, encoded["attention_mask"], params.text_pooling)
             out[batch] = pooled.float().numpy()
             if tuned:
                 entering = result.hidden_states[-1 - tuned].float().numpy()

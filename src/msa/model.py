@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from msa import LABELS
+from msa.features import pool
 
 
 @dataclass(frozen=True)
@@ -50,20 +51,12 @@ class TextTop(nn.Module):
         self.layers = nn.ModuleList(BertLayer(config) for _ in range(n_layers))
         self.pooling, self.bf16 = pooling, bf16
 
-    def encode(self, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         additive_mask = (1.0 - mask[:, None, None, :]) * torch.finfo(torch.float32).min
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
             for layer in self.layers:
                 states = layer(states, attention_mask=additive_mask)[0]
-        return states.float()
-
-    def forward(self, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        states = self.encode(states, mask)
-        return states[:, 0] if self.pooling == "cls" else masked_mean(states, mask)
-
-
-def masked_mean(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    return (states * mask.unsqueeze(-1)).sum(1) / mask.sum(1, keepdim=True).clamp(min=1.0)
+        return pool(states.float(), mask, self.pooling)
 
 
 class SentimentClassifier(nn.Module):
@@ -103,7 +96,7 @@ class SentimentClassifier(nn.Module):
 
     def forward(self, text, image: torch.Tensor) -> torch.Tensor:
         """`text`: pooled features [batch, text_dim], or (states, mask) when it tunes text."""
-        if self.text_top is not None:
+        if self.tunes_text:
             text = self.text_top(*text)
         if self.config.mode == "text":
             return self.classifier(self.text_proj(text))
@@ -113,4 +106,3 @@ class SentimentClassifier(nn.Module):
         attended, _ = self.attention(tokens, tokens, tokens, need_weights=False)
         fused = self.norm(tokens + attended)
         return self.classifier(fused.flatten(1))
-

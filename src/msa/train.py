@@ -70,7 +70,8 @@ def predict_proba(model: SentimentClassifier, features: FeatureSet, rows: np.nda
     model.eval()
     probs = np.zeros((len(rows), len(LABELS)), dtype=np.float32)
     # Length-sorted batches keep the padding of token states small; other inputs don't care.
-    order = _by_text_length(features, rows) if model.tunes_text else np.arange(len(rows))
+    order = (np.argsort(features.text_tokens.lengths[rows], kind="stable") if model.tunes_text
+             else np.arange(len(rows)))
     image = torch.from_numpy(features.image)
     for start in range(0, len(rows), batch_size):
         chosen = order[start:start + batch_size]
@@ -78,10 +79,6 @@ def predict_proba(model: SentimentClassifier, features: FeatureSet, rows: np.nda
         logits = model(features.text_input(batch, model.tunes_text), image[batch])
         probs[chosen] = torch.softmax(logits, dim=-1).numpy()
     return probs
-
-
-def _by_text_length(features: FeatureSet, rows: np.ndarray) -> np.ndarray:
-    return np.argsort(features.text_tokens.lengths[rows], kind="stable")
 
 
 def _epoch_batches(n: int, batch_size: int, generator: torch.Generator,
@@ -183,8 +180,7 @@ def train_fold(features: FeatureSet, folds: dict[str, int], fold: int, mode: str
 
     model.load_state_dict(best_state)
     val_probs = predict_proba(model, features, va)
-    config = model.config
-    return FoldResult(fold, best_state, config, log, best_epoch, len(log), val_guids, val_probs)
+    return FoldResult(fold, best_state, model.config, log, best_epoch, len(log), val_guids, val_probs)
 
 
 def train_cross_validated(features: FeatureSet, folds: dict[str, int], mode: str,
