@@ -40,6 +40,7 @@ def test_cached_token_states_through_the_pretrained_top_layers_give_the_pooled_f
     params = FeaturizeParams(precision="fp32", text_pooling=pooling, text_tuned_layers=2)
     pooled, tokens, top = features.encode_texts(texts, params, show_progress=False)
     assert list(tokens.lengths) == [3, 42, 7] and tokens.values.dtype == np.float16
+    assert "_name_or_path" not in top["config"]  # the cache must not depend on the install path
     text_top = TextTop(top["config"], 2, pooling, bf16=False)
     text_top.layers.load_state_dict(top["state_dict"])
     text_top.eval()

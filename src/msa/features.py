@@ -118,7 +118,9 @@ def _top_layers(model, params: FeaturizeParams) -> dict:
             f"featurize.text_tuned_layers: {params.text_tuned_layers} is not allowed; "
             f"{params.text_model} has {config.num_hidden_layers} layers")
     layers = model.encoder.layer[-params.text_tuned_layers:]
-    return {"config": config.to_dict(),
+    # Where the encoder was loaded from would tie the cache (and its DVC hash) to one install.
+    portable = {k: v for k, v in config.to_dict().items() if k != "_name_or_path"}
+    return {"config": portable,
             "state_dict": {k: v.clone() for k, v in layers.state_dict().items()}}
 
 
