@@ -29,6 +29,8 @@ def test_repo_params_load_and_match_defaults():
     ({"train": {"class_weight_power": 2}}, "train.class_weight_power", "1: balanced"),
     ({"featurize": {"text_tuned_layers": -1}}, "featurize.text_tuned_layers", "0: frozen"),
     ({"train": {"text_lr": 0}}, "train.text_lr", "> 0"),
+    ({"train": {"early_stopping": "never"}}, "train.early_stopping", "holdout, fold, off"),
+    ({"train": {"holdout_fraction": 0}}, "train.holdout_fraction", "(0, 0.5]"),
 ])
 def test_wrong_param_names_key_and_allowed_values(raw, key, allowed):
     with pytest.raises(ParamsError) as error:

@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from msa import LABELS, train
+from msa.errors import MsaError
 from msa.features import FeatureSet
 from msa.params import TrainParams
 
@@ -29,6 +30,10 @@ PARAMS = TrainParams(epochs=30, batch_size=16, lr=3e-3, patience=4, hidden_dim=1
                      image_hidden_dim=16, attention_heads=4, monitor="val_loss")
 
 
+def with_(**changes) -> TrainParams:
+    return TrainParams(**{**PARAMS.__dict__, **changes})
+
+
 def test_training_learns_and_restores_the_best_epoch():
     cache = synthetic_features()
     result = train.train_fold(cache, folds_for(cache), 0, "multimodal", PARAMS, seed=0)
@@ -37,7 +42,7 @@ def test_training_learns_and_restores_the_best_epoch():
     accuracy = np.mean([a == b for a, b in zip(truth, predicted)])
     assert accuracy > 0.85
     best = result.log[result.best_epoch - 1]
-    assert best["val_loss"] == min(row["val_loss"] for row in result.log)
+    assert best["stop_score"] == min(row["stop_score"] for row in result.log)
     assert accuracy == pytest.approx(best["val_accuracy"])
     assert result.epochs_run == len(result.log)
     assert [row["epoch"] for row in result.log] == list(range(1, result.epochs_run + 1))
@@ -45,15 +50,71 @@ def test_training_learns_and_restores_the_best_epoch():
 
 def test_monitoring_macro_f1_restores_its_first_best_epoch():
     cache = synthetic_features()
-    params = TrainParams(**{**PARAMS.__dict__, "monitor": "val_macro_f1"})
+    params = with_(monitor="val_macro_f1", early_stopping="fold")
     result = train.train_fold(cache, folds_for(cache), 2, "multimodal", params, seed=0)
     scores = [row["val_macro_f1"] for row in result.log]
+    assert [row["stop_score"] for row in result.log] == scores
     assert result.best_epoch == scores.index(max(scores)) + 1
+
+
+def test_the_reported_fold_never_chooses_the_epoch_by_default():
+    """Relabelling the reported fold changes its scores, not the model (holdout); with `fold`
+    stopping it changes which epoch is kept."""
+    cache = synthetic_features()
+    folds = folds_for(cache)
+    relabelled = synthetic_features()
+    rng = np.random.default_rng(1)
+    for i, g in enumerate(relabelled.guids):
+        if folds[g] == 0:
+            relabelled.labels[i] = LABELS[rng.integers(len(LABELS))]
+    params = with_(epochs=12, patience=12)
+    a = train.train_fold(cache, folds, 0, "multimodal", params, seed=0)
+    b = train.train_fold(relabelled, folds, 0, "multimodal", params, seed=0)
+    assert a.best_epoch == b.best_epoch
+    np.testing.assert_array_equal(a.val_probs, b.val_probs)
+    assert [r["val_loss"] for r in a.log] != [r["val_loss"] for r in b.log]
+    fold_params = with_(epochs=12, patience=12, early_stopping="fold")
+    c = train.train_fold(cache, folds, 0, "multimodal", fold_params, seed=0)
+    d = train.train_fold(relabelled, folds, 0, "multimodal", fold_params, seed=0)
+    assert c.best_epoch != d.best_epoch
+
+
+def test_holdout_is_stratified_and_kept_out_of_training():
+    cache = synthetic_features()
+    label_of = dict(zip(cache.guids, cache.labels))
+    train_guids = [g for g, f in folds_for(cache).items() if f != 0]
+    fit, stop = train.split_for_stopping(train_guids, label_of, with_(holdout_fraction=0.2), 0)
+    assert sorted(fit + stop) == sorted(train_guids) and not set(fit) & set(stop)
+    assert len(stop) == pytest.approx(0.2 * len(train_guids), abs=1)
+    share = {x: np.mean([label_of[g] == x for g in stop]) for x in LABELS}
+    overall = {x: np.mean([label_of[g] == x for g in train_guids]) for x in LABELS}
+    assert all(abs(share[x] - overall[x]) < 0.05 for x in LABELS)
+    assert train.split_for_stopping(train_guids, label_of, with_(early_stopping="off"), 0) == (
+        train_guids, [])
+
+
+def test_small_data_holds_out_one_pair_per_class_and_a_lone_class_is_a_clear_error():
+    cache = synthetic_features(n=12)
+    label_of = {g: LABELS[i % 3] for i, g in enumerate(cache.guids)}
+    fit, stop = train.split_for_stopping(cache.guids, label_of, PARAMS, seed=0)
+    assert sorted(label_of[g] for g in stop) == sorted(LABELS) and len(fit) == 9
+    for g in cache.guids[4::3]:  # one pair left of the second class
+        label_of[g] = LABELS[0]
+    with pytest.raises(MsaError, match="train.early_stopping: cannot hold out 3 of 12"):
+        train.split_for_stopping(cache.guids, label_of, PARAMS, seed=0)
+
+
+def test_off_keeps_the_last_epoch():
+    cache = synthetic_features()
+    result = train.train_fold(cache, folds_for(cache), 0, "text",
+                              with_(epochs=6, patience=1, early_stopping="off"), seed=0)
+    assert result.epochs_run == result.best_epoch == 6
+    assert all(np.isnan(row["stop_score"]) for row in result.log)
 
 
 def test_early_stopping_waits_patience_epochs_after_the_best():
     cache = synthetic_features()
-    params = TrainParams(**{**PARAMS.__dict__, "epochs": 200, "patience": 3})
+    params = with_(epochs=200, patience=3)
     result = train.train_fold(cache, folds_for(cache), 1, "text", params, seed=0)
     assert result.epochs_run < 200
     assert result.epochs_run == result.best_epoch + 3

@@ -74,6 +74,10 @@ class TrainParams:
     clip_grad_norm: float = 1.0
     patience: int = 3
     monitor: Literal["val_loss", "val_accuracy", "val_macro_f1"] = "val_accuracy"
+    # Where the epoch is chosen: a hold-out of the training folds (the reported fold stays
+    # unseen), the reported fold itself (the seed design's way, optimistic), or nowhere (last).
+    early_stopping: Literal["holdout", "fold", "off"] = "holdout"
+    holdout_fraction: float = 0.1
     hidden_dim: int = 128
     image_hidden_dim: int = 512
     attention_heads: int = 8
@@ -121,6 +125,8 @@ _RANGES = [
     ("train.warmup_ratio", lambda p: 0 <= p.train.warmup_ratio < 1, "a number in [0, 1)"),
     ("train.clip_grad_norm", lambda p: p.train.clip_grad_norm > 0, "a number > 0"),
     ("train.patience", lambda p: p.train.patience >= 1, "an integer >= 1"),
+    ("train.holdout_fraction", lambda p: 0 < p.train.holdout_fraction <= 0.5,
+     "a number in (0, 0.5]"),
     ("train.hidden_dim", lambda p: p.train.hidden_dim >= 1, "an integer >= 1"),
     ("train.image_hidden_dim", lambda p: p.train.image_hidden_dim >= 1, "an integer >= 1"),
     ("train.attention_heads",

@@ -1,8 +1,11 @@
 """The training loop: one model per fold on cached features.
 
 AdamW, linear warm-up then cosine decay (per step), gradient clipping after backward(),
-class-weighted cross-entropy, early stopping on the validation fold with the best epoch's
-weights restored, and one augmented image view drawn per training pair each epoch.
+class-weighted cross-entropy, one augmented image view drawn per training pair each epoch, and
+early stopping with the best epoch's weights restored. The epoch is chosen on a stratified hold-out
+of the training folds by default, so the fold a model reports was never used to choose anything;
+`fold` chooses on the reported fold itself (the seed design's way: optimistic), `off` keeps the
+last epoch.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from sklearn.metrics import accuracy_score, f1_score
+from sklearn.model_selection import train_test_split
 from sklearn.utils.class_weight import compute_class_weight
 from torch import nn
 from tqdm import tqdm
@@ -21,12 +25,14 @@ from transformers import get_cosine_schedule_with_warmup
 
 from msa import LABELS
 from msa.files import read_csv, write_csv
+from msa.errors import MsaError
 from msa.features import FeatureSet
 from msa.model import ModelConfig, SentimentClassifier
 from msa.params import TrainParams
 
 LABEL_INDEX = {label: i for i, label in enumerate(LABELS)}
-LOG_COLUMNS = ("fold", "epoch", "train_loss", "val_loss", "val_accuracy", "val_macro_f1", "lr")
+LOG_COLUMNS = ("fold", "epoch", "train_loss", "val_loss", "val_accuracy", "val_macro_f1",
+               "stop_score", "lr")
 
 
 @dataclass
@@ -111,15 +117,47 @@ def build_model(features: FeatureSet, mode: str, params: TrainParams) -> Sentime
     return model
 
 
+def split_for_stopping(train_guids: list[str], label_of: dict, params: TrainParams,
+                       seed: int) -> tuple[list[str], list[str]]:
+    """(guids to fit, guids that choose the epoch); with early_stopping != holdout, no hold-out."""
+    if params.early_stopping != "holdout":
+        return train_guids, []
+    labels = [label_of[g] for g in train_guids]
+    # At least one pair of every class, so that small data sets can still stop early.
+    size = max(int(np.ceil(params.holdout_fraction * len(labels))), len(set(labels)))
+    try:
+        fit, stop = train_test_split(train_guids, test_size=size, stratify=labels,
+                                     random_state=seed)
+    except ValueError as exc:
+        raise MsaError(f"train.early_stopping: cannot hold out {size} of {len(labels)} training "
+                       f"pairs with every class on both sides ({exc}); use more data or "
+                       "train.early_stopping: off") from None
+    return list(fit), list(stop)
+
+
+def _scores(probs: np.ndarray, y: torch.Tensor, criterion) -> dict:
+    predicted = probs.argmax(1)
+    return {
+        "val_loss": criterion(torch.log(torch.from_numpy(probs).clamp_min(1e-12)), y).item(),
+        "val_accuracy": accuracy_score(y.numpy(), predicted),
+        "val_macro_f1": f1_score(y.numpy(), predicted, average="macro",
+                                 labels=range(len(LABELS)), zero_division=0),
+    }
+
+
 def train_fold(features: FeatureSet, folds: dict[str, int], fold: int, mode: str,
                params: TrainParams, seed: int) -> FoldResult:
-    train_guids = [g for g, f in folds.items() if f != fold]
-    val_guids = [g for g, f in folds.items() if f == fold]
-    tr, va = features.rows(train_guids), features.rows(val_guids)
-    views = features.image_views[features.view_rows(train_guids)]
     label_of = dict(zip(features.guids, features.labels))
-    y_train = torch.tensor([LABEL_INDEX[label_of[g]] for g in train_guids])
+    val_guids = [g for g, f in folds.items() if f == fold]
+    fit_guids, stop_guids = split_for_stopping(
+        [g for g, f in folds.items() if f != fold], label_of, params, seed * 1000 + fold)
+    if params.early_stopping == "fold":
+        stop_guids = val_guids
+    tr, va, st = features.rows(fit_guids), features.rows(val_guids), features.rows(stop_guids)
+    views = features.image_views[features.view_rows(fit_guids)]
+    y_train = torch.tensor([LABEL_INDEX[label_of[g]] for g in fit_guids])
     y_val = torch.tensor([LABEL_INDEX[label_of[g]] for g in val_guids])
+    y_stop = torch.tensor([LABEL_INDEX[label_of[g]] for g in stop_guids])
     image = torch.from_numpy(features.image)
     train_views = torch.from_numpy(views) if views.shape[1] else image[tr].unsqueeze(1)
 
@@ -158,20 +196,18 @@ def train_fold(features: FeatureSet, folds: dict[str, int], fold: int, mode: str
             scheduler.step()
             total_loss += loss.item() * len(batch)
 
-        probs = torch.from_numpy(predict_proba(model, features, va))
-        predicted = probs.argmax(1).numpy()
-        val_loss = criterion(torch.log(probs.clamp_min(1e-12)), y_val).item()
-        row = {
-            "fold": fold, "epoch": epoch, "train_loss": total_loss / len(tr),
-            "val_loss": val_loss,
-            "val_accuracy": accuracy_score(y_val.numpy(), predicted),
-            "val_macro_f1": f1_score(y_val.numpy(), predicted, average="macro",
-                                     labels=range(len(LABELS)), zero_division=0),
-            "lr": lr,
-        }
-        log.append(row)
-        if _improved(params.monitor, row[params.monitor], best_value):
-            best_value, best_epoch, waited = row[params.monitor], epoch, 0
+        val = _scores(predict_proba(model, features, va), y_val, criterion)
+        if params.early_stopping == "holdout":
+            stop = _scores(predict_proba(model, features, st), y_stop, criterion)
+            stop_score = stop[params.monitor]
+        elif params.early_stopping == "fold":
+            stop_score = val[params.monitor]
+        else:  # off: every epoch counts as the best so far, so the last one is kept
+            stop_score = float("nan")
+        log.append({"fold": fold, "epoch": epoch, "train_loss": total_loss / len(tr), **val,
+                    "stop_score": stop_score, "lr": lr})
+        if params.early_stopping == "off" or _improved(params.monitor, stop_score, best_value):
+            best_value, best_epoch, waited = stop_score, epoch, 0
             best_state = copy.deepcopy(model.state_dict())
         else:
             waited += 1
