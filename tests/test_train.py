@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -30,10 +32,6 @@ PARAMS = TrainParams(epochs=30, batch_size=16, lr=3e-3, patience=4, hidden_dim=1
                      image_hidden_dim=16, attention_heads=4, monitor="val_loss")
 
 
-def with_(**changes) -> TrainParams:
-    return TrainParams(**{**PARAMS.__dict__, **changes})
-
-
 def test_training_learns_and_restores_the_best_epoch():
     cache = synthetic_features()
     result = train.train_fold(cache, folds_for(cache), 0, "multimodal", PARAMS, seed=0)
@@ -50,7 +48,7 @@ def test_training_learns_and_restores_the_best_epoch():
 
 def test_monitoring_macro_f1_restores_its_first_best_epoch():
     cache = synthetic_features()
-    params = with_(monitor="val_macro_f1", early_stopping="fold")
+    params = replace(PARAMS, monitor="val_macro_f1", early_stopping="fold")
     result = train.train_fold(cache, folds_for(cache), 2, "multimodal", params, seed=0)
     scores = [row["val_macro_f1"] for row in result.log]
     assert [row["stop_score"] for row in result.log] == scores
@@ -67,13 +65,13 @@ def test_the_reported_fold_never_chooses_the_epoch_by_default():
     for i, g in enumerate(relabelled.guids):
         if folds[g] == 0:
             relabelled.labels[i] = LABELS[rng.integers(len(LABELS))]
-    params = with_(epochs=12, patience=12)
+    params = replace(PARAMS, epochs=12, patience=12)
     a = train.train_fold(cache, folds, 0, "multimodal", params, seed=0)
     b = train.train_fold(relabelled, folds, 0, "multimodal", params, seed=0)
     assert a.best_epoch == b.best_epoch
     np.testing.assert_array_equal(a.val_probs, b.val_probs)
     assert [r["val_loss"] for r in a.log] != [r["val_loss"] for r in b.log]
-    fold_params = with_(epochs=12, patience=12, early_stopping="fold")
+    fold_params = replace(PARAMS, epochs=12, patience=12, early_stopping="fold")
     c = train.train_fold(cache, folds, 0, "multimodal", fold_params, seed=0)
     d = train.train_fold(relabelled, folds, 0, "multimodal", fold_params, seed=0)
     assert c.best_epoch != d.best_epoch
@@ -83,14 +81,15 @@ def test_holdout_is_stratified_and_kept_out_of_training():
     cache = synthetic_features()
     label_of = dict(zip(cache.guids, cache.labels))
     train_guids = [g for g, f in folds_for(cache).items() if f != 0]
-    fit, stop = train.split_for_stopping(train_guids, label_of, with_(holdout_fraction=0.2), 0)
+    fifth = replace(PARAMS, holdout_fraction=0.2)
+    fit, stop = train.split_for_stopping(train_guids, label_of, fifth, 0)
     assert sorted(fit + stop) == sorted(train_guids) and not set(fit) & set(stop)
     assert len(stop) == pytest.approx(0.2 * len(train_guids), abs=1)
     share = {x: np.mean([label_of[g] == x for g in stop]) for x in LABELS}
     overall = {x: np.mean([label_of[g] == x for g in train_guids]) for x in LABELS}
     assert all(abs(share[x] - overall[x]) < 0.05 for x in LABELS)
-    assert train.split_for_stopping(train_guids, label_of, with_(early_stopping="off"), 0) == (
-        train_guids, [])
+    no_holdout = replace(PARAMS, early_stopping="off")
+    assert train.split_for_stopping(train_guids, label_of, no_holdout, 0) == (train_guids, [])
 
 
 def test_small_data_holds_out_one_pair_per_class_and_a_lone_class_is_a_clear_error():
@@ -107,14 +106,14 @@ def test_small_data_holds_out_one_pair_per_class_and_a_lone_class_is_a_clear_err
 def test_off_keeps_the_last_epoch():
     cache = synthetic_features()
     result = train.train_fold(cache, folds_for(cache), 0, "text",
-                              with_(epochs=6, patience=1, early_stopping="off"), seed=0)
+                              replace(PARAMS, epochs=6, patience=1, early_stopping="off"), seed=0)
     assert result.epochs_run == result.best_epoch == 6
     assert all(np.isnan(row["stop_score"]) for row in result.log)
 
 
 def test_early_stopping_waits_patience_epochs_after_the_best():
     cache = synthetic_features()
-    params = with_(epochs=200, patience=3)
+    params = replace(PARAMS, epochs=200, patience=3)
     result = train.train_fold(cache, folds_for(cache), 1, "text", params, seed=0)
     assert result.epochs_run < 200
     assert result.epochs_run == result.best_epoch + 3
@@ -142,13 +141,13 @@ def test_gradients_are_clipped_after_backward(monkeypatch):
     monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", spy)
     cache = synthetic_features(n=60)
     train.train_fold(cache, folds_for(cache), 0, "image",
-                     TrainParams(**{**PARAMS.__dict__, "epochs": 2}), seed=0)
+                     replace(PARAMS, epochs=2), seed=0)
     assert seen and all(seen)
 
 
 def test_warmup_then_cosine_schedule_is_logged():
     cache = synthetic_features(n=60)
-    params = TrainParams(**{**PARAMS.__dict__, "epochs": 10, "patience": 100, "warmup_ratio": 0.3})
+    params = replace(PARAMS, epochs=10, patience=100, warmup_ratio=0.3)
     result = train.train_fold(cache, folds_for(cache), 0, "text", params, seed=0)
     lrs = [row["lr"] for row in result.log]
     peak = int(np.argmax(lrs))
@@ -170,7 +169,7 @@ def test_balanced_and_tempered_class_weights():
 def test_cross_validation_writes_logs_and_oof_for_every_pair(tmp_path):
     cache = synthetic_features(n=90)
     results = train.train_cross_validated(cache, folds_for(cache), "multimodal",
-                                          TrainParams(**{**PARAMS.__dict__, "epochs": 3}),
+                                          replace(PARAMS, epochs=3),
                                           seed=0, show_progress=False)
     train.write_oof(results, cache, tmp_path / "oof.csv")
     train.write_train_log(results, tmp_path / "log.csv")
@@ -207,7 +206,7 @@ def synthetic_token_features(n=120, seed=0, dim=32):
     return cache
 
 
-TUNED = TrainParams(**{**PARAMS.__dict__, "epochs": 12, "text_lr": 1e-3})
+TUNED = replace(PARAMS, epochs=12, text_lr=1e-3)
 
 
 def test_tuned_text_layers_learn_from_token_states_and_move_from_pretrained():
@@ -223,7 +222,7 @@ def test_tuned_text_layers_learn_from_token_states_and_move_from_pretrained():
 
 def test_tuned_text_layers_train_at_text_lr():
     cache = synthetic_token_features(n=60)
-    params = TrainParams(**{**TUNED.__dict__, "epochs": 2, "text_lr": 1e-12, "weight_decay": 0.0})
+    params = replace(TUNED, epochs=2, text_lr=1e-12, weight_decay=0.0)
     result = train.train_fold(cache, folds_for(cache), 0, "multimodal", params, seed=0)
     for key, value in cache.text_top["state_dict"].items():
         torch.testing.assert_close(result.state[f"text_top.layers.{key}"], value,
@@ -235,7 +234,7 @@ def test_tuned_text_layers_train_at_text_lr():
 
 def test_tuned_text_is_deterministic_and_image_mode_ignores_it():
     cache = synthetic_token_features(n=60)
-    params = TrainParams(**{**TUNED.__dict__, "epochs": 3})
+    params = replace(TUNED, epochs=3)
     a = train.train_fold(cache, folds_for(cache), 1, "multimodal", params, seed=0)
     b = train.train_fold(cache, folds_for(cache), 1, "multimodal", params, seed=0)
     np.testing.assert_array_equal(a.val_probs, b.val_probs)

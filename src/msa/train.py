@@ -24,9 +24,9 @@ from tqdm import tqdm
 from transformers import get_cosine_schedule_with_warmup
 
 from msa import LABELS
-from msa.files import read_csv, write_csv
 from msa.errors import MsaError
 from msa.features import FeatureSet
+from msa.files import read_csv, write_csv
 from msa.model import ModelConfig, SentimentClassifier
 from msa.params import TrainParams
 
@@ -179,6 +179,7 @@ def train_fold(features: FeatureSet, folds: dict[str, int], fold: int, mode: str
     lengths = features.text_tokens.lengths[tr] if model.tunes_text else None
 
     best_value, best_state, best_epoch, waited, log = None, None, 0, 0, []
+    val_probs = None
     for epoch in range(1, params.epochs + 1):
         lr = scheduler.get_last_lr()[0]
         model.train()
@@ -196,7 +197,8 @@ def train_fold(features: FeatureSet, folds: dict[str, int], fold: int, mode: str
             scheduler.step()
             total_loss += loss.item() * len(batch)
 
-        val = _scores(predict_proba(model, features, va), y_val, criterion)
+        epoch_val_probs = predict_proba(model, features, va)
+        val = _scores(epoch_val_probs, y_val, criterion)
         if params.early_stopping == "holdout":
             stop = _scores(predict_proba(model, features, st), y_stop, criterion)
             stop_score = stop[params.monitor]
@@ -208,14 +210,12 @@ def train_fold(features: FeatureSet, folds: dict[str, int], fold: int, mode: str
                     "stop_score": stop_score, "lr": lr})
         if params.early_stopping == "off" or _improved(params.monitor, stop_score, best_value):
             best_value, best_epoch, waited = stop_score, epoch, 0
-            best_state = copy.deepcopy(model.state_dict())
+            best_state, val_probs = copy.deepcopy(model.state_dict()), epoch_val_probs
         else:
             waited += 1
             if waited >= params.patience:
                 break
 
-    model.load_state_dict(best_state)
-    val_probs = predict_proba(model, features, va)
     return FoldResult(fold, best_state, model.config, log, best_epoch, len(log), val_guids, val_probs)
 
 
