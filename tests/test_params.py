@@ -29,7 +29,7 @@ def test_repo_params_load_and_match_defaults():
     ({"train": {"class_weight_power": 2}}, "train.class_weight_power", "1: balanced"),
     ({"featurize": {"text_tuned_layers": -1}}, "featurize.text_tuned_layers", "0: frozen"),
     ({"train": {"text_lr": 0}}, "train.text_lr", "> 0"),
-    ({"train": {"early_stopping": "never"}}, "train.early_stopping", "holdout, fold, off"),
+    ({"train": {"early_stopping": "never"}}, "train.early_stopping", "none, holdout, fold"),
     ({"train": {"holdout_fraction": 0}}, "train.holdout_fraction", "(0, 0.5]"),
 ])
 def test_wrong_param_names_key_and_allowed_values(raw, key, allowed):
@@ -45,6 +45,19 @@ def test_yaml_scientific_notation_without_dot_is_a_number(tmp_path):
     path = tmp_path / "params.yaml"
     path.write_text("train:\n  lr: 5e-4\n", encoding="utf-8")
     assert params.load(path).train.lr == pytest.approx(5e-4)
+
+
+def test_yaml_words_dvc_reads_as_strings_stay_strings(tmp_path):
+    """`dvc exp run -S data.root=off` writes `off` unquoted; DVC reads a string, as we must."""
+    path = tmp_path / "params.yaml"
+    path.write_text("data:\n  root: off\n", encoding="utf-8")
+    assert params.load(path).data.root == "off"
+    path.write_text("mode: no\n", encoding="utf-8")
+    with pytest.raises(ParamsError, match="mode: 'no' is not allowed"):
+        params.load(path)
+    path.write_text("featurize:\n  text_model: true\n", encoding="utf-8")
+    with pytest.raises(ParamsError, match="featurize.text_model: expected a string, got True"):
+        params.load(path)
 
 
 def test_missing_params_file_is_a_clear_error(tmp_path):

@@ -29,7 +29,8 @@ def folds_for(cache, k=3):
 
 
 PARAMS = TrainParams(epochs=30, batch_size=16, lr=3e-3, patience=4, hidden_dim=16,
-                     image_hidden_dim=16, attention_heads=4, monitor="val_loss")
+                     image_hidden_dim=16, attention_heads=4, monitor="val_loss",
+                     early_stopping="holdout")
 
 
 def test_training_learns_and_restores_the_best_epoch():
@@ -55,7 +56,7 @@ def test_monitoring_macro_f1_restores_its_first_best_epoch():
     assert result.best_epoch == scores.index(max(scores)) + 1
 
 
-def test_the_reported_fold_never_chooses_the_epoch_by_default():
+def test_the_reported_fold_never_chooses_the_epoch_under_holdout():
     """Relabelling the reported fold changes its scores, not the model (holdout); with `fold`
     stopping it changes which epoch is kept."""
     cache = synthetic_features()
@@ -88,7 +89,7 @@ def test_holdout_is_stratified_and_kept_out_of_training():
     share = {x: np.mean([label_of[g] == x for g in stop]) for x in LABELS}
     overall = {x: np.mean([label_of[g] == x for g in train_guids]) for x in LABELS}
     assert all(abs(share[x] - overall[x]) < 0.05 for x in LABELS)
-    no_holdout = replace(PARAMS, early_stopping="off")
+    no_holdout = replace(PARAMS, early_stopping="none")
     assert train.split_for_stopping(train_guids, label_of, no_holdout, 0) == (train_guids, [])
 
 
@@ -103,10 +104,10 @@ def test_small_data_holds_out_one_pair_per_class_and_a_lone_class_is_a_clear_err
         train.split_for_stopping(cache.guids, label_of, PARAMS, seed=0)
 
 
-def test_off_keeps_the_last_epoch():
+def test_no_early_stopping_keeps_the_last_epoch():
     cache = synthetic_features()
     result = train.train_fold(cache, folds_for(cache), 0, "text",
-                              replace(PARAMS, epochs=6, patience=1, early_stopping="off"), seed=0)
+                              replace(PARAMS, epochs=6, patience=1, early_stopping="none"), seed=0)
     assert result.epochs_run == result.best_epoch == 6
     assert all(np.isnan(row["stop_score"]) for row in result.log)
 

@@ -7,6 +7,7 @@ load time with the key's dotted name and what is allowed, before any work starts
 from __future__ import annotations
 
 import dataclasses
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,20 @@ MODES = ("text", "image", "multimodal")
 
 class ParamsError(MsaError):
     """A params.yaml key is missing, misspelt, of the wrong type or out of range."""
+
+
+class _Yaml12Loader(yaml.SafeLoader):
+    """Reads booleans as DVC does (YAML 1.2): only true/false. PyYAML alone reads the `no`,
+    `off` or `on` that `dvc exp run -S key=no` writes unquoted as a boolean."""
+
+
+_BOOL = "tag:yaml.org,2002:bool"
+_Yaml12Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != _BOOL]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Yaml12Loader.add_implicit_resolver(
+    _BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
 
 @dataclass(frozen=True)
@@ -74,9 +89,10 @@ class TrainParams:
     clip_grad_norm: float = 1.0
     patience: int = 3
     monitor: Literal["val_loss", "val_accuracy", "val_macro_f1"] = "val_accuracy"
-    # Where the epoch is chosen: a hold-out of the training folds (the reported fold stays
-    # unseen), the reported fold itself (the seed design's way, optimistic), or nowhere (last).
-    early_stopping: Literal["holdout", "fold", "off"] = "holdout"
+    # Where the epoch is chosen: nowhere (the last epoch is kept), a hold-out of the training
+    # folds (the reported fold stays unseen), or the reported fold itself (the seed design's
+    # way, optimistic). patience and monitor apply to holdout and fold.
+    early_stopping: Literal["none", "holdout", "fold"] = "none"
     holdout_fraction: float = 0.1
     hidden_dim: int = 128
     image_hidden_dim: int = 512
@@ -207,7 +223,7 @@ def load(path: str | Path = "params.yaml") -> Params:
     if not path.is_file():
         raise ParamsError(f"{path}: params file not found")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_Yaml12Loader)
     except yaml.YAMLError as exc:
         raise ParamsError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
     return from_dict(raw or {})
