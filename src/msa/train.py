@@ -132,7 +132,7 @@ def split_for_stopping(train_guids: list[str], label_of: dict, params: TrainPara
     except ValueError as exc:
         raise MsaError(f"train.early_stopping: cannot hold out {size} of {len(labels)} training "
                        f"pairs with every class on both sides ({exc}); use more data or "
-                       "train.early_stopping: off") from None
+                       "train.early_stopping: none") from None
     return list(fit), list(stop)
 
 
@@ -152,8 +152,6 @@ def train_fold(features: FeatureSet, folds: dict[str, int], fold: int, mode: str
     val_guids = [g for g, f in folds.items() if f == fold]
     fit_guids, stop_guids = split_for_stopping(
         [g for g, f in folds.items() if f != fold], label_of, params, seed * 1000 + fold)
-    if params.early_stopping == "fold":
-        stop_guids = val_guids
     tr, va, st = features.rows(fit_guids), features.rows(val_guids), features.rows(stop_guids)
     views = features.image_views[features.view_rows(fit_guids)]
     y_train = torch.tensor([LABEL_INDEX[label_of[g]] for g in fit_guids])
