@@ -19,6 +19,11 @@ def main() -> None:
     files.write_json(args.report, report)
     print(f"prepare: {report['guids']['usable']} usable pairs of {report['guids']['listed']} "
           f"listed, {report['guids']['skipped']} skipped (reasons in {args.report})")
+    duplicates = report["duplicate_posts"]
+    if duplicates["groups"]:
+        print(f"prepare: {report['problems']['duplicate_post']['count']} pairs repeat another's "
+              f"image and text ({duplicates['groups']} groups, "
+              f"{duplicates['groups_with_differing_labels']} labelled differently); all kept")
 
 
 if __name__ == "__main__":

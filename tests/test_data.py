@@ -79,6 +79,28 @@ def test_list_problems_are_recorded_and_every_guid_accounted_for(tmp_path):
     assert report["guids"]["usable"] + report["guids"]["skipped"] == report["guids"]["listed"]
 
 
+def test_identical_posts_are_kept_and_noted_with_their_labels(tmp_path):
+    train = {"1": "positive", "2": "negative", "3": "neutral", "4": "neutral", "5": "positive"}
+    same = "the same words"
+    root = make_lab5(tmp_path, train, ["6"],
+                     texts={g: same for g in ("1", "2", "4", "5", "6")} | {"3": "other words"})
+    images = root / "data"
+    for guid in ("2", "3", "6"):  # 1, 2 and 6 repeat one post; 3 shares only the image
+        (images / f"{guid}.jpg").write_bytes((images / "1.jpg").read_bytes())
+    (images / "5.jpg").write_bytes((images / "4.jpg").read_bytes())  # 4, 5: another post
+    pairs, report = data.prepare(root, show_progress=False)
+    problems = _problems(report)
+    assert len(pairs) == 6
+    assert problems["duplicate_post"] == ["1", "2", "6", "4", "5"]
+    assert problems["duplicate_post_label_differs"] == ["1", "2", "4", "5"]
+    assert report["duplicate_posts"] == {"groups": 2, "groups_with_differing_labels": 2}
+    write_image(images / "2.jpg", colour=(1, 2, 3))
+    (images / "5.txt").write_text("different words", encoding="utf-8")
+    _, report = data.prepare(root, show_progress=False)
+    assert _problems(report)["duplicate_post"] == ["1", "6"]
+    assert report["duplicate_posts"] == {"groups": 1, "groups_with_differing_labels": 0}
+
+
 def test_invalid_guid_is_never_opened(tmp_path, monkeypatch):
     root = make_lab5(tmp_path, {"1": "positive"}, [], train_lines=["1,positive", "/abs/x,negative"])
     opened = []

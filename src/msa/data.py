@@ -3,11 +3,14 @@
 Every guid named in either list ends up in exactly one place: the manifest of usable pairs, or a
 problem in the report with its reason. Problems that make a pair unusable are skips; the others
 (`empty_text`, `duplicate_guid`, `guid_in_both_lists`, ...) are notes on pairs that are kept.
+Identical posts (the same image bytes and text under different guids) are kept and noted: when
+they carry different labels, they show how far the labels themselves disagree.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import re
 import warnings
@@ -37,7 +40,8 @@ SKIP_PROBLEMS = (
     "missing_image",
     "unreadable_image",
 )
-NOTE_PROBLEMS = ("duplicate_guid", "guid_in_both_lists", "empty_text", "replaced_characters")
+NOTE_PROBLEMS = ("duplicate_guid", "guid_in_both_lists", "empty_text", "replaced_characters",
+                 "duplicate_post", "duplicate_post_label_differs")
 
 
 @dataclass
@@ -56,6 +60,8 @@ class Report:
     )
     text_encodings: Counter = field(default_factory=Counter)
     replaced_characters: int = 0
+    content: dict[str, str] = field(default_factory=dict)  # guid -> digest of image and text
+    duplicate_posts: dict[str, int] = field(default_factory=dict)
 
     def add(self, problem: str, item: str) -> None:
         self.problems[problem].append(item)
@@ -191,6 +197,7 @@ def prepare(root: str | Path, show_progress: bool = True, train_list: str | Path
         pair = _load_pair(data_dir, guid, split, label, report)
         if pair is not None:
             pairs.append(pair)
+    _note_duplicate_posts(pairs, report)
 
     listed = {r.guid for r in train_rows + test_rows}
     return pairs, _summary(pairs, listed, report)
@@ -216,6 +223,8 @@ def _load_pair(data_dir: Path, guid: str, split: str, label: str | None, report:
         report.add("unreadable_image", guid)
         return None
     text, encoding, replaced = decode_text(text_path.read_bytes())
+    report.content[guid] = hashlib.sha1(
+        image_path.read_bytes() + b"\0" + text.encode("utf-8")).hexdigest()
     report.text_encodings[encoding] += 1
     if replaced:
         report.add("replaced_characters", guid)
@@ -223,6 +232,24 @@ def _load_pair(data_dir: Path, guid: str, split: str, label: str | None, report:
     if not text:
         report.add("empty_text", guid)
     return Pair(guid, split, label, text, str(image_path))
+
+
+def _note_duplicate_posts(pairs: list[Pair], report: Report) -> None:
+    """Note every pair whose image and text another pair repeats, and labels that differ."""
+    groups: dict[str, list[Pair]] = defaultdict(list)
+    for pair in pairs:
+        groups[report.content[pair.guid]].append(pair)
+    repeated = [group for group in groups.values() if len(group) > 1]
+    differing = 0
+    for group in repeated:
+        labelled = [p for p in group if p.split == "train"]
+        for pair in group:
+            report.add("duplicate_post", pair.guid)
+        if len({p.label for p in labelled}) > 1:
+            differing += 1
+            for pair in labelled:
+                report.add("duplicate_post_label_differs", pair.guid)
+    report.duplicate_posts = {"groups": len(repeated), "groups_with_differing_labels": differing}
 
 
 def _summary(pairs: list[Pair], listed: set[str], report: Report) -> dict:
@@ -243,6 +270,7 @@ def _summary(pairs: list[Pair], listed: set[str], report: Report) -> dict:
         },
         "text_encodings": dict(sorted(report.text_encodings.items())),
         "replaced_characters": report.replaced_characters,
+        "duplicate_posts": report.duplicate_posts,
         "problems": {
             name: {"count": len(items), "skips_pair": name in SKIP_PROBLEMS, "guids": items}
             for name, items in report.problems.items()
