@@ -15,7 +15,7 @@ def main() -> None:
     args = parser.parse_args()
     p = params.load()
     pairs = data.read_manifest(args.manifest)
-    cache = features.featurize(pairs, p.featurize, p.augment, p.seed)
+    cache = features.featurize(pairs, p.featurize, p.augment, p.augment.seed)
     features.save(cache, args.out)
 
 

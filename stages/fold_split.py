@@ -14,7 +14,7 @@ def main() -> None:
     args = parser.parse_args()
     p = params.load()
     pairs = data.read_manifest(args.manifest)
-    assignment = folds.assign_folds(pairs, p.fold.n_splits, p.seed)
+    assignment = folds.assign_folds(pairs, p.fold.n_splits, p.fold.seed)
     folds.write_folds(assignment, pairs, args.out)
 
 

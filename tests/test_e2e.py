@@ -93,6 +93,20 @@ def test_exp_run_image_reuses_features(workspace):
     assert image_row[header.index("params.yaml:mode")] == "image"
 
 
+def test_seeds_rerun_only_what_they_seed(workspace):
+    """A training seed keeps the folds and features; a fold seed keeps the features."""
+    repo, env = workspace
+    folds_before = (repo / "data/folds.csv").read_bytes()
+    out = run("dvc exp run -n train-seed -S seed=1", repo, env)
+    assert "Running stage 'train'" in out
+    assert "Running stage 'fold_split'" not in out and "Running stage 'featurize'" not in out
+    assert (repo / "data/folds.csv").read_bytes() == folds_before
+    out = run("dvc exp run -n fold-seed -S fold.seed=1", repo, env)
+    assert "Running stage 'fold_split'" in out and "Running stage 'train'" in out
+    assert "Running stage 'featurize'" not in out
+    assert (repo / "data/folds.csv").read_bytes() != folds_before
+
+
 VEGA_PLOTS = 6  # loss, validation, folds_running, confusion, confusion_normalised, per_class_f1
 
 

@@ -46,6 +46,7 @@ class DataParams:
 @dataclass(frozen=True)
 class FoldParams:
     n_splits: int = 5
+    seed: int = 0  # which pairs share a fold; apart from `seed`, so training seeds share folds
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ class AugmentParams:
     grid_distortion_p: float = 0.2
     color_jitter_p: float = 0.5
     color_jitter_strength: float = 0.2
+    seed: int = 0  # the augmented views; apart from `seed`, so training seeds share features
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,7 @@ class TrainParams:
 @dataclass(frozen=True)
 class Params:
     mode: Literal["text", "image", "multimodal"] = "multimodal"
-    seed: int = 0
+    seed: int = 0  # training: initialisation, batch order, the view drawn, the hold-out
     data: DataParams = field(default_factory=DataParams)
     fold: FoldParams = field(default_factory=FoldParams)
     featurize: FeaturizeParams = field(default_factory=FeaturizeParams)
@@ -118,6 +120,8 @@ class Params:
 # (dotted key, check, what is allowed) for constraints the types cannot express.
 _RANGES = [
     ("fold.n_splits", lambda p: p.fold.n_splits >= 2, "an integer >= 2"),
+    ("fold.seed", lambda p: 0 <= p.fold.seed < 2**32, "an integer in [0, 2**32)"),
+    ("augment.seed", lambda p: 0 <= p.augment.seed < 2**32, "an integer in [0, 2**32)"),
     ("featurize.text_max_length", lambda p: p.featurize.text_max_length >= 8, "an integer >= 8"),
     ("featurize.text_tuned_layers", lambda p: p.featurize.text_tuned_layers >= 0,
      "an integer >= 0 (0: frozen text encoder)"),
