@@ -49,6 +49,29 @@ def test_table_and_chart(tmp_path):
     assert "Majority-class baseline (positive): accuracy 0.6000" in text
     assert (tmp_path / "cmp.md").read_text(encoding="utf-8") == text
     assert (tmp_path / "cmp.png").read_bytes()[:4] == b"\x89PNG"
+    assert "Over training seeds" not in text  # no two runs differ in the seed alone
+
+
+def test_runs_that_differ_in_the_seed_alone_are_summarised_over_seeds(tmp_path):
+    def seeded(name, seed, acc, patience=6):
+        entry = _entry(name * 40, name, "multimodal", acc, patience)
+        entry["data"]["params"]["params.yaml"]["data"]["seed"] = seed
+        return entry
+
+    document = [{**seeded("a", 0, 0.5), "experiments": [
+        {"name": name, "revs": [seeded(name, seed, acc, patience)]}
+        for name, seed, acc, patience in [("b", 0, 0.70, 6), ("c", 1, 0.74, 6), ("d", 2, 0.72, 6),
+                                          ("e", 0, 0.60, 2), ("f", 5, 0.66, 3)]]}]
+    _, exps = experiments.parse_exp_show(document)
+    assert [[e.name for e in g] for g in experiments.seed_groups(exps)] == [["b", "c", "d"]]
+    columns = experiments.differing_params(exps)
+    assert columns == ["seed", "train.patience"]
+    text = experiments.write_report(exps, tmp_path / "cmp", "t", columns)
+    summary = text.split("Over training seeds")[1]
+    rows = [line.split(" | ") for line in summary.splitlines() if line.startswith("| 6 ")]
+    assert len(rows) == 1 and "| 2 |" not in summary and "| 3 |" not in summary
+    assert rows[0][:3] == ["| 6", "multimodal", "0 1 2"]
+    assert rows[0][3] == "0.7200 ± 0.0163, 0.7000-0.7400"
 
 
 def test_select_by_name_and_revision(monkeypatch):

@@ -130,6 +130,40 @@ def table(experiments: list[Experiment], param_columns: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def seed_groups(experiments: list[Experiment]) -> list[list[Experiment]]:
+    """Experiments that differ in the training `seed` alone, grouped; groups of one dropped."""
+    groups: dict[str, list[Experiment]] = {}
+    for e in experiments:
+        shared = {k: v for k, v in e.params.items() if k != "seed"}
+        groups.setdefault(json.dumps(shared, sort_keys=True), []).append(e)
+    return [g for g in groups.values() if len({json.dumps(e.params.get("seed")) for e in g}) > 1]
+
+
+def seed_table(experiments: list[Experiment], param_columns: list[str]) -> str:
+    """Per group of seed repeats: each headline's fold mean, then mean ± std and range over seeds.
+
+    One run moves with its training seed; differences smaller than this spread are noise.
+    """
+    groups = seed_groups(experiments)
+    if not groups:
+        return ""
+    shared_columns = [k for k in param_columns if k != "seed"]
+    header = ([*shared_columns, "mode", "seeds"]
+              + [f"{NAMES[m]} over seeds (mean ± std, min-max)" for m in HEADLINE])
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for group in groups:
+        first = group[0]
+        row = [*(str(first.params.get(k, "")) for k in shared_columns), first.metrics["mode"],
+               " ".join(str(e.params.get("seed")) for e in group)]
+        for name in HEADLINE:
+            values = np.array([e.metrics[name]["mean"] for e in group])
+            row.append(f"{values.mean():.4f} ± {values.std():.4f}, "
+                       f"{values.min():.4f}-{values.max():.4f}")
+        lines.append("| " + " | ".join(row) + " |")
+    return ("\nOver training seeds (experiments whose params differ in `seed` alone; std over "
+            "seeds of each run's fold mean):\n\n" + "\n".join(lines) + "\n")
+
+
 def chart(experiments: list[Experiment], path: str | Path, title: str) -> None:
     """Grouped bars per headline metric with fold std as error bars; the baseline as lines."""
     fig, ax = plt.subplots(figsize=(9, 4.8))
@@ -158,8 +192,8 @@ def chart(experiments: list[Experiment], path: str | Path, title: str) -> None:
 def write_report(experiments: list[Experiment], out_stem: str | Path, title: str,
                  param_columns: list[str]) -> str:
     out_stem = Path(out_stem)
-    text = f"# {title}\n\n" + table(experiments, param_columns) + \
-        f"\n![{title}]({out_stem.name}.png)\n"
+    text = (f"# {title}\n\n" + table(experiments, param_columns)
+            + seed_table(experiments, param_columns) + f"\n![{title}]({out_stem.name}.png)\n")
     atomic_write_text(out_stem.with_suffix(".md"), text)
     chart(experiments, out_stem.with_suffix(".png"), title)
     return text
