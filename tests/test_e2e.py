@@ -107,6 +107,21 @@ def test_seeds_rerun_only_what_they_seed(workspace):
     assert (repo / "data/folds.csv").read_bytes() != folds_before
 
 
+def test_compare_leaves_out_a_failed_queued_experiment(workspace):
+    repo, env = workspace
+    run("dvc exp run --queue -n no-data -S data.root=absent", repo, env)
+    subprocess.run("dvc exp run --run-all", cwd=repo, env=env, shell=True, capture_output=True)
+    result = subprocess.run("msa compare", cwd=repo, env=env, shell=True, capture_output=True,
+                            text=True)
+    assert result.returncode == 0, result.stderr
+    assert "left out, no results of their own: no-data (failed)" in result.stderr
+    assert "| no-data |" not in result.stdout and "| train-seed |" in result.stdout
+    result = subprocess.run("msa compare no-data", cwd=repo, env=env, shell=True,
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: experiment 'no-data' has no results of its own")
+
+
 VEGA_PLOTS = 6  # loss, validation, folds_running, confusion, confusion_normalised, per_class_f1
 
 

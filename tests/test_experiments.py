@@ -26,20 +26,30 @@ DOCUMENT = [
         {"name": "exp-text", "revs": [_entry("b" * 40, "exp-text", "text", 0.65, 2)]},
         {"name": "exp-image", "revs": [_entry("c" * 40, "exp-image", "image", 0.6)]},
         {"name": "broken", "revs": [{"rev": "d" * 40, "name": "broken", "data": {}}]},
+        # DVC shows the baseline's metrics for a failed or queued run: they are not its own
+        {"name": "crashed", "executor": {"state": "failed"},
+         "revs": [{**_entry("e" * 40, "crashed", "multimodal", 0.7),
+                   "error": {"msg": "Experiment run failed", "type": ""}}]},
+        {"name": "waiting", "executor": {"state": "queued"},
+         "revs": [_entry("f" * 40, "waiting", "multimodal", 0.7)]},
+        {"name": "finished", "executor": {"state": "success"},
+         "revs": [_entry("0" * 40, "finished", "multimodal", 0.72)]},
     ]},
 ]
 
 
-def test_parse_exp_show_keeps_experiments_with_metrics():
-    baselines, exps = experiments.parse_exp_show(DOCUMENT)
+def test_parse_exp_show_keeps_finished_experiments_with_metrics():
+    baselines, exps, unfinished = experiments.parse_exp_show(DOCUMENT)
     assert [b.name for b in baselines] == ["main"]
-    assert [e.name for e in exps] == ["exp-text", "exp-image"]
+    assert [e.name for e in exps] == ["exp-text", "exp-image", "finished"]
+    assert unfinished == {"crashed": "failed", "waiting": "queued"}
     assert exps[0].params == {"mode": "text", "train.patience": 2}
     assert exps[1].metrics["accuracy"]["mean"] == 0.6
 
 
 def test_table_and_chart(tmp_path):
-    _, exps = experiments.parse_exp_show(DOCUMENT)
+    _, exps, _ = experiments.parse_exp_show(DOCUMENT)
+    exps = exps[:2]
     columns = experiments.differing_params(exps)
     assert columns == ["mode", "train.patience"]
     text = experiments.write_report(exps, tmp_path / "cmp", "t", columns)
@@ -62,7 +72,7 @@ def test_runs_that_differ_in_the_seed_alone_are_summarised_over_seeds(tmp_path):
         {"name": name, "revs": [seeded(name, seed, acc, patience)]}
         for name, seed, acc, patience in [("b", 0, 0.70, 6), ("c", 1, 0.74, 6), ("d", 2, 0.72, 6),
                                           ("e", 0, 0.60, 2), ("f", 5, 0.66, 3)]]}]
-    _, exps = experiments.parse_exp_show(document)
+    _, exps, _ = experiments.parse_exp_show(document)
     assert [[e.name for e in g] for g in experiments.seed_groups(exps)] == [["b", "c", "d"]]
     columns = experiments.differing_params(exps)
     assert columns == ["seed", "train.patience"]
@@ -74,11 +84,15 @@ def test_runs_that_differ_in_the_seed_alone_are_summarised_over_seeds(tmp_path):
     assert rows[0][3] == "0.7200 ± 0.0163, 0.7000-0.7400"
 
 
-def test_select_by_name_and_revision(monkeypatch):
+def test_select_by_name_and_revision(monkeypatch, capsys):
     import json
 
     monkeypatch.setattr(experiments, "_dvc", lambda args: json.dumps(DOCUMENT))
-    assert [e.name for e in experiments.select([])] == ["exp-text", "exp-image"]
+    assert [e.name for e in experiments.select([])] == ["exp-text", "exp-image", "finished"]
+    assert capsys.readouterr().err == (
+        "compare: left out, no results of their own: crashed (failed), waiting (queued)\n")
     assert [e.name for e in experiments.select(["exp-image", "aaaa"])] == ["exp-image", "main"]
     with pytest.raises(MsaError, match="no experiment or revision 'nope'"):
         experiments.select(["nope"])
+    with pytest.raises(MsaError, match=r"experiment 'crashed' has no results of its own \(failed;"):
+        experiments.select(["crashed"])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,9 +63,14 @@ def _record(entry: dict, name: str) -> Experiment | None:
     return Experiment(name, entry["rev"], flatten(params), metrics)
 
 
-def parse_exp_show(document: list[dict]) -> tuple[list[Experiment], list[Experiment]]:
-    """(baseline commits, experiments) with metrics, from `dvc exp show --json` output."""
-    baselines, experiments = [], []
+def parse_exp_show(document: list[dict]) -> tuple[list[Experiment], list[Experiment], dict]:
+    """(baseline commits, experiments) with metrics, and {name: state} of unfinished experiments,
+    from `dvc exp show --json` output.
+
+    A failed, queued or running experiment shows its baseline's metrics in DVC's output; they are
+    not its own, so it is set apart rather than reported.
+    """
+    baselines, experiments, unfinished = [], [], {}
     for commit in document:
         if commit.get("rev") == "workspace":
             continue
@@ -72,26 +78,37 @@ def parse_exp_show(document: list[dict]) -> tuple[list[Experiment], list[Experim
         if record:
             baselines.append(record)
         for group in commit.get("experiments") or []:
+            state = (group.get("executor") or {}).get("state") or "success"
             for rev in group.get("revs") or []:
-                record = _record(rev, rev.get("name") or group.get("name") or rev["rev"][:7])
+                name = rev.get("name") or group.get("name") or rev["rev"][:7]
+                if rev.get("error") or state != "success":
+                    unfinished[name] = "failed" if rev.get("error") else state
+                    continue
+                record = _record(rev, name)
                 if record:
                     experiments.append(record)
-    return baselines, experiments
+    return baselines, experiments, unfinished
 
 
 def select(names: list[str], all_commits: bool = False) -> list[Experiment]:
     """Experiments by name or revision prefix; none named: the experiments of the current commit."""
     document = json.loads(_dvc(["exp", "show", "--json", *(["-A"] if all_commits else [])]))
-    baselines, experiments = parse_exp_show(document)
+    baselines, experiments, unfinished = parse_exp_show(document)
     if not names:
+        if unfinished:
+            print("compare: left out, no results of their own: " + ", ".join(
+                f"{name} ({state})" for name, state in unfinished.items()), file=sys.stderr)
         if not experiments:
-            raise MsaError("no experiments on the current commit; run some with dvc exp run, "
-                           "or name experiments or revisions")
+            raise MsaError("no finished experiments on the current commit; run some with "
+                           "dvc exp run, or name experiments or revisions")
         return experiments
     pool = experiments + baselines
     chosen = []
     for name in names:
         match = [e for e in pool if e.name == name] or [e for e in pool if e.rev.startswith(name)]
+        if not match and name in unfinished:
+            raise MsaError(f"experiment {name!r} has no results of its own ({unfinished[name]}; "
+                           "see dvc exp show, and dvc queue logs for a failed run)")
         if not match:
             raise MsaError(f"no experiment or revision {name!r} with {METRICS_FILE} "
                            "(see dvc exp show)")
