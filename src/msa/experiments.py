@@ -125,12 +125,18 @@ def _mean_std(metrics: dict, name: str) -> str:
     return f"{metrics[name]['mean']:.4f} ± {metrics[name]['std']:.4f}"
 
 
+def _markdown(header: list[str], rows: list[list[str]]) -> list[str]:
+    """The lines of a Markdown table."""
+    return (["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+            + ["| " + " | ".join(row) + " |" for row in rows])
+
+
 def table(experiments: list[Experiment], param_columns: list[str]) -> str:
     """A Markdown table: differing params, headline scores, per-class F1, epochs run."""
     header = (["experiment", *param_columns, "mode"] + [f"{NAMES[m]} (mean ± std)" for m in HEADLINE]
               + ["pooled accuracy", "pooled macro-F1"] + [f"F1 {label}" for label in LABELS]
               + ["epochs run (per fold)"])
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    rows = []
     for e in experiments:
         m = e.metrics
         epochs = " ".join(str(f["epochs_run"]) for _, f in sorted(m["folds"].items(),
@@ -139,7 +145,8 @@ def table(experiments: list[Experiment], param_columns: list[str]) -> str:
                + [_mean_std(m, name) for name in HEADLINE]
                + [f"{m['accuracy']['pooled']:.4f}", f"{m['macro_f1']['pooled']:.4f}"]
                + [f"{m['per_class'][label]['f1']:.4f}" for label in LABELS] + [epochs])
-        lines.append("| " + " | ".join(row) + " |")
+        rows.append(row)
+    lines = _markdown(header, rows)
     base = experiments[0].metrics["majority_baseline"]
     lines.append("")
     lines.append(f"Majority-class baseline ({base['label']}): accuracy {base['accuracy']:.4f}, "
@@ -167,7 +174,7 @@ def seed_table(experiments: list[Experiment], param_columns: list[str]) -> str:
     shared_columns = [k for k in param_columns if k != "seed"]
     header = ([*shared_columns, "mode", "seeds"]
               + [f"{NAMES[m]} over seeds (mean ± std, min-max)" for m in HEADLINE])
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    rows = []
     for group in groups:
         first = group[0]
         row = [*(str(first.params.get(k, "")) for k in shared_columns), first.metrics["mode"],
@@ -176,9 +183,9 @@ def seed_table(experiments: list[Experiment], param_columns: list[str]) -> str:
             values = np.array([e.metrics[name]["mean"] for e in group])
             row.append(f"{values.mean():.4f} ± {values.std():.4f}, "
                        f"{values.min():.4f}-{values.max():.4f}")
-        lines.append("| " + " | ".join(row) + " |")
+        rows.append(row)
     return ("\nOver training seeds (experiments whose params differ in `seed` alone; std over "
-            "seeds of each run's fold mean):\n\n" + "\n".join(lines) + "\n")
+            "seeds of each run's fold mean):\n\n" + "\n".join(_markdown(header, rows)) + "\n")
 
 
 def chart(experiments: list[Experiment], path: str | Path, title: str) -> None:
