@@ -107,8 +107,7 @@ def compare_featurizers(workspace: Path, n_pairs: int) -> dict:
     for pair in subset:
         pair.split = "test"  # clean view only, as the plain featurizer does
     start = time.perf_counter()
-    ours = features.featurize(subset, p.featurize, p.augment, p.augment.seed,
-                                  show_progress=False)
+    ours = features.featurize(subset, p.featurize, p.augment, show_progress=False)
     ours_s = time.perf_counter() - start
     text, image, plain_s = plain_features(subset, p.featurize)
 

@@ -15,7 +15,7 @@ def main() -> None:
     args = parser.parse_args()
     p = params.load()
     pairs = data.read_manifest(args.manifest)
-    cache = features.featurize(pairs, p.featurize, p.augment, p.augment.seed)
+    cache = features.featurize(pairs, p.featurize, p.augment)
     features.save(cache, args.out)
 
 

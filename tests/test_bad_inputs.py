@@ -44,7 +44,7 @@ def test_odd_but_valid_files_are_kept_and_featurized(tmp_path):
     assert text["5"] == "混合 encodings"
     assert _problems(report)["replaced_characters"] == ["6"] and report["replaced_characters"] > 0
     cache = features.featurize(pairs, FeaturizeParams(precision="fp32", text_max_length=32),
-                               AugmentParams(views=1), seed=0, show_progress=False)
+                               AugmentParams(views=1), show_progress=False)
     assert np.isfinite(cache.text).all() and np.isfinite(cache.image).all()
     assert np.isfinite(cache.image_views).all()
 
@@ -79,7 +79,7 @@ def test_guid_with_no_files_and_empty_lists(tmp_path):
     with pytest.raises(MsaError, match="no labelled pairs"):
         folds.assign_folds(pairs, 5, 0)
     with pytest.raises(MsaError, match="no usable pairs"):
-        features.featurize(pairs, FeaturizeParams(), AugmentParams(), 0, show_progress=False)
+        features.featurize(pairs, FeaturizeParams(), AugmentParams(), show_progress=False)
 
 
 def test_binary_list_file_is_an_error_naming_the_file(tmp_path):

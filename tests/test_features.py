@@ -66,7 +66,7 @@ def test_clean_view_does_not_depend_on_augmentation_or_batching(demo_features):
     pairs, cache = demo_features
     subset = pairs[:5] + [p for p in pairs if p.split == "test"][:3]
     other = features.featurize(subset, FeaturizeParams(precision="fp32", image_batch_size=3),
-                               AugmentParams(views=0, hflip_p=1.0), seed=5, show_progress=False)
+                               AugmentParams(views=0, hflip_p=1.0, seed=5), show_progress=False)
     rows = cache.rows(other.guids)
     np.testing.assert_allclose(other.image, cache.image[rows], atol=1e-5)
     np.testing.assert_allclose(other.text, cache.text[rows], atol=1e-5)
@@ -76,7 +76,7 @@ def test_clean_view_does_not_depend_on_augmentation_or_batching(demo_features):
 def test_bf16_features_match_fp32_within_tolerance(demo_features):
     pairs, cache = demo_features
     subset = pairs[:8]
-    fast = features.featurize(subset, FeaturizeParams(), AugmentParams(views=0), seed=0,
+    fast = features.featurize(subset, FeaturizeParams(), AugmentParams(views=0),
                               show_progress=False)
     rows = cache.rows(fast.guids)
     for name in ("text", "image"):
@@ -89,8 +89,8 @@ def test_featurize_is_deterministic_and_round_trips(demo_features, tmp_path):
     pairs, cache = demo_features
     subset = [p for p in pairs if p.split == "train"][:6]
     params, aug = FeaturizeParams(precision="fp32"), AugmentParams(views=2)
-    first = features.featurize(subset, params, aug, seed=0, show_progress=False)
-    second = features.featurize(subset, params, aug, seed=0, show_progress=False)
+    first = features.featurize(subset, params, aug, show_progress=False)
+    second = features.featurize(subset, params, aug, show_progress=False)
     np.testing.assert_array_equal(first.image_views, second.image_views)
     np.testing.assert_array_equal(first.text, second.text)
     features.save(first, tmp_path / "cache")
@@ -104,7 +104,7 @@ def test_featurize_is_deterministic_and_round_trips(demo_features, tmp_path):
         assert torch.equal(loaded.text_top["state_dict"][key], value)
     # a frozen-text cache written over it leaves no stale token states behind
     frozen = features.featurize(subset, FeaturizeParams(precision="fp32", text_tuned_layers=0),
-                                aug, seed=0, show_progress=False)
+                                aug, show_progress=False)
     features.save(frozen, tmp_path / "cache")
     reloaded = features.load(tmp_path / "cache")
     assert reloaded.text_tokens is None and reloaded.text_top is None

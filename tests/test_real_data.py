@@ -49,7 +49,7 @@ def test_pipeline_on_a_stratified_subset(tmp_path):
     pairs, report = data.prepare(root, show_progress=False)
     assert report["guids"]["listed"] == 42
     assignment = folds.assign_folds(pairs, n_splits=3, seed=0)
-    cache = features.featurize(pairs, FeaturizeParams(), AugmentParams(views=1), seed=0,
+    cache = features.featurize(pairs, FeaturizeParams(), AugmentParams(views=1),
                                show_progress=False)
     results = train.train_cross_validated(cache, assignment, "multimodal",
                                           TrainParams(epochs=3), seed=0, show_progress=False)

@@ -33,7 +33,7 @@ def _predict(args) -> None:
     p = params.load(args.params)
     # Features must come from the encoders the models were trained on, whatever params say now.
     encoder_params = dataclasses.replace(p.featurize, **summary["encoders"])
-    cache = features.featurize(pairs, encoder_params, p.augment, p.augment.seed)
+    cache = features.featurize(pairs, encoder_params, p.augment)
     predict.check_compatible(summary, cache)
     probs = predict.ensemble_proba(models, cache, np.arange(len(cache.guids)))
     predict.write_predictions(cache.guids, probs, args.output)

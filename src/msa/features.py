@@ -166,11 +166,11 @@ def encode_texts(texts: list[str], params: FeaturizeParams, show_progress: bool 
 class _ImageViews:
     """Item i: the clean view of image i, then `views[i]` augmented views of it."""
 
-    def __init__(self, paths, views, spec: ImageSpec, augment: AugmentParams, seed: int):
+    def __init__(self, paths, views, spec: ImageSpec, augment: AugmentParams):
         self.paths, self.views, self.spec = paths, views, spec
         self.clean = eval_pipeline(spec)
-        self.augment = train_pipeline(spec, augment, seed)
-        self.seed = seed
+        self.augment = train_pipeline(spec, augment, augment.seed)
+        self.seed = augment.seed
 
     def __len__(self):
         return len(self.paths)
@@ -210,11 +210,11 @@ def _prefetched(batches, depth: int = 4):
 
 @torch.inference_mode()
 def encode_images(paths: list[str], views: list[int], params: FeaturizeParams,
-                  augment: AugmentParams, seed: int, show_progress: bool = True):
+                  augment: AugmentParams, show_progress: bool = True):
     """(clean features [n, d], augmented features [n, max(views), d])."""
     model, spec = backbones.build_image_encoder(params.image_model, params.image_weights)
     model = model.to(memory_format=torch.channels_last)
-    dataset = _ImageViews(paths, views, spec, augment, seed)
+    dataset = _ImageViews(paths, views, spec, augment)
     pairs_per_batch = max(1, params.image_batch_size // (1 + max(views, default=0)))
     cv2.setNumThreads(1)  # one core decodes and augments; the encoder has the rest
     batches = _prefetched(
@@ -240,14 +240,15 @@ def encode_images(paths: list[str], views: list[int], params: FeaturizeParams,
     return clean, augmented
 
 
-def featurize(pairs: list[Pair], params: FeaturizeParams, augment: AugmentParams, seed: int,
+def featurize(pairs: list[Pair], params: FeaturizeParams, augment: AugmentParams,
               show_progress: bool = True) -> FeatureSet:
+    """Features of every pair; the augmented views are seeded by `augment.seed`."""
     if not pairs:
         raise MsaError("the manifest holds no usable pairs to featurize")
-    torch.manual_seed(seed)
+    torch.manual_seed(augment.seed)
     text, tokens, top = encode_texts([p.text for p in pairs], params, show_progress)
     views = [augment.views if p.split == "train" else 0 for p in pairs]
-    clean, augmented = encode_images([p.image for p in pairs], views, params, augment, seed,
+    clean, augmented = encode_images([p.image for p in pairs], views, params, augment,
                                      show_progress)
     labelled = [i for i, p in enumerate(pairs) if p.split == "train"]
     return FeatureSet(
