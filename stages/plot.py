@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from msa import files, metrics, plots, predict, train
+from msa import files, metrics, params, plots, predict, train
 from msa.errors import one_line_errors
 
 
@@ -20,6 +20,7 @@ def main() -> None:
     parser.add_argument("--curves", required=True, help="learning-curve table for dvc plots")
     parser.add_argument("--out", required=True, help="folder for the PNGs")
     args = parser.parse_args()
+    stopping = params.load().train
     log = train.read_train_log(args.log)
     summary = predict.read_summary(args.models)
     result = json.loads(Path(args.metrics).read_text(encoding="utf-8"))
@@ -32,7 +33,8 @@ def main() -> None:
     plots.plot_learning_curves(
         table, {f: v["best_epoch"] for f, v in folds.items()},
         {f: v["epochs_run"] for f, v in folds.items()}, out / "learning_curves.png",
-        title=f"{mode}: learning curves, mean ± std over the folds still running")
+        title=f"{mode}: learning curves, mean ± std over the folds still running",
+        holdout_monitor=stopping.monitor if stopping.early_stopping == "holdout" else None)
     matrix = metrics.confusion([r["label"] for r in rows], [r["predicted"] for r in rows])
     plots.plot_confusion(np.asarray(matrix), out / "confusion.png",
                          title=f"{mode}: confusion matrix of the out-of-fold predictions")

@@ -4,13 +4,14 @@ import pytest
 from msa import plots
 
 
-def _log():
+def _log(stop_score=lambda fold, epoch: float("nan")):
     rows = []
     for fold, epochs in ((0, 5), (1, 3), (2, 4)):
         for epoch in range(1, epochs + 1):
             rows.append({"fold": fold, "epoch": epoch, "train_loss": 1.0 / epoch + fold,
                          "val_loss": 1.0 + fold, "val_accuracy": 0.5 + 0.1 * fold,
-                         "val_macro_f1": 0.4, "lr": 0.001 * epoch})
+                         "val_macro_f1": 0.4, "stop_score": stop_score(fold, epoch),
+                         "lr": 0.001 * epoch})
     return rows
 
 
@@ -21,6 +22,23 @@ def test_learning_curves_drop_folds_that_stopped_instead_of_padding():
     assert table[3]["val_loss_mean"] == pytest.approx(np.mean([1.0, 3.0]))
     assert table[4]["val_loss_mean"] == pytest.approx(1.0)
     assert table[4]["val_loss_std"] == 0.0
+
+
+def test_hold_out_score_is_a_curve_only_where_it_was_logged():
+    assert not any(key.startswith("stop_score") for key in plots.learning_curve_table(_log())[0])
+    table = plots.learning_curve_table(_log(lambda fold, epoch: 0.6 + 0.1 * fold))
+    assert table[0]["stop_score_mean"] == pytest.approx(0.7)
+    assert table[4]["stop_score_mean"] == pytest.approx(0.6)
+
+
+@pytest.mark.parametrize("monitor", ["val_loss", "val_accuracy", "val_macro_f1"])
+def test_hold_out_curve_is_drawn_in_its_monitor_panel(tmp_path, monitor):
+    table = plots.learning_curve_table(_log(lambda fold, epoch: 0.5))
+    for name, holdout_monitor in (("without.png", None), ("with.png", monitor)):
+        plots.plot_learning_curves(table, {0: 2, 1: 1, 2: 3}, {0: 5, 1: 3, 2: 4},
+                                   tmp_path / name, holdout_monitor=holdout_monitor)
+    assert (tmp_path / "with.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "with.png").read_bytes() != (tmp_path / "without.png").read_bytes()
 
 
 def test_figures_are_written(tmp_path):

@@ -20,12 +20,15 @@ def learning_curve_table(log: list[dict]) -> list[dict]:
     """Per epoch: mean and std of each curve over the folds that ran that epoch, and how many.
 
     A fold that stopped early drops out of later epochs; nothing is padded or truncated.
+    `stop_score` (what chose the epoch on the hold-out) is a curve too where it was logged.
     """
+    curves = CURVES + (("stop_score",) if any(np.isfinite(row["stop_score"]) for row in log)
+                       else ())
     table = []
     for epoch in sorted({row["epoch"] for row in log}):
         rows = [row for row in log if row["epoch"] == epoch]
         entry = {"epoch": epoch, "folds_running": len(rows)}
-        for name in CURVES:
+        for name in curves:
             values = np.array([row[name] for row in rows], dtype=float)
             entry[f"{name}_mean"] = float(values.mean())
             entry[f"{name}_std"] = float(values.std())
@@ -34,16 +37,22 @@ def learning_curve_table(log: list[dict]) -> list[dict]:
 
 
 def plot_learning_curves(table: list[dict], best_epochs: dict[int, int],
-                         stop_epochs: dict[int, int], path: str | Path, title: str = "") -> None:
+                         stop_epochs: dict[int, int], path: str | Path, title: str = "",
+                         holdout_monitor: str | None = None) -> None:
+    """holdout_monitor: the curve that stop_score measures on the hold-out, drawn beside it."""
     epochs = np.array([row["epoch"] for row in table])
     fig, axes = plt.subplots(2, 3, figsize=(13, 7))
-    panels = [("loss", ("train_loss", "val_loss")), ("validation accuracy", ("val_accuracy",)),
-              ("validation macro-F1", ("val_macro_f1",)), ("learning rate", ("lr",))]
+    panels = [("loss", ["train_loss", "val_loss"]), ("validation accuracy", ["val_accuracy"]),
+              ("validation macro-F1", ["val_macro_f1"]), ("learning rate", ["lr"])]
+    if holdout_monitor and "stop_score_mean" in table[0]:
+        next(names for _, names in panels if holdout_monitor in names).append("stop_score")
     for ax, (label, names) in zip(axes.flat, panels):
         for name in names:
             mean = np.array([row[f"{name}_mean"] for row in table])
             std = np.array([row[f"{name}_std"] for row in table])
-            ax.plot(epochs, mean, label=name.replace("_", " "))
+            legend = ("hold-out (chooses the epoch)" if name == "stop_score"
+                      else name.replace("_", " "))
+            ax.plot(epochs, mean, label=legend)
             ax.fill_between(epochs, mean - std, mean + std, alpha=0.25)
         for fold, best in sorted(best_epochs.items()):
             ax.axvline(best, color="grey", lw=0.6, ls=":")
