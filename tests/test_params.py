@@ -32,6 +32,8 @@ def test_repo_params_load_and_match_defaults():
     ({"train": {"early_stopping": "never"}}, "train.early_stopping", "none, holdout, fold"),
     ({"train": {"holdout_fraction": 0}}, "train.holdout_fraction", "(0, 0.5]"),
     ({"fold": {"seed": -1}}, "fold.seed", "[0, 2**32)"),
+    ({"seed": -1}, "seed", "[0, 10**6)"),
+    ({"seed": 10**6}, "seed", "[0, 10**6)"),
     ({"augment": {"seed": 2**32}}, "augment.seed", "[0, 2**32)"),
 ])
 def test_wrong_param_names_key_and_allowed_values(raw, key, allowed):

@@ -7,6 +7,7 @@ load time with the key's dotted name and what is allowed, before any work starts
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import typing
 from dataclasses import dataclass, field
@@ -119,6 +120,8 @@ class Params:
 
 # (dotted key, check, what is allowed) for constraints the types cannot express.
 _RANGES = [
+    # train derives each fold's seed as seed * 1000 + fold, which numpy and sklearn need < 2**32
+    ("seed", lambda p: 0 <= p.seed < 10**6, "an integer in [0, 10**6)"),
     ("fold.n_splits", lambda p: p.fold.n_splits >= 2, "an integer >= 2"),
     ("fold.seed", lambda p: 0 <= p.fold.seed < 2**32, "an integer in [0, 2**32)"),
     ("augment.seed", lambda p: 0 <= p.augment.seed < 2**32, "an integer in [0, 2**32)"),
@@ -216,8 +219,7 @@ def from_dict(raw: dict) -> Params:
     params = _build(Params, raw)
     for key, ok, allowed in _RANGES:
         if not ok(params):
-            section, name = key.split(".")
-            value = getattr(getattr(params, section), name)
+            value = functools.reduce(getattr, key.split("."), params)
             raise ParamsError(f"{key}: {value!r} is not allowed; use {allowed}")
     return params
 
