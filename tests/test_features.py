@@ -12,6 +12,7 @@ def test_cache_shapes_and_order(demo_features):
     pairs, cache = demo_features
     labelled = [p for p in pairs if p.split == "train"]
     assert cache.guids == [p.guid for p in pairs]
+    assert cache.texts == [p.text for p in pairs]
     assert cache.text.shape == (len(pairs), 384)
     assert cache.image.shape == (len(pairs), 1280)
     assert cache.image_views.shape == (len(labelled), 2, 1280)
@@ -97,6 +98,7 @@ def test_featurize_is_deterministic_and_round_trips(demo_features, tmp_path):
     np.testing.assert_array_equal(first.text_tokens.values, second.text_tokens.values)
     loaded = features.load(tmp_path / "cache")
     assert loaded.guids == first.guids and loaded.encoders == first.encoders
+    assert loaded.texts == [p.text for p in subset]
     np.testing.assert_array_equal(loaded.image_views, first.image_views)
     np.testing.assert_array_equal(loaded.text_tokens.values, first.text_tokens.values)
     np.testing.assert_array_equal(loaded.text_tokens.offsets, first.text_tokens.offsets)

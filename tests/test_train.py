@@ -4,10 +4,19 @@ import numpy as np
 import pytest
 import torch
 
-from msa import LABELS, train
+from msa import LABELS, lexical, train
 from msa.errors import MsaError
 from msa.features import FeatureSet
 from msa.params import TrainParams
+
+
+def synthetic_texts(index, rng):
+    """Filler words, and a handle that names the label for 70% of the posts (else a random one)."""
+    filler = ["the", "a", "day", "photo", "new", "look", "today", "http"]
+    handles = [f"@{x}fan" for x in LABELS]
+    return [" ".join([*rng.choice(filler, 4),
+                      handles[i if rng.random() < 0.7 else rng.integers(len(LABELS))]])
+            for i in index]
 
 
 def synthetic_features(n=150, seed=0, views=2):
@@ -21,16 +30,18 @@ def synthetic_features(n=150, seed=0, views=2):
     image[np.arange(n), index] += 1.5
     image_views = (image[:, None, :] + rng.normal(scale=0.3, size=(n, views, 14))).astype(np.float32)
     guids = [str(i) for i in range(n)]
-    return FeatureSet(guids, ["train"] * n, list(labels), text, image, image_views, {"x": 1})
+    return FeatureSet(guids, ["train"] * n, list(labels), text, image, image_views, {"x": 1},
+                      texts=synthetic_texts(index, rng))
 
 
 def folds_for(cache, k=3):
     return {g: i % k for i, g in enumerate(cache.guids)}
 
 
+# The network alone (the lexical blend has tests of its own below).
 PARAMS = TrainParams(epochs=30, batch_size=16, lr=3e-3, patience=4, hidden_dim=16,
                      image_hidden_dim=16, attention_heads=4, monitor="val_loss",
-                     early_stopping="holdout")
+                     early_stopping="holdout", lexical_weight=0.0)
 
 
 def test_training_learns_and_restores_the_best_epoch():
@@ -243,6 +254,44 @@ def test_tuned_text_is_deterministic_and_image_mode_ignores_it():
     image = train.train_fold(cache, folds_for(cache), 1, "image", params, seed=0)
     assert image.config.text_tuned_layers == 0
     assert not any(k.startswith("text") for k in image.state)
+
+
+@pytest.mark.parametrize("mode", ["text", "multimodal"])
+def test_the_lexical_model_is_fitted_on_the_training_folds_and_blended(mode):
+    cache = synthetic_features(n=90)
+    folds = folds_for(cache)
+    params = replace(PARAMS, epochs=3)
+    alone = train.train_fold(cache, folds, 0, mode, params, seed=0)
+    blended = train.train_fold(cache, folds, 0, mode, replace(params, lexical_weight=0.4), seed=0)
+    assert alone.lexical is None and blended.lexical_weight == 0.4
+    assert alone.log == blended.log  # the network and its epoch choice are untouched
+    lexical_probs = lexical.predict_proba(blended.lexical,
+                                          cache.texts_of(cache.rows(blended.val_guids)))
+    np.testing.assert_allclose(blended.val_probs, 0.6 * alone.val_probs + 0.4 * lexical_probs,
+                               atol=1e-6)
+    # Relabelling the reported fold leaves the lexical model as it was: it never saw that fold.
+    relabelled = synthetic_features(n=90)
+    relabelled.labels = [LABELS[0] if folds[g] == 0 else x
+                         for g, x in zip(relabelled.guids, relabelled.labels)]
+    again = train.train_fold(relabelled, folds, 0, mode, replace(params, lexical_weight=0.4),
+                             seed=0)
+    np.testing.assert_array_equal(again.val_probs, blended.val_probs)
+
+
+def test_image_mode_never_reads_the_text():
+    cache = synthetic_features(n=60)
+    cache.texts = None
+    result = train.train_fold(cache, folds_for(cache), 0, "image",
+                              replace(PARAMS, epochs=2, lexical_weight=0.5), seed=0)
+    assert result.lexical is None and result.lexical_weight == 0.0
+
+
+def test_a_cache_without_texts_is_a_clear_error_when_the_lexical_model_needs_them():
+    cache = synthetic_features(n=60)
+    cache.texts = None
+    with pytest.raises(MsaError, match="hold no texts.*rerun featurize"):
+        train.train_fold(cache, folds_for(cache), 0, "text",
+                         replace(PARAMS, epochs=1, lexical_weight=0.5), seed=0)
 
 
 def test_length_bucketed_batches_cover_every_row_once_with_less_padding():

@@ -4,7 +4,7 @@ The cache is a folder:
     text.npy         float32 [pairs, text_dim]      every usable pair, manifest order
     image.npy        float32 [pairs, image_dim]     the clean (evaluation) view of every pair
     image_views.npy  float32 [labelled, views, image_dim]  augmented views of the labelled pairs
-    index.json       guids, splits, labels, and the encoders that made the arrays
+    index.json       guids, splits, labels, texts, and the encoders that made the arrays
 and, when featurize.text_tuned_layers > 0 (train fine-tunes the text encoder's top layers):
     text_tokens.npy  float16 [tokens, text_dim]  per-token states entering the top layers, ragged
     text_offsets.npy int64 [pairs + 1]           pair i's tokens are rows offsets[i]:offsets[i+1]
@@ -67,6 +67,12 @@ class FeatureSet:
     encoders: dict
     text_tokens: TokenStates | None = None
     text_top: dict | None = None  # {"config": encoder config dict, "state_dict": top layers}
+    texts: list[str] | None = None  # the posts' text, for the lexical model
+
+    def texts_of(self, rows) -> list[str]:
+        if self.texts is None:
+            raise MsaError("these features hold no texts (made by an older msa); rerun featurize")
+        return [self.texts[i] for i in rows]
 
     def text_input(self, rows, tuned: bool):
         """What the model's text side takes for these rows: pooled features, or token states."""
@@ -255,7 +261,7 @@ def featurize(pairs: list[Pair], params: FeaturizeParams, augment: AugmentParams
         guids=[p.guid for p in pairs], splits=[p.split for p in pairs],
         labels=[p.label for p in pairs], text=text, image=clean,
         image_views=augmented[labelled], encoders=encoder_identity(params),
-        text_tokens=tokens, text_top=top,
+        text_tokens=tokens, text_top=top, texts=[p.text for p in pairs],
     )
 
 
@@ -277,7 +283,7 @@ def save(features: FeatureSet, folder: str | Path) -> None:
         (folder / "text_top.pt.tmp").replace(folder / "text_top.pt")
     write_json(folder / "index.json", {
         "guids": features.guids, "splits": features.splits, "labels": features.labels,
-        "encoders": features.encoders,
+        "texts": features.texts, "encoders": features.encoders,
     })
 
 
@@ -293,5 +299,5 @@ def load(folder: str | Path) -> FeatureSet:
                              np.load(folder / "text_offsets.npy"))
         top = torch.load(folder / "text_top.pt", map_location="cpu", weights_only=True)
     return FeatureSet(index["guids"], index["splits"], index["labels"], encoders=index["encoders"],
-                      text_tokens=tokens, text_top=top, **arrays)
+                      text_tokens=tokens, text_top=top, texts=index.get("texts"), **arrays)
 

@@ -105,6 +105,11 @@ class TrainParams:
     # Loss weights are sklearn's "balanced" weights to this power: 1 balanced, 0 unweighted.
     class_weight_power: float = 0.0
     label_smoothing: float = 0.0
+    # Text and multimodal modes: the share of a TF-IDF logistic regression over the posts' text
+    # in the blended probabilities (msa.lexical; 0: the network alone), and its inverse
+    # regularisation strength.
+    lexical_weight: float = 0.3
+    lexical_c: float = 4.0
 
 
 @dataclass(frozen=True)
@@ -161,6 +166,9 @@ _RANGES = [
     ("train.class_weight_power", lambda p: 0 <= p.train.class_weight_power <= 1,
      "a number in [0, 1] (1: balanced, 0: unweighted)"),
     ("train.label_smoothing", lambda p: 0 <= p.train.label_smoothing < 1, "a number in [0, 1)"),
+    ("train.lexical_weight", lambda p: 0 <= p.train.lexical_weight <= 1,
+     "a number in [0, 1] (0: the network alone)"),
+    ("train.lexical_c", lambda p: p.train.lexical_c > 0, "a number > 0"),
 ]
 
 

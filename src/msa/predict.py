@@ -4,39 +4,56 @@ from __future__ import annotations
 
 import io
 import json
+import pickle
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.pipeline import Pipeline
 
-from msa import LABELS
-from msa.files import atomic_write_text, write_json
+from msa import LABELS, lexical
 from msa.errors import MsaError
 from msa.features import FeatureSet
+from msa.files import atomic_write_text, write_json
 from msa.model import ModelConfig, SentimentClassifier
 from msa.train import FoldResult, predict_proba
 
 SUMMARY = "training.json"
 
 
+@dataclass
+class FoldModel:
+    network: SentimentClassifier
+    lexical: Pipeline | None = None
+    lexical_weight: float = 0.0
+
+
 def save_models(results: list[FoldResult], mode: str, encoders: dict, folder: str | Path) -> None:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    for stale in folder.glob("fold_*.pt"):
+    for stale in [*folder.glob("fold_*.pt"), *folder.glob("fold_*_lexical.pkl")]:
         stale.unlink()
     for result in results:
         buffer = io.BytesIO()
         torch.save({"state_dict": result.state, "config": result.config.to_dict()}, buffer)
-        tmp = folder / f"fold_{result.fold}.pt.tmp"
-        tmp.write_bytes(buffer.getvalue())
-        tmp.replace(folder / f"fold_{result.fold}.pt")
+        _write_bytes(folder / f"fold_{result.fold}.pt", buffer.getvalue())
+        if result.lexical is not None:
+            _write_bytes(folder / f"fold_{result.fold}_lexical.pkl", pickle.dumps(result.lexical))
     write_json(folder / SUMMARY, {
         "mode": mode,
         "labels": list(LABELS),
         "encoders": encoders,
+        "lexical_weight": max((r.lexical_weight for r in results), default=0.0),
         "folds": {str(r.fold): {"best_epoch": r.best_epoch, "epochs_run": r.epochs_run}
                   for r in results},
     })
+
+
+def _write_bytes(path: Path, payload: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(payload)
+    tmp.replace(path)
 
 
 def read_summary(folder: str | Path) -> dict:
@@ -46,15 +63,21 @@ def read_summary(folder: str | Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def load_models(folder: str | Path) -> tuple[list[SentimentClassifier], dict]:
+def load_models(folder: str | Path) -> tuple[list[FoldModel], dict]:
     summary = read_summary(folder)
     models = []
+    weight = summary.get("lexical_weight", 0.0)
     for fold in sorted(summary["folds"], key=int):
         checkpoint = torch.load(Path(folder) / f"fold_{fold}.pt", map_location="cpu",
                                 weights_only=True)
-        model = SentimentClassifier(ModelConfig(**checkpoint["config"]))
-        model.load_state_dict(checkpoint["state_dict"])
-        models.append(model.eval())
+        network = SentimentClassifier(ModelConfig(**checkpoint["config"]))
+        network.load_state_dict(checkpoint["state_dict"])
+        model = FoldModel(network.eval())
+        if weight > 0:
+            # Our own train stage wrote this file into the workspace's models folder.
+            model.lexical = pickle.loads((Path(folder) / f"fold_{fold}_lexical.pkl").read_bytes())
+            model.lexical_weight = weight
+        models.append(model)
     return models, summary
 
 
@@ -71,10 +94,18 @@ def check_compatible(summary: dict, features: FeatureSet) -> None:
         )
 
 
-def ensemble_proba(models: list[SentimentClassifier], features: FeatureSet,
-                   rows: np.ndarray) -> np.ndarray:
+def fold_proba(model: FoldModel, features: FeatureSet, rows: np.ndarray) -> np.ndarray:
+    """One fold model's class probabilities for these feature rows, as its OOF ones were made."""
+    probs = predict_proba(model.network, features, rows)
+    if model.lexical is None:
+        return probs
+    return lexical.blend(probs, lexical.predict_proba(model.lexical, features.texts_of(rows)),
+                         model.lexical_weight)
+
+
+def ensemble_proba(models: list[FoldModel], features: FeatureSet, rows: np.ndarray) -> np.ndarray:
     """Mean over the fold models of their class probabilities, for these feature rows."""
-    return np.mean([predict_proba(m, features, rows) for m in models], axis=0)
+    return np.mean([fold_proba(m, features, rows) for m in models], axis=0)
 
 
 def write_predictions(guids: list[str], probs: np.ndarray, path: str | Path) -> None:
