@@ -1,3 +1,7 @@
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -36,3 +40,20 @@ def test_blend_is_the_weighted_mean():
     np.testing.assert_allclose(lexical.blend(network, lexical_probs, 0.25),
                                [[0.3, 0.275, 0.425]], atol=1e-7)
     np.testing.assert_array_equal(lexical.blend(network, lexical_probs, 0.0), network)
+
+
+def test_the_pickled_model_is_byte_identical_across_processes():
+    """DVC hashes the saved models: a rerun must write the same bytes whatever the hash seed."""
+    script = (
+        "import hashlib, pickle\n"
+        "from msa import lexical\n"
+        "texts = ['so happy @ana #sun', 'sad rainy day', 'a photo of a car', 'happy sun'] * 4\n"
+        "model = lexical.fit(texts, [2, 0, 1, 2] * 4, c=4.0)\n"
+        "print(hashlib.md5(pickle.dumps(model)).hexdigest())\n"
+    )
+    digests = {
+        subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                       env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(digests) == 1

@@ -31,7 +31,14 @@ def fit(texts: list[str], labels: list[int], c: float) -> Pipeline:
         TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True),
     )
     model = Pipeline([("tfidf", vectorizer), ("classifier", LogisticRegression(C=c, max_iter=2000))])
-    return model.fit(texts, labels)
+    model.fit(texts, labels)
+    for _, part in vectorizer.transformer_list:
+        # Two attributes differ from process to process (a set of pruned terms, kept for
+        # introspection, and the id() of a cache check), so the pickled model would differ from
+        # run to run; neither is needed to predict.
+        part.stop_words_ = None
+        vars(part).pop("_stop_words_id", None)
+    return model
 
 
 def predict_proba(model: Pipeline, texts: list[str]) -> np.ndarray:
