@@ -42,14 +42,15 @@ def test_blend_is_the_weighted_mean():
     np.testing.assert_array_equal(lexical.blend(network, lexical_probs, 0.0), network)
 
 
-def test_the_pickled_model_is_byte_identical_across_processes():
+def test_the_saved_model_is_byte_identical_across_processes_and_predicts_the_same():
     """DVC hashes the saved models: a rerun must write the same bytes whatever the hash seed."""
     script = (
-        "import hashlib, pickle\n"
+        "import hashlib\n"
         "from msa import lexical\n"
         "texts = ['so happy @ana #sun', 'sad rainy day', 'a photo of a car', 'happy sun'] * 4\n"
         "model = lexical.fit(texts, [2, 0, 1, 2] * 4, c=4.0)\n"
-        "print(hashlib.md5(pickle.dumps(model)).hexdigest())\n"
+        "lexical.predict_proba(model, ['happy @ana'])\n"
+        "print(hashlib.md5(lexical.dumps(model)).hexdigest())\n"
     )
     digests = {
         subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
@@ -57,3 +58,8 @@ def test_the_pickled_model_is_byte_identical_across_processes():
         for seed in ("1", "2", "3")
     }
     assert len(digests) == 1
+    texts = ["so happy @ana #sun", "sad rainy day", "a photo of a car"] * 3
+    model = lexical.fit(texts, [2, 0, 1] * 3, c=4.0)
+    before = lexical.predict_proba(model, texts + ["unseen words"])
+    np.testing.assert_array_equal(
+        lexical.predict_proba(lexical.loads(lexical.dumps(model)), texts + ["unseen words"]), before)

@@ -10,6 +10,8 @@ differently, so a blend of the two beats either.
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -31,14 +33,7 @@ def fit(texts: list[str], labels: list[int], c: float) -> Pipeline:
         TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True),
     )
     model = Pipeline([("tfidf", vectorizer), ("classifier", LogisticRegression(C=c, max_iter=2000))])
-    model.fit(texts, labels)
-    for _, part in vectorizer.transformer_list:
-        # Two attributes differ from process to process (a set of pruned terms, kept for
-        # introspection, and the id() of a cache check), so the pickled model would differ from
-        # run to run; neither is needed to predict.
-        part.stop_words_ = None
-        vars(part).pop("_stop_words_id", None)
-    return model
+    return model.fit(texts, labels)
 
 
 def predict_proba(model: Pipeline, texts: list[str]) -> np.ndarray:
@@ -47,6 +42,21 @@ def predict_proba(model: Pipeline, texts: list[str]) -> np.ndarray:
     if texts:
         probs[:, model.classes_] = model.predict_proba(texts)
     return probs
+
+
+def dumps(model: Pipeline) -> bytes:
+    """The pickled model, byte-identical from run to run (DVC hashes the saved models)."""
+    for _, part in model.named_steps["tfidf"].transformer_list:
+        # Two attributes differ from process to process: a set of pruned terms, kept for
+        # introspection, and the id() that a cache check stores on every transform. Neither is
+        # needed to predict.
+        part.stop_words_ = None
+        vars(part).pop("_stop_words_id", None)
+    return pickle.dumps(model)
+
+
+def loads(payload: bytes) -> Pipeline:
+    return pickle.loads(payload)
 
 
 def blend(network_probs: np.ndarray, lexical_probs: np.ndarray, weight: float) -> np.ndarray:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,7 +38,7 @@ def save_models(results: list[FoldResult], mode: str, encoders: dict, folder: st
         torch.save({"state_dict": result.state, "config": result.config.to_dict()}, buffer)
         _write_bytes(folder / f"fold_{result.fold}.pt", buffer.getvalue())
         if result.lexical is not None:
-            _write_bytes(folder / f"fold_{result.fold}_lexical.pkl", pickle.dumps(result.lexical))
+            _write_bytes(folder / f"fold_{result.fold}_lexical.pkl", lexical.dumps(result.lexical))
     write_json(folder / SUMMARY, {
         "mode": mode,
         "labels": list(LABELS),
@@ -75,7 +74,7 @@ def load_models(folder: str | Path) -> tuple[list[FoldModel], dict]:
         model = FoldModel(network.eval())
         if weight > 0:
             # Our own train stage wrote this file into the workspace's models folder.
-            model.lexical = pickle.loads((Path(folder) / f"fold_{fold}_lexical.pkl").read_bytes())
+            model.lexical = lexical.loads((Path(folder) / f"fold_{fold}_lexical.pkl").read_bytes())
             model.lexical_weight = weight
         models.append(model)
     return models, summary
