@@ -72,9 +72,12 @@ def _results(repo):
 def test_rerun_from_scratch_is_byte_identical(workspace):
     repo, env = workspace
     first = _results(repo)
+    lock = (repo / "dvc.lock").read_bytes()
     out = run("dvc repro --force", repo, env)
     assert "Running stage 'featurize'" in out
     assert _results(repo) == first
+    # dvc.lock holds the hashes of every output, the features and fold models included
+    assert (repo / "dvc.lock").read_bytes() == lock
 
 
 def test_exp_run_image_reuses_features(workspace):
