@@ -10,14 +10,17 @@ from pathlib import Path
 from msa.errors import MsaError
 
 
-def atomic_write_text(path: str | Path, content: str) -> None:
+def atomic_write_bytes(path: str | Path, content: bytes) -> None:
     """Write via a temporary name and rename, so a killed run never leaves half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    with io.open(tmp, "w", encoding="utf-8", newline="\n") as handle:
-        handle.write(content)
+    tmp.write_bytes(content)
     tmp.replace(path)
+
+
+def atomic_write_text(path: str | Path, content: str) -> None:
+    atomic_write_bytes(path, content.encode("utf-8"))
 
 
 def write_json(path: str | Path, obj) -> None:

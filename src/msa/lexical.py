@@ -32,7 +32,8 @@ def fit(texts: list[str], labels: list[int], c: float) -> Pipeline:
                         token_pattern=r"[@#]?\w+"),
         TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True),
     )
-    model = Pipeline([("tfidf", vectorizer), ("classifier", LogisticRegression(C=c, max_iter=2000))])
+    model = Pipeline([("tfidf", vectorizer),
+                      ("classifier", LogisticRegression(C=c, max_iter=2000))])
     return model.fit(texts, labels)
 
 

@@ -14,7 +14,7 @@ from sklearn.pipeline import Pipeline
 from msa import LABELS, lexical
 from msa.errors import MsaError
 from msa.features import FeatureSet
-from msa.files import atomic_write_text, write_json
+from msa.files import atomic_write_bytes, atomic_write_text, write_json
 from msa.model import ModelConfig, SentimentClassifier
 from msa.train import FoldResult, predict_proba
 
@@ -36,9 +36,10 @@ def save_models(results: list[FoldResult], mode: str, encoders: dict, folder: st
     for result in results:
         buffer = io.BytesIO()
         torch.save({"state_dict": result.state, "config": result.config.to_dict()}, buffer)
-        _write_bytes(folder / f"fold_{result.fold}.pt", buffer.getvalue())
+        atomic_write_bytes(folder / f"fold_{result.fold}.pt", buffer.getvalue())
         if result.lexical is not None:
-            _write_bytes(folder / f"fold_{result.fold}_lexical.pkl", lexical.dumps(result.lexical))
+            atomic_write_bytes(folder / f"fold_{result.fold}_lexical.pkl",
+                               lexical.dumps(result.lexical))
     write_json(folder / SUMMARY, {
         "mode": mode,
         "labels": list(LABELS),
@@ -47,12 +48,6 @@ def save_models(results: list[FoldResult], mode: str, encoders: dict, folder: st
         "folds": {str(r.fold): {"best_epoch": r.best_epoch, "epochs_run": r.epochs_run}
                   for r in results},
     })
-
-
-def _write_bytes(path: Path, payload: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(payload)
-    tmp.replace(path)
 
 
 def read_summary(folder: str | Path) -> dict:

@@ -155,8 +155,8 @@ def train_fold(features: FeatureSet, folds: dict[str, int], fold: int, mode: str
                params: TrainParams, seed: int) -> FoldResult:
     label_of = dict(zip(features.guids, features.labels))
     val_guids = [g for g, f in folds.items() if f == fold]
-    fit_guids, stop_guids = split_for_stopping(
-        [g for g, f in folds.items() if f != fold], label_of, params, seed * 1000 + fold)
+    train_guids = [g for g, f in folds.items() if f != fold]
+    fit_guids, stop_guids = split_for_stopping(train_guids, label_of, params, seed * 1000 + fold)
     tr, va, st = features.rows(fit_guids), features.rows(val_guids), features.rows(stop_guids)
     views = features.image_views[features.view_rows(fit_guids)]
     y_train = torch.tensor([LABEL_INDEX[label_of[g]] for g in fit_guids])
@@ -223,7 +223,6 @@ def train_fold(features: FeatureSet, folds: dict[str, int], fold: int, mode: str
     result = FoldResult(fold, best_state, model.config, log, best_epoch, len(log), val_guids,
                         val_probs)
     if mode != "image" and params.lexical_weight > 0:
-        train_guids = [g for g, f in folds.items() if f != fold]
         result.lexical = lexical.fit(features.texts_of(features.rows(train_guids)),
                                      [LABEL_INDEX[label_of[g]] for g in train_guids],
                                      params.lexical_c)
