@@ -34,6 +34,8 @@ def test_repo_params_load_and_match_defaults():
     ({"fold": {"seed": -1}}, "fold.seed", "[0, 2**32)"),
     ({"seed": -1}, "seed", "[0, 10**6)"),
     ({"seed": 10**6}, "seed", "[0, 10**6)"),
+    ({"train": {"lexical_weight": 1.5}}, "train.lexical_weight", "0: the network alone"),
+    ({"train": {"lexical_c": 0}}, "train.lexical_c", "> 0"),
     ({"augment": {"seed": 2**32}}, "augment.seed", "[0, 2**32)"),
 ])
 def test_wrong_param_names_key_and_allowed_values(raw, key, allowed):
