@@ -29,7 +29,7 @@ from msa.augment import eval_pipeline, load_rgb, resize_size, to_chw, train_pipe
 from msa.backbones import ImageSpec
 from msa.data import Pair
 from msa.errors import MsaError
-from msa.files import write_json
+from msa.files import atomic_path, write_json
 from msa.params import AugmentParams, FeaturizeParams
 
 
@@ -275,12 +275,12 @@ def save(features: FeatureSet, folder: str | Path) -> None:
     for stale in ("text_tokens.npy", "text_offsets.npy", "text_top.pt"):
         (folder / stale).unlink(missing_ok=True)
     for name, array in arrays.items():
-        tmp = folder / f"{name}.tmp.npy"
-        np.save(tmp, array)
-        tmp.replace(folder / f"{name}.npy")
+        # A handle, not a name: np.save would add ".npy" to the temporary one.
+        with atomic_path(folder / f"{name}.npy") as tmp, tmp.open("wb") as handle:
+            np.save(handle, array)
     if features.text_top is not None:
-        torch.save(features.text_top, folder / "text_top.pt.tmp")
-        (folder / "text_top.pt.tmp").replace(folder / "text_top.pt")
+        with atomic_path(folder / "text_top.pt") as tmp:
+            torch.save(features.text_top, tmp)
     write_json(folder / "index.json", {
         "guids": features.guids, "splits": features.splits, "labels": features.labels,
         "texts": features.texts, "encoders": features.encoders,

@@ -5,18 +5,27 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from msa.errors import MsaError
 
 
-def atomic_write_bytes(path: str | Path, content: bytes) -> None:
-    """Write via a temporary name and rename, so a killed run never leaves half a file."""
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary name beside `path` to write to; renamed to `path` when the block completes,
+    so a killed run never leaves half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(content)
+    yield tmp
     tmp.replace(path)
+
+
+def atomic_write_bytes(path: str | Path, content: bytes) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(content)
 
 
 def atomic_write_text(path: str | Path, content: str) -> None:
@@ -53,10 +62,8 @@ def read_csv(path: str | Path, what: str, stage: str) -> list[dict]:
 def save_figure(fig, path: str | Path) -> None:
     import matplotlib.pyplot as plt
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
     fig.tight_layout()
-    fig.savefig(tmp, dpi=110, metadata={"Software": None})
+    with atomic_path(path) as tmp:
+        # The temporary name's suffix is .tmp, so the format comes from the real one.
+        fig.savefig(tmp, format=Path(path).suffix[1:], dpi=110, metadata={"Software": None})
     plt.close(fig)
-    tmp.replace(path)
