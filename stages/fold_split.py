@@ -1,4 +1,4 @@
-"""Stage fold_split: StratifiedKFold over the labelled pairs; the fold of every guid."""
+"""Stage fold_split: (grouped) StratifiedKFold over the labelled pairs; the fold of every guid."""
 
 import argparse
 
@@ -14,7 +14,7 @@ def main() -> None:
     args = parser.parse_args()
     p = params.load()
     pairs = data.read_manifest(args.manifest)
-    assignment = folds.assign_folds(pairs, p.fold.n_splits, p.fold.seed)
+    assignment = folds.assign_folds(pairs, p.fold.n_splits, p.fold.seed, p.fold.group)
     folds.write_folds(assignment, pairs, args.out)
 
 

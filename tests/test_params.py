@@ -32,6 +32,7 @@ def test_repo_params_load_and_match_defaults():
     ({"train": {"early_stopping": "never"}}, "train.early_stopping", "none, holdout, fold"),
     ({"train": {"holdout_fraction": 0}}, "train.holdout_fraction", "(0, 0.5]"),
     ({"fold": {"seed": -1}}, "fold.seed", "[0, 2**32)"),
+    ({"fold": {"group": "image"}}, "fold.group", "none, text"),
     ({"seed": -1}, "seed", "[0, 10**6)"),
     ({"seed": 10**6}, "seed", "[0, 10**6)"),
     ({"train": {"lexical_weight": 1.5}}, "train.lexical_weight", "0: the network alone"),

@@ -48,6 +48,9 @@ class DataParams:
 class FoldParams:
     n_splits: int = 5
     seed: int = 0  # which pairs share a fold; apart from `seed`, so training seeds share folds
+    # none: every pair is split alone | text: posts with the same text (case, URLs and spacing
+    # aside) share a fold, so no copy is scored by a model trained on another.
+    group: Literal["none", "text"] = "none"
 
 
 @dataclass(frozen=True)
