@@ -18,6 +18,8 @@ def main() -> None:
     parser.add_argument("--models", required=True)
     parser.add_argument("--metrics", required=True)
     parser.add_argument("--curves", required=True, help="learning-curve table for dvc plots")
+    parser.add_argument("--stopping", required=True,
+                        help="the score that chose the epoch, per epoch, for dvc plots")
     parser.add_argument("--out", required=True, help="folder for the PNGs")
     args = parser.parse_args()
     stopping = params.load().train
@@ -28,6 +30,7 @@ def main() -> None:
     mode = summary["mode"]
     table = plots.learning_curve_table(log)
     files.write_table(table, args.curves)
+    plots.write_stopping_curve(table, args.stopping)
     folds = {int(f): v for f, v in summary["folds"].items()}
     out = Path(args.out)
     plots.plot_learning_curves(

@@ -125,12 +125,15 @@ def test_compare_leaves_out_a_failed_queued_experiment(workspace):
     assert result.stderr.startswith("error: experiment 'no-data' has no results of its own")
 
 
-VEGA_PLOTS = 6  # loss, validation, folds_running, confusion, confusion_normalised, per_class_f1
+# loss, validation, stopping (drawn empty under none), folds_running, confusion,
+# confusion_normalised, per_class_f1
+VEGA_PLOTS = 7
 
 
 def test_plots_page_renders_offline_in_a_browser(workspace, tmp_path):
     repo, env = workspace
-    run("dvc plots show -o plots_html", repo, env)
+    output = run("dvc plots show -o plots_html", repo, env)
+    assert "WARNING" not in output, output
     page = repo / "plots_html" / "index.html"
     html = page.read_text()
     assert "cdn.jsdelivr" not in html and "<script src=" not in html

@@ -31,6 +31,18 @@ def test_hold_out_score_is_a_curve_only_where_it_was_logged():
     assert table[4]["stop_score_mean"] == pytest.approx(0.6)
 
 
+
+def test_stopping_curve_file_has_its_header_always_and_rows_where_a_score_chose(tmp_path):
+    plots.write_stopping_curve(plots.learning_curve_table(_log()), tmp_path / "none.csv")
+    assert (tmp_path / "none.csv").read_text().splitlines() == [
+        "epoch,stop_score_mean,stop_score_std"]
+    table = plots.learning_curve_table(_log(lambda fold, epoch: 0.6 + 0.1 * fold))
+    plots.write_stopping_curve(table, tmp_path / "holdout.csv")
+    lines = (tmp_path / "holdout.csv").read_text().splitlines()
+    assert lines[0] == "epoch,stop_score_mean,stop_score_std"
+    assert lines[1].startswith("1,0.7,0.0816") and lines[5] == "5,0.6,0"
+    assert len(lines) == 6
+
 @pytest.mark.parametrize("monitor", ["val_loss", "val_accuracy", "val_macro_f1"])
 def test_hold_out_curve_is_drawn_in_its_monitor_panel(tmp_path, monitor):
     table = plots.learning_curve_table(_log(lambda fold, epoch: 0.5))
