@@ -44,11 +44,12 @@ def write_csv(path: str | Path, header: list[str], rows) -> None:
     atomic_write_text(path, out.getvalue())
 
 
-def write_table(table: list[dict], path: str | Path) -> None:
-    """Rows of dicts as CSV, floats to 6 significant digits."""
-    header = list(table[0]) if table else []
-    write_csv(path, header, [[f"{v:.6g}" if isinstance(v, float) else v for v in row.values()]
-                             for row in table])
+def write_table(table: list[dict], path: str | Path, columns=None) -> None:
+    """Rows of dicts as CSV, floats to 6 significant digits; `columns` (default: the first row's
+    keys) are the header and the values taken, and give an empty table its header."""
+    header = list(columns if columns is not None else table[0] if table else [])
+    write_csv(path, header, [[f"{row[c]:.6g}" if isinstance(row[c], float) else row[c]
+                              for c in header] for row in table])
 
 
 def read_csv(path: str | Path, what: str, stage: str) -> list[dict]:

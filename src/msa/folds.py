@@ -50,8 +50,8 @@ def assign_folds(pairs: list[Pair], n_splits: int, seed: int,
     labels = [p.label for p in labelled]
     if group == "text":
         groups = [same_text_key(p) for p in labelled]
-        if len(set(groups)) < n_splits:
-            raise MsaError(f"fold.group: text leaves {len(set(groups))} distinct texts, fewer "
+        if (distinct := len(set(groups))) < n_splits:
+            raise MsaError(f"fold.group: text leaves {distinct} distinct texts, fewer "
                            f"than fold.n_splits={n_splits}; lower fold.n_splits or use "
                            "fold.group: none")
         splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)

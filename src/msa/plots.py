@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from msa import LABELS  # noqa: E402
-from msa.files import save_figure, write_csv  # noqa: E402
+from msa.files import save_figure, write_table  # noqa: E402
 
 CURVES = ("train_loss", "val_loss", "val_accuracy", "val_macro_f1", "lr")
 
@@ -39,16 +39,11 @@ def learning_curve_table(log: list[dict]) -> list[dict]:
 STOPPING_COLUMNS = ("epoch", "stop_score_mean", "stop_score_std")
 
 
-def stopping_curve_rows(table: list[dict]) -> list[list]:
-    """The score that chose the epoch (train.monitor on the hold-out, or on the scored fold),
-    per epoch, for `dvc plots`; no rows where nothing chose it (early_stopping: none)."""
-    return [[row["epoch"], f"{row['stop_score_mean']:.6g}", f"{row['stop_score_std']:.6g}"]
-            for row in table if "stop_score_mean" in row]
-
-
 def write_stopping_curve(table: list[dict], path: str | Path) -> None:
-    """Always written, with its header: a plot whose file is missing makes DVC warn."""
-    write_csv(path, list(STOPPING_COLUMNS), stopping_curve_rows(table))
+    """The score that chose the epoch (train.monitor on the hold-out, or on the scored fold), per
+    epoch, for `dvc plots`. No rows where nothing chose it (early_stopping: none), but always the
+    header: a plot whose file is missing makes DVC warn."""
+    write_table([row for row in table if "stop_score_mean" in row], path, STOPPING_COLUMNS)
 
 
 def plot_learning_curves(table: list[dict], best_epochs: dict[int, int],

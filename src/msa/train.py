@@ -30,7 +30,7 @@ from transformers import get_cosine_schedule_with_warmup
 from msa import LABELS, lexical
 from msa.errors import MsaError
 from msa.features import FeatureSet
-from msa.files import read_csv, write_csv
+from msa.files import read_csv, write_csv, write_table
 from msa.model import ModelConfig, SentimentClassifier
 from msa.params import TrainParams
 
@@ -258,9 +258,7 @@ def read_oof(path: str | Path) -> list[dict]:
 
 
 def write_train_log(results: list[FoldResult], path: str | Path) -> None:
-    rows = [[row[c] if isinstance(row[c], int) else f"{row[c]:.6g}" for c in LOG_COLUMNS]
-            for result in results for row in result.log]
-    write_csv(path, list(LOG_COLUMNS), rows)
+    write_table([row for result in results for row in result.log], path, LOG_COLUMNS)
 
 
 def read_train_log(path: str | Path) -> list[dict]:
