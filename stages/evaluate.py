@@ -21,7 +21,8 @@ def main() -> None:
     epochs = {int(f): v for f, v in summary["folds"].items()}
     y_true = [r["label"] for r in rows]
     y_pred = [r["predicted"] for r in rows]
-    result = metrics.summarize(p.mode, y_true, y_pred, [int(r["fold"]) for r in rows], epochs)
+    result = metrics.summarize(p.mode, y_true, y_pred, [int(r["fold"]) for r in rows], epochs,
+                               summary.get("produced_by", {}))
     files.write_json(args.metrics, result)
     train.write_confusion_rows(rows, args.confusion)
     files.write_table([{"class": label, **scores} for label, scores in result["per_class"].items()],

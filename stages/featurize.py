@@ -3,7 +3,7 @@ the text layers that train fine-tunes)."""
 
 import argparse
 
-from msa import data, features, params
+from msa import data, features, params, precision
 from msa.errors import one_line_errors
 
 
@@ -15,7 +15,7 @@ def main() -> None:
     args = parser.parse_args()
     p = params.load()
     pairs = data.read_manifest(args.manifest)
-    cache = features.featurize(pairs, p.featurize, p.augment)
+    cache = features.featurize(pairs, p.featurize, p.augment, precision.resolve(p.precision))
     features.save(cache, args.out)
 
 

@@ -2,7 +2,7 @@
 
 import argparse
 
-from msa import data, features, predict
+from msa import data, features, params, precision, predict
 from msa.errors import one_line_errors
 
 
@@ -16,7 +16,8 @@ def main() -> None:
     args = parser.parse_args()
     guids = [p.guid for p in data.read_manifest(args.manifest) if p.split == "test"]
     cache = features.load(args.features)
-    models, summary = predict.load_models(args.models)
+    dtype = precision.resolve(params.load().precision)
+    models, summary = predict.load_models(args.models, dtype)
     predict.check_compatible(summary, cache)
     rows = cache.rows(guids)
     probs = predict.ensemble_proba(models, cache, rows)

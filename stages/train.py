@@ -2,7 +2,7 @@
 
 import argparse
 
-from msa import features, folds, params, predict, train
+from msa import features, folds, params, precision, predict, train
 from msa.errors import one_line_errors
 
 
@@ -18,8 +18,10 @@ def main() -> None:
     p = params.load()
     cache = features.load(args.features)
     assignment = folds.read_folds(args.folds)
-    results = train.train_cross_validated(cache, assignment, p.mode, p.train, p.seed)
-    predict.save_models(results, p.mode, cache.encoders, args.models)
+    dtype = precision.resolve(p.precision)
+    results = train.train_cross_validated(cache, assignment, p.mode, p.train, p.seed, dtype)
+    produced_by = {"featurize": cache.produced_by or {}, "train": precision.provenance(dtype)}
+    predict.save_models(results, p.mode, cache.encoders, args.models, produced_by)
     train.write_oof(results, cache, args.oof)
     train.write_train_log(results, args.log)
 

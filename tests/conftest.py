@@ -59,7 +59,7 @@ def demo_features(demo_root):
     from msa.params import AugmentParams, FeaturizeParams
 
     pairs, _ = data.prepare(demo_root, show_progress=False)
-    params = FeaturizeParams(precision="fp32", image_batch_size=16)
+    params = FeaturizeParams(image_batch_size=16)
     cache = features.featurize(pairs, params, AugmentParams(views=2),
                                show_progress=False)
     return pairs, cache

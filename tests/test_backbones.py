@@ -56,3 +56,33 @@ def test_resnet50_without_fc_from_a_weights_file(tmp_path):
 def test_image_encoder_errors(name, weights, message):
     with pytest.raises(MsaError, match=message):
         backbones.build_image_encoder(name, weights)
+
+
+@pytest.mark.parametrize("name, weights", [("efficientnet_lite0", ""), ("resnet50", "random")])
+def test_folded_batch_norms_give_the_same_features(name, weights):
+    model, spec = backbones.build_image_encoder(name, weights)
+    folded = backbones.fold_batch_norms(model, spec.input_size)
+    assert folded is not model
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())  # left as it was
+    images = torch.rand(2, 3, spec.input_size, spec.input_size) * 2 - 1
+    with torch.inference_mode():
+        expected, got = model(images), folded(images)
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4 * float(expected.abs().max()))
+
+
+def test_folding_leaves_a_model_it_cannot_fold_exactly_unchanged():
+    # A BatchNorm registered after a conv that does not feed it: folding would change the output.
+    class Crossed(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 3, 1)
+            self.norm = torch.nn.BatchNorm2d(3)
+
+        def forward(self, x):
+            return self.conv(self.norm(x))
+
+    model = Crossed().eval()
+    model.norm.running_mean.fill_(0.5)
+    model.norm.running_var.fill_(4.0)
+    assert backbones.fold_batch_norms(model, 8) is model

@@ -43,7 +43,7 @@ def test_odd_but_valid_files_are_kept_and_featurized(tmp_path):
     assert text["4"] == "" and _problems(report)["empty_text"] == ["4"]
     assert text["5"] == "混合 encodings"
     assert _problems(report)["replaced_characters"] == ["6"] and report["replaced_characters"] > 0
-    cache = features.featurize(pairs, FeaturizeParams(precision="fp32", text_max_length=32),
+    cache = features.featurize(pairs, FeaturizeParams(text_max_length=32),
                                AugmentParams(views=1), show_progress=False)
     assert np.isfinite(cache.text).all() and np.isfinite(cache.image).all()
     assert np.isfinite(cache.image_views).all()
@@ -122,6 +122,7 @@ def test_predict_stage_refuses_models_from_other_encoders(tmp_path):
     features.save(cache, tmp_path / "features")
     data_module.write_manifest([data_module.Pair("0", "test", None, "t", "x.jpg")],
                                tmp_path / "manifest.jsonl")
+    (tmp_path / "params.yaml").write_bytes((REPO / "params.yaml").read_bytes())
     result = subprocess.run(
         [sys.executable, str(REPO / "stages" / "predict.py"), "--manifest", "manifest.jsonl",
          "--features", "features", "--models", "models", "--out", "p.txt"],

@@ -25,7 +25,7 @@ def run(cmd, cwd, env):
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
     repo = tmp_path_factory.mktemp("workspace")
-    for name in ("dvc.yaml", "params.yaml", ".gitignore", ".dvcignore"):
+    for name in ("dvc.yaml", "params.yaml", "requirements.txt", ".gitignore", ".dvcignore"):
         shutil.copy(REPO / name, repo / name)
     for folder in ("stages", "src"):
         shutil.copytree(REPO / folder, repo / folder,
@@ -37,7 +37,9 @@ def workspace(tmp_path_factory):
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["fold"]["n_splits"] = 3
     params["augment"]["views"] = 1
-    params["train"].update(epochs=6, patience=3)
+    # One tuned text layer and few epochs keep every stage's code path at a fraction of the cost.
+    params["featurize"]["text_tuned_layers"] = 1
+    params["train"].update(epochs=4, patience=3)
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run("git init -q && dvc init -q && dvc config core.autostage true", repo, env)
     shutil.copytree(REPO / ".dvc" / "plots", repo / ".dvc" / "plots")
@@ -194,7 +196,7 @@ def test_killed_train_then_repro_gives_the_uninterrupted_result(workspace):
 
     repo, env = workspace
     params = yaml.safe_load((repo / "params.yaml").read_text())
-    params["train"].update(epochs=80, patience=80)
+    params["train"].update(epochs=16, patience=16)  # a fold long enough to be killed inside
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     proc = subprocess.Popen("dvc repro", shell=True, cwd=repo, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from msa import features
+from msa import features, precision
 from msa.errors import MsaError
 from msa.model import TextTop
 from msa.params import AugmentParams, FeaturizeParams
@@ -24,21 +24,21 @@ def test_cache_shapes_and_order(demo_features):
 
 
 def test_mean_pooling_ignores_padding():
-    params = FeaturizeParams(precision="fp32")
+    params = FeaturizeParams()
     short = "good"
     alone, _, _ = features.encode_texts([short], params, show_progress=False)
     padded, _, _ = features.encode_texts([short, "a much longer post " * 10], params,
                                          show_progress=False)
     np.testing.assert_allclose(alone[0], padded[0], atol=1e-5)
     cls, _, _ = features.encode_texts(
-        [short], FeaturizeParams(precision="fp32", text_pooling="cls"), show_progress=False)
+        [short], FeaturizeParams(text_pooling="cls"), show_progress=False)
     assert not np.allclose(cls[0], alone[0])
 
 
 @pytest.mark.parametrize("pooling", ["mean", "cls"])
 def test_cached_token_states_through_the_pretrained_top_layers_give_the_pooled_features(pooling):
     texts = ["good", "a much longer post " * 10, "so sad today :("]
-    params = FeaturizeParams(precision="fp32", text_pooling=pooling, text_tuned_layers=2)
+    params = FeaturizeParams(text_pooling=pooling, text_tuned_layers=2)
     pooled, tokens, top = features.encode_texts(texts, params, show_progress=False)
     assert list(tokens.lengths) == [3, 42, 7] and tokens.values.dtype == np.float16
     assert "_name_or_path" not in top["config"]  # the cache must not depend on the install path
@@ -66,7 +66,7 @@ def test_tuned_layers_need_a_bert_family_encoder_with_that_many_layers():
 def test_clean_view_does_not_depend_on_augmentation_or_batching(demo_features):
     pairs, cache = demo_features
     subset = pairs[:5] + [p for p in pairs if p.split == "test"][:3]
-    other = features.featurize(subset, FeaturizeParams(precision="fp32", image_batch_size=3),
+    other = features.featurize(subset, FeaturizeParams(image_batch_size=3),
                                AugmentParams(views=0, hflip_p=1.0, seed=5), show_progress=False)
     rows = cache.rows(other.guids)
     np.testing.assert_allclose(other.image, cache.image[rows], atol=1e-5)
@@ -77,8 +77,9 @@ def test_clean_view_does_not_depend_on_augmentation_or_batching(demo_features):
 def test_bf16_features_match_fp32_within_tolerance(demo_features):
     pairs, cache = demo_features
     subset = pairs[:8]
-    fast = features.featurize(subset, FeaturizeParams(), AugmentParams(views=0),
+    fast = features.featurize(subset, FeaturizeParams(), AugmentParams(views=0), "bf16",
                               show_progress=False)
+    assert fast.produced_by["precision"] == "bf16" and cache.produced_by["precision"] == "fp32"
     rows = cache.rows(fast.guids)
     for name in ("text", "image"):
         a, b = getattr(fast, name), getattr(cache, name)[rows]
@@ -89,7 +90,7 @@ def test_bf16_features_match_fp32_within_tolerance(demo_features):
 def test_featurize_is_deterministic_and_round_trips(demo_features, tmp_path):
     pairs, cache = demo_features
     subset = [p for p in pairs if p.split == "train"][:6]
-    params, aug = FeaturizeParams(precision="fp32"), AugmentParams(views=2)
+    params, aug = FeaturizeParams(), AugmentParams(views=2)
     first = features.featurize(subset, params, aug, show_progress=False)
     second = features.featurize(subset, params, aug, show_progress=False)
     np.testing.assert_array_equal(first.image_views, second.image_views)
@@ -98,6 +99,7 @@ def test_featurize_is_deterministic_and_round_trips(demo_features, tmp_path):
     np.testing.assert_array_equal(first.text_tokens.values, second.text_tokens.values)
     loaded = features.load(tmp_path / "cache")
     assert loaded.guids == first.guids and loaded.encoders == first.encoders
+    assert loaded.produced_by == first.produced_by == precision.provenance("fp32")
     assert loaded.texts == [p.text for p in subset]
     np.testing.assert_array_equal(loaded.image_views, first.image_views)
     np.testing.assert_array_equal(loaded.text_tokens.values, first.text_tokens.values)
@@ -105,7 +107,7 @@ def test_featurize_is_deterministic_and_round_trips(demo_features, tmp_path):
     for key, value in first.text_top["state_dict"].items():
         assert torch.equal(loaded.text_top["state_dict"][key], value)
     # a frozen-text cache written over it leaves no stale token states behind
-    frozen = features.featurize(subset, FeaturizeParams(precision="fp32", text_tuned_layers=0),
+    frozen = features.featurize(subset, FeaturizeParams(text_tuned_layers=0),
                                 aug, show_progress=False)
     features.save(frozen, tmp_path / "cache")
     reloaded = features.load(tmp_path / "cache")

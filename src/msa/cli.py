@@ -19,9 +19,11 @@ def _demo_data(args) -> None:
 def _predict(args) -> None:
     import numpy as np
 
-    from msa import data, features, params, predict
+    from msa import data, features, params, precision, predict
 
-    models, summary = predict.load_models(args.models)
+    p = params.load(args.params)
+    dtype = precision.resolve(p.precision)
+    models, summary = predict.load_models(args.models, dtype)
     pairs, report = data.prepare(args.data, train_list="", test_list=args.input)
     skipped = {name: item["guids"] for name, item in report["problems"].items()
                if item["skips_pair"] and item["guids"]}
@@ -30,10 +32,9 @@ def _predict(args) -> None:
               file=sys.stderr)
     if not pairs:
         raise MsaError(f"{args.input}: no usable pairs to predict")
-    p = params.load(args.params)
     # Features must come from the encoders the models were trained on, whatever params say now.
     encoder_params = dataclasses.replace(p.featurize, **summary["encoders"])
-    cache = features.featurize(pairs, encoder_params, p.augment)
+    cache = features.featurize(pairs, encoder_params, p.augment, dtype)
     predict.check_compatible(summary, cache)
     probs = predict.ensemble_proba(models, cache, np.arange(len(cache.guids)))
     predict.write_predictions(cache.guids, probs, args.output)

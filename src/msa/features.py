@@ -4,7 +4,8 @@ The cache is a folder:
     text.npy         float32 [pairs, text_dim]      every usable pair, manifest order
     image.npy        float32 [pairs, image_dim]     the clean (evaluation) view of every pair
     image_views.npy  float32 [labelled, views, image_dim]  augmented views of the labelled pairs
-    index.json       guids, splits, labels, texts, and the encoders that made the arrays
+    index.json       guids, splits, labels, texts, the encoders that made the arrays, and
+                     `produced_by` (the precision that ran, the CPU capability: msa.precision)
 and, when featurize.text_tuned_layers > 0 (train fine-tunes the text encoder's top layers):
     text_tokens.npy  float16 [tokens, text_dim]  per-token states entering the top layers, ragged
     text_offsets.npy int64 [pairs + 1]           pair i's tokens are rows offsets[i]:offsets[i+1]
@@ -24,7 +25,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from msa import backbones
+from msa import backbones, precision
 from msa.augment import eval_pipeline, load_rgb, resize_size, to_chw, train_pipeline
 from msa.backbones import ImageSpec
 from msa.data import Pair
@@ -68,6 +69,7 @@ class FeatureSet:
     text_tokens: TokenStates | None = None
     text_top: dict | None = None  # {"config": encoder config dict, "state_dict": top layers}
     texts: list[str] | None = None  # the posts' text, for the lexical model
+    produced_by: dict | None = None  # msa.precision.provenance() of the run that made them
 
     def texts_of(self, rows) -> list[str]:
         if self.texts is None:
@@ -108,10 +110,6 @@ def encoder_identity(params: FeaturizeParams) -> dict:
     }
 
 
-def _autocast(params: FeaturizeParams):
-    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=params.precision == "bf16")
-
-
 def _top_layers(model, params: FeaturizeParams) -> dict:
     """The pretrained weights of the layers train will fine-tune, and what rebuilds them."""
     config = model.config
@@ -130,16 +128,9 @@ def _top_layers(model, params: FeaturizeParams) -> dict:
             "state_dict": {k: v.clone() for k, v in layers.state_dict().items()}}
 
 
-def pool(states: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:
-    """[batch, tokens, dim] -> [batch, dim]: the first token (cls) or the mean of real tokens."""
-    if pooling == "cls":
-        return states[:, 0]
-    mask = mask.unsqueeze(-1).to(states.dtype)
-    return (states * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-
-
 @torch.inference_mode()
-def encode_texts(texts: list[str], params: FeaturizeParams, show_progress: bool = True):
+def encode_texts(texts: list[str], params: FeaturizeParams, dtype: str = "fp32",
+                 show_progress: bool = True):
     """(pooled features [n, d], token states entering the tuned top layers or None, top layers)."""
     tokenizer, model = backbones.build_text_encoder(params.text_model)
     tuned = params.text_tuned_layers
@@ -157,9 +148,9 @@ def encode_texts(texts: list[str], params: FeaturizeParams, show_progress: bool 
         for batch in batches:
             encoded = tokenizer([texts[i] for i in batch], padding=True, truncation=True,
                                 max_length=params.text_max_length, return_tensors="pt")
-            with _autocast(params):
+            with precision.autocast(dtype):
                 result = model(**encoded, output_hidden_states=bool(tuned))
-            pooled = pool(result.last_hidden_state, encoded["attention_mask"], params.text_pooling)
+            pooled = backbones.pool(result.last_hidden_state, encoded["attention_mask"], params.text_pooling)
             out[batch] = pooled.float().numpy()
             if tuned:
                 entering = result.hidden_states[-1 - tuned].float().numpy()
@@ -216,9 +207,10 @@ def _prefetched(batches, depth: int = 4):
 
 @torch.inference_mode()
 def encode_images(paths: list[str], views: list[int], params: FeaturizeParams,
-                  augment: AugmentParams, show_progress: bool = True):
+                  augment: AugmentParams, dtype: str = "fp32", show_progress: bool = True):
     """(clean features [n, d], augmented features [n, max(views), d])."""
     model, spec = backbones.build_image_encoder(params.image_model, params.image_weights)
+    model = backbones.fold_batch_norms(model, spec.input_size)
     model = model.to(memory_format=torch.channels_last)
     dataset = _ImageViews(paths, views, spec, augment)
     pairs_per_batch = max(1, params.image_batch_size // (1 + max(views, default=0)))
@@ -234,7 +226,7 @@ def encode_images(paths: list[str], views: list[int], params: FeaturizeParams,
               disable=not show_progress) as bar:
         for stacks in batches:
             batch = torch.cat(stacks).contiguous(memory_format=torch.channels_last)
-            with _autocast(params):
+            with precision.autocast(dtype):
                 features = model(batch).float().numpy()
             offset = 0
             for j, stack in enumerate(stacks):
@@ -247,14 +239,17 @@ def encode_images(paths: list[str], views: list[int], params: FeaturizeParams,
 
 
 def featurize(pairs: list[Pair], params: FeaturizeParams, augment: AugmentParams,
-              show_progress: bool = True) -> FeatureSet:
-    """Features of every pair; the augmented views are seeded by `augment.seed`."""
+              dtype: str = "fp32", show_progress: bool = True) -> FeatureSet:
+    """Features of every pair; the augmented views are seeded by `augment.seed`.
+
+    `dtype` (bf16 | fp32) is where the encoders autocast: msa.precision.resolve of the param.
+    """
     if not pairs:
         raise MsaError("the manifest holds no usable pairs to featurize")
     torch.manual_seed(augment.seed)
-    text, tokens, top = encode_texts([p.text for p in pairs], params, show_progress)
+    text, tokens, top = encode_texts([p.text for p in pairs], params, dtype, show_progress)
     views = [augment.views if p.split == "train" else 0 for p in pairs]
-    clean, augmented = encode_images([p.image for p in pairs], views, params, augment,
+    clean, augmented = encode_images([p.image for p in pairs], views, params, augment, dtype,
                                      show_progress)
     labelled = [i for i, p in enumerate(pairs) if p.split == "train"]
     return FeatureSet(
@@ -262,6 +257,7 @@ def featurize(pairs: list[Pair], params: FeaturizeParams, augment: AugmentParams
         labels=[p.label for p in pairs], text=text, image=clean,
         image_views=augmented[labelled], encoders=encoder_identity(params),
         text_tokens=tokens, text_top=top, texts=[p.text for p in pairs],
+        produced_by=precision.provenance(dtype),
     )
 
 
@@ -284,6 +280,7 @@ def save(features: FeatureSet, folder: str | Path) -> None:
     write_json(folder / "index.json", {
         "guids": features.guids, "splits": features.splits, "labels": features.labels,
         "texts": features.texts, "encoders": features.encoders,
+        "produced_by": features.produced_by,
     })
 
 
@@ -299,5 +296,6 @@ def load(folder: str | Path) -> FeatureSet:
                              np.load(folder / "text_offsets.npy"))
         top = torch.load(folder / "text_top.pt", map_location="cpu", weights_only=True)
     return FeatureSet(index["guids"], index["splits"], index["labels"], encoders=index["encoders"],
-                      text_tokens=tokens, text_top=top, texts=index.get("texts"), **arrays)
+                      text_tokens=tokens, text_top=top, texts=index.get("texts"),
+                      produced_by=index.get("produced_by"), **arrays)
 

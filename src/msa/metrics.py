@@ -47,8 +47,9 @@ def majority_baseline(y_true: list[str], folds: list[int]) -> dict[str, float]:
 
 
 def summarize(mode: str, y_true: list[str], y_pred: list[str], folds: list[int],
-              epochs: dict[int, dict[str, int]]) -> dict:
-    """The metrics.json document."""
+              epochs: dict[int, dict[str, int]], produced_by: dict | None = None) -> dict:
+    """The metrics.json document; `produced_by` is what made the features and models beyond
+    their params (the precision that ran and the CPU capability, per stage)."""
     y_true, y_pred, folds = np.asarray(y_true), np.asarray(y_pred), np.asarray(folds)
     per_fold = [scores(y_true[folds == f], y_pred[folds == f]) for f in np.unique(folds)]
     pooled = scores(y_true, y_pred)
@@ -62,6 +63,7 @@ def summarize(mode: str, y_true: list[str], y_pred: list[str], folds: list[int],
             str(f): {**per_fold[i], **epochs[int(f)]} for i, f in enumerate(np.unique(folds))
         },
         "pairs": int(len(y_true)),
+        "produced_by": produced_by or {},
     }
 
 

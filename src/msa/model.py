@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from msa import LABELS
-from msa.features import pool
+from msa.backbones import pool
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,8 @@ class ModelConfig:
     text_tuned_layers: int = 0
     text_encoder_config: dict | None = None
     text_pooling: str = "mean"
-    text_bf16: bool = True
+    # The tuned text layers run under bf16 autocast (the resolved `precision` param).
+    text_bf16: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)

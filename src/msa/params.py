@@ -67,9 +67,7 @@ class FeaturizeParams:
     # Local weights file for resnet50; "random" builds it untrained (for tests only).
     image_weights: str = ""
     text_batch_size: int = 64
-    image_batch_size: int = 32
-    # bf16 autocast runs the frozen encoders 2-3x faster on CPUs with AVX-512 BF16.
-    precision: Literal["bf16", "fp32"] = "bf16"
+    image_batch_size: int = 8
 
 
 @dataclass(frozen=True)
@@ -119,6 +117,10 @@ class TrainParams:
 class Params:
     mode: Literal["text", "image", "multimodal"] = "multimodal"
     seed: int = 0  # training: initialisation, batch order, the view drawn, the hold-out
+    # Where the encoders autocast (featurize; the tuned text layers in train and predict):
+    # auto is bf16 where the CPU runs it natively (AVX-512 BF16, AMX) and fp32 elsewhere,
+    # where bf16 is emulated and 7-22x slower (msa.precision).
+    precision: Literal["auto", "bf16", "fp32"] = "auto"
     data: DataParams = field(default_factory=DataParams)
     fold: FoldParams = field(default_factory=FoldParams)
     featurize: FeaturizeParams = field(default_factory=FeaturizeParams)

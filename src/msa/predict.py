@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from dataclasses import dataclass
@@ -28,7 +29,10 @@ class FoldModel:
     lexical_weight: float = 0.0
 
 
-def save_models(results: list[FoldResult], mode: str, encoders: dict, folder: str | Path) -> None:
+def save_models(results: list[FoldResult], mode: str, encoders: dict, folder: str | Path,
+                produced_by: dict | None = None) -> None:
+    """The fold models and `training.json`; `produced_by` says what made the features and the
+    models beyond their params ({"featurize": ..., "train": ...}, msa.precision.provenance)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for stale in [*folder.glob("fold_*.pt"), *folder.glob("fold_*_lexical.pkl")]:
@@ -47,6 +51,7 @@ def save_models(results: list[FoldResult], mode: str, encoders: dict, folder: st
         "lexical_weight": max((r.lexical_weight for r in results), default=0.0),
         "folds": {str(r.fold): {"best_epoch": r.best_epoch, "epochs_run": r.epochs_run}
                   for r in results},
+        "produced_by": produced_by or {},
     })
 
 
@@ -57,14 +62,19 @@ def read_summary(folder: str | Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def load_models(folder: str | Path) -> tuple[list[FoldModel], dict]:
+def load_models(folder: str | Path, dtype: str | None = None) -> tuple[list[FoldModel], dict]:
+    """The fold models; `dtype` (bf16 | fp32) overrides the precision their tuned text layers
+    were trained in (None keeps it, so the out-of-fold probabilities are reproduced exactly)."""
     summary = read_summary(folder)
     models = []
     weight = summary.get("lexical_weight", 0.0)
     for fold in sorted(summary["folds"], key=int):
         checkpoint = torch.load(Path(folder) / f"fold_{fold}.pt", map_location="cpu",
                                 weights_only=True)
-        network = SentimentClassifier(ModelConfig(**checkpoint["config"]))
+        config = ModelConfig(**checkpoint["config"])
+        if dtype is not None:
+            config = dataclasses.replace(config, text_bf16=dtype == "bf16")
+        network = SentimentClassifier(config)
         network.load_state_dict(checkpoint["state_dict"])
         model = FoldModel(network.eval())
         if weight > 0:

@@ -106,7 +106,10 @@ def _epoch_batches(n: int, batch_size: int, generator: torch.Generator,
     return [batches[i] for i in torch.randperm(len(batches), generator=generator)]
 
 
-def build_model(features: FeatureSet, mode: str, params: TrainParams) -> SentimentClassifier:
+def build_model(features: FeatureSet, mode: str, params: TrainParams,
+                dtype: str = "fp32") -> SentimentClassifier:
+    """A fresh network for these features; `dtype` (bf16 | fp32) is where the tuned text
+    layers autocast."""
     top = features.text_top if mode != "image" else None
     config = ModelConfig(
         mode=mode, text_dim=features.text.shape[1], image_dim=features.image.shape[1],
@@ -116,6 +119,7 @@ def build_model(features: FeatureSet, mode: str, params: TrainParams) -> Sentime
         text_tuned_layers=features.encoders.get("text_tuned_layers", 0) if top else 0,
         text_encoder_config=top["config"] if top else None,
         text_pooling=features.encoders.get("text_pooling", "mean"),
+        text_bf16=dtype == "bf16",
     )
     model = SentimentClassifier(config)
     if top:
@@ -152,7 +156,7 @@ def _scores(probs: np.ndarray, y: torch.Tensor, criterion) -> dict:
 
 
 def train_fold(features: FeatureSet, folds: dict[str, int], fold: int, mode: str,
-               params: TrainParams, seed: int) -> FoldResult:
+               params: TrainParams, seed: int, dtype: str = "fp32") -> FoldResult:
     label_of = dict(zip(features.guids, features.labels))
     val_guids = [g for g, f in folds.items() if f == fold]
     train_guids = [g for g, f in folds.items() if f != fold]
@@ -167,7 +171,7 @@ def train_fold(features: FeatureSet, folds: dict[str, int], fold: int, mode: str
 
     seed_everything(seed * 1000 + fold)
     generator = torch.Generator().manual_seed(seed * 1000 + fold)
-    model = build_model(features, mode, params)
+    model = build_model(features, mode, params, dtype)
     weights = class_weights(y_train.numpy(), params.class_weight_power)
     criterion = nn.CrossEntropyLoss(weight=weights, label_smoothing=params.label_smoothing)
     text_params = list(model.text_top.parameters()) if model.tunes_text else []
@@ -234,11 +238,13 @@ def train_fold(features: FeatureSet, folds: dict[str, int], fold: int, mode: str
 
 
 def train_cross_validated(features: FeatureSet, folds: dict[str, int], mode: str,
-                          params: TrainParams, seed: int, show_progress: bool = True):
+                          params: TrainParams, seed: int, dtype: str = "fp32",
+                          show_progress: bool = True) -> list[FoldResult]:
+    """One result per fold; `dtype` (bf16 | fp32, msa.precision.resolve) for the tuned text."""
     n_folds = max(folds.values()) + 1
     results = []
     for fold in tqdm(range(n_folds), desc=f"train {mode}", unit="fold", disable=not show_progress):
-        results.append(train_fold(features, folds, fold, mode, params, seed))
+        results.append(train_fold(features, folds, fold, mode, params, seed, dtype))
     return results
 
 
