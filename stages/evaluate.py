@@ -2,7 +2,7 @@
 
 import argparse
 
-from msa import files, metrics, params, predict, train
+from msa import files, metrics, params, records
 from msa.errors import one_line_errors
 
 
@@ -10,21 +10,20 @@ from msa.errors import one_line_errors
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--oof", required=True)
-    parser.add_argument("--models", required=True)
+    parser.add_argument("--summary", required=True, help="the train stage's training summary")
     parser.add_argument("--metrics", required=True)
     parser.add_argument("--confusion", required=True)
     parser.add_argument("--per-class", required=True)
     args = parser.parse_args()
     p = params.load()
-    rows = train.read_oof(args.oof)
-    summary = predict.read_summary(args.models)
-    epochs = {int(f): v for f, v in summary["folds"].items()}
+    rows = records.read_oof(args.oof)
+    summary = records.read_summary(args.summary)
     y_true = [r["label"] for r in rows]
     y_pred = [r["predicted"] for r in rows]
-    result = metrics.summarize(p.mode, y_true, y_pred, [int(r["fold"]) for r in rows], epochs,
-                               summary.get("produced_by", {}))
+    result = metrics.summarize(p.mode, y_true, y_pred, [int(r["fold"]) for r in rows],
+                               summary["folds"], summary["produced_by"])
     files.write_json(args.metrics, result)
-    train.write_confusion_rows(rows, args.confusion)
+    metrics.write_confusion_rows(rows, args.confusion)
     files.write_table([{"class": label, **scores} for label, scores in result["per_class"].items()],
                       args.per_class)
     print(f"evaluate ({p.mode}): accuracy {result['accuracy']['mean']:.4f} "

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from msa import files, metrics, params, plots, predict, train
+from msa import files, metrics, params, plots, records
 from msa.errors import one_line_errors
 
 
@@ -15,7 +15,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--log", required=True)
     parser.add_argument("--oof", required=True)
-    parser.add_argument("--models", required=True)
+    parser.add_argument("--summary", required=True, help="the train stage's training summary")
     parser.add_argument("--metrics", required=True)
     parser.add_argument("--curves", required=True, help="learning-curve table for dvc plots")
     parser.add_argument("--stopping", required=True,
@@ -23,15 +23,15 @@ def main() -> None:
     parser.add_argument("--out", required=True, help="folder for the PNGs")
     args = parser.parse_args()
     stopping = params.load().train
-    log = train.read_train_log(args.log)
-    summary = predict.read_summary(args.models)
+    log = records.read_train_log(args.log)
+    summary = records.read_summary(args.summary)
     result = json.loads(Path(args.metrics).read_text(encoding="utf-8"))
-    rows = train.read_oof(args.oof)
+    rows = records.read_oof(args.oof)
     mode = summary["mode"]
     table = plots.learning_curve_table(log)
     files.write_table(table, args.curves)
     plots.write_stopping_curve(table, args.stopping)
-    folds = {int(f): v for f, v in summary["folds"].items()}
+    folds = summary["folds"]
     out = Path(args.out)
     plots.plot_learning_curves(
         table, {f: v["best_epoch"] for f, v in folds.items()},

@@ -2,7 +2,7 @@
 
 import argparse
 
-from msa import features, folds, params, precision, predict, train
+from msa import features, folds, params, precision, predict, records, train
 from msa.errors import one_line_errors
 
 
@@ -14,16 +14,19 @@ def main() -> None:
     parser.add_argument("--models", required=True)
     parser.add_argument("--oof", required=True)
     parser.add_argument("--log", required=True)
+    parser.add_argument("--summary", required=True)
     args = parser.parse_args()
     p = params.load()
     cache = features.load(args.features)
     assignment = folds.read_folds(args.folds)
     dtype = precision.resolve(p.precision)
     results = train.train_cross_validated(cache, assignment, p.mode, p.train, p.seed, dtype)
-    produced_by = {"featurize": cache.produced_by or {}, "train": precision.provenance(dtype)}
-    predict.save_models(results, p.mode, cache.encoders, args.models, produced_by)
-    train.write_oof(results, cache, args.oof)
-    train.write_train_log(results, args.log)
+    predict.save_models(results, p.mode, cache.encoders, args.models)
+    records.write_oof(train.oof_rows(results, cache), args.oof)
+    records.write_train_log(train.epoch_log(results), args.log)
+    records.write_summary(args.summary, p.mode, train.fold_epochs(results),
+                          {"featurize": cache.produced_by or {},
+                           "train": precision.provenance(dtype)})
 
 
 if __name__ == "__main__":

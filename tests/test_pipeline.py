@@ -69,3 +69,11 @@ def test_closure_follows_imports_inside_functions(tmp_path):
     closure = import_closure(REPO / "stages/train.py")
     # train.py -> msa.train -> msa.model -> msa.backbones (pooling), msa.lexical, ...
     assert {"src/msa/model.py", "src/msa/backbones.py", "src/msa/__init__.py"} <= closure
+
+
+@pytest.mark.parametrize("name", ["evaluate", "plot"])
+def test_stages_that_read_artifacts_run_no_model_code(name):
+    closure = import_closure(script_of(PIPELINE[name]))
+    heavy = {"src/msa/model.py", "src/msa/train.py", "src/msa/features.py", "src/msa/predict.py"}
+    assert not closure & heavy
+    assert "models" not in PIPELINE[name]["deps"]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from msa import LABELS, lexical, train
+from msa import LABELS, lexical, records, train
 from msa.errors import MsaError
 from msa.features import FeatureSet
 from msa.params import TrainParams
@@ -184,14 +184,19 @@ def test_cross_validation_writes_logs_and_oof_for_every_pair(tmp_path):
     results = train.train_cross_validated(cache, folds_for(cache), "multimodal",
                                           replace(PARAMS, epochs=3),
                                           seed=0, show_progress=False)
-    train.write_oof(results, cache, tmp_path / "oof.csv")
-    train.write_train_log(results, tmp_path / "log.csv")
-    oof = train.read_oof(tmp_path / "oof.csv")
+    records.write_oof(train.oof_rows(results, cache), tmp_path / "oof.csv")
+    records.write_train_log(train.epoch_log(results), tmp_path / "log.csv")
+    oof = records.read_oof(tmp_path / "oof.csv")
     assert sorted(r["guid"] for r in oof) == sorted(cache.guids)
     assert all(abs(sum(float(r[f"prob_{x}"]) for x in LABELS) - 1) < 1e-4 for r in oof)
-    log = train.read_train_log(tmp_path / "log.csv")
+    log = records.read_train_log(tmp_path / "log.csv")
     assert {row["fold"] for row in log} == {0, 1, 2}
-    assert set(log[0]) == set(train.LOG_COLUMNS)
+    assert set(log[0]) == set(records.LOG_COLUMNS)
+    records.write_summary(tmp_path / "training.json", "multimodal", train.fold_epochs(results),
+                          {"train": {"precision": "fp32"}})
+    summary = records.read_summary(tmp_path / "training.json")
+    assert summary["folds"] == {r.fold: {"best_epoch": 3, "epochs_run": 3} for r in results}
+    assert summary["produced_by"]["train"]["precision"] == "fp32"
 
 
 def synthetic_token_features(n=120, seed=0, dim=32):

@@ -7,6 +7,7 @@ from sklearn.metrics import (accuracy_score, confusion_matrix, f1_score,
                              precision_recall_fscore_support)
 
 from msa import LABELS
+from msa.files import write_csv
 
 HEADLINE = ("accuracy", "macro_f1", "weighted_f1")
 
@@ -69,3 +70,8 @@ def summarize(mode: str, y_true: list[str], y_pred: list[str], folds: list[int],
 
 def confusion(y_true, y_pred) -> np.ndarray:
     return confusion_matrix(y_true, y_pred, labels=list(LABELS))
+
+
+def write_confusion_rows(oof_rows: list[dict], path) -> None:
+    """One row per pair (actual, predicted): the shape DVC's confusion template reads."""
+    write_csv(path, ["actual", "predicted"], [[r["label"], r["predicted"]] for r in oof_rows])

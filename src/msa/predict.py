@@ -19,7 +19,7 @@ from msa.files import atomic_write_bytes, atomic_write_text, write_json
 from msa.model import ModelConfig, SentimentClassifier
 from msa.train import FoldResult, predict_proba
 
-SUMMARY = "training.json"
+SUMMARY = "models.json"
 
 
 @dataclass
@@ -29,10 +29,8 @@ class FoldModel:
     lexical_weight: float = 0.0
 
 
-def save_models(results: list[FoldResult], mode: str, encoders: dict, folder: str | Path,
-                produced_by: dict | None = None) -> None:
-    """The fold models and `training.json`; `produced_by` says what made the features and the
-    models beyond their params ({"featurize": ..., "train": ...}, msa.precision.provenance)."""
+def save_models(results: list[FoldResult], mode: str, encoders: dict, folder: str | Path) -> None:
+    """The fold models, and `models.json`: what loading and checking them needs."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for stale in [*folder.glob("fold_*.pt"), *folder.glob("fold_*_lexical.pkl")]:
@@ -49,9 +47,7 @@ def save_models(results: list[FoldResult], mode: str, encoders: dict, folder: st
         "labels": list(LABELS),
         "encoders": encoders,
         "lexical_weight": max((r.lexical_weight for r in results), default=0.0),
-        "folds": {str(r.fold): {"best_epoch": r.best_epoch, "epochs_run": r.epochs_run}
-                  for r in results},
-        "produced_by": produced_by or {},
+        "folds": [r.fold for r in results],
     })
 
 
@@ -68,7 +64,7 @@ def load_models(folder: str | Path, dtype: str | None = None) -> tuple[list[Fold
     summary = read_summary(folder)
     models = []
     weight = summary.get("lexical_weight", 0.0)
-    for fold in sorted(summary["folds"], key=int):
+    for fold in summary["folds"]:
         checkpoint = torch.load(Path(folder) / f"fold_{fold}.pt", map_location="cpu",
                                 weights_only=True)
         config = ModelConfig(**checkpoint["config"])

@@ -30,13 +30,10 @@ from transformers import get_cosine_schedule_with_warmup
 from msa import LABELS, lexical
 from msa.errors import MsaError
 from msa.features import FeatureSet
-from msa.files import read_csv, write_csv, write_table
 from msa.model import ModelConfig, SentimentClassifier
 from msa.params import TrainParams
 
 LABEL_INDEX = {label: i for i, label in enumerate(LABELS)}
-LOG_COLUMNS = ("fold", "epoch", "train_loss", "val_loss", "val_accuracy", "val_macro_f1",
-               "stop_score", "lr")
 
 
 @dataclass
@@ -248,31 +245,16 @@ def train_cross_validated(features: FeatureSet, folds: dict[str, int], mode: str
     return results
 
 
-def write_oof(results: list[FoldResult], features: FeatureSet, path: str | Path) -> None:
-    """Out-of-fold probabilities: one row per labelled pair, in fold then guid order."""
+def oof_rows(results: list[FoldResult], features: FeatureSet):
+    """(guid, fold, label, probabilities) of every labelled pair, in fold then guid order."""
     label_of = dict(zip(features.guids, features.labels))
-    rows = []
-    for result in results:
-        for guid, probs in zip(result.val_guids, result.val_probs):
-            rows.append([guid, result.fold, label_of[guid], *(f"{p:.6f}" for p in probs),
-                         LABELS[int(probs.argmax())]])
-    write_csv(path, ["guid", "fold", "label", *(f"prob_{x}" for x in LABELS), "predicted"], rows)
+    return [(guid, result.fold, label_of[guid], probs)
+            for result in results for guid, probs in zip(result.val_guids, result.val_probs)]
 
 
-def read_oof(path: str | Path) -> list[dict]:
-    return read_csv(path, "out-of-fold predictions", "train")
+def epoch_log(results: list[FoldResult]) -> list[dict]:
+    return [row for result in results for row in result.log]
 
 
-def write_train_log(results: list[FoldResult], path: str | Path) -> None:
-    write_table([row for result in results for row in result.log], path, LOG_COLUMNS)
-
-
-def read_train_log(path: str | Path) -> list[dict]:
-    return [{k: (int(v) if k in ("fold", "epoch") else float(v)) for k, v in row.items()}
-            for row in read_csv(path, "training log", "train")]
-
-
-def write_confusion_rows(oof_rows: list[dict], path: str | Path) -> None:
-    """One row per pair (actual, predicted): the shape DVC's confusion template reads."""
-    write_csv(path, ["actual", "predicted"], [[r["label"], r["predicted"]] for r in oof_rows])
-
+def fold_epochs(results: list[FoldResult]) -> dict[int, dict]:
+    return {r.fold: {"best_epoch": r.best_epoch, "epochs_run": r.epochs_run} for r in results}
