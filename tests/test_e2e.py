@@ -57,6 +57,13 @@ def test_repro_then_nothing_changes(workspace):
     result = json.loads((repo / "metrics/metrics.json").read_text())
     assert result["mode"] == "multimodal" and result["pairs"] == 90
     assert 0 <= result["accuracy"]["mean"] <= 1
+    # what produced the run beyond its params: auto resolved on this machine, in both stages
+    from msa import precision
+
+    here = precision.provenance(precision.resolve("auto"))
+    assert result["produced_by"] == {"featurize": here, "train": here}
+    index = json.loads((repo / "data/features/index.json").read_text())
+    assert index["produced_by"] == here
     lines = (repo / "predictions/test_predictions.txt").read_text().splitlines()
     assert lines[0] == "guid,tag" and len(lines) == 16
     for png in ("learning_curves.png", "confusion.png", "per_class.png"):
