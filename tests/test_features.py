@@ -120,3 +120,9 @@ def test_missing_cache_is_a_clear_error(tmp_path):
 
     with pytest.raises(MsaError, match="run the featurize stage first"):
         features.load(tmp_path)
+
+
+def test_image_batch_size_follows_the_precision_unless_set():
+    assert features.image_batch_size(FeaturizeParams(), "bf16") == 32
+    assert features.image_batch_size(FeaturizeParams(), "fp32") == 8
+    assert features.image_batch_size(FeaturizeParams(image_batch_size=5), "bf16") == 5
