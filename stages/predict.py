@@ -14,9 +14,9 @@ def main() -> None:
     parser.add_argument("--models", required=True)
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
+    dtype = precision.resolve(params.load().precision)
     guids = [p.guid for p in data.read_manifest(args.manifest) if p.split == "test"]
     cache = features.load(args.features)
-    dtype = precision.resolve(params.load().precision)
     models, summary = predict.load_models(args.models, dtype)
     predict.check_compatible(summary, cache)
     rows = cache.rows(guids)

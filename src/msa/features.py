@@ -232,17 +232,17 @@ def encode_images(paths: list[str], views: list[int], params: FeaturizeParams,
         batches = (
             [dataset[i] for i in range(start, min(start + pairs_per_batch, len(paths)))]
             for start in range(0, len(paths), pairs_per_batch))
-        start = 0
+        encoded = 0
         for stacks in (_prefetched(batches) if dtype == "bf16" else batches):
             batch = torch.cat(stacks).contiguous(memory_format=torch.channels_last)
             with precision.autocast(dtype):
                 features = model(batch).float().numpy()
             offset = 0
             for j, stack in enumerate(stacks):
-                clean[start + j] = features[offset]
-                augmented[start + j, : len(stack) - 1] = features[offset + 1: offset + len(stack)]
+                clean[encoded + j] = features[offset]
+                augmented[encoded + j, : len(stack) - 1] = features[offset + 1: offset + len(stack)]
                 offset += len(stack)
-            start += len(stacks)
+            encoded += len(stacks)
             bar.update(len(stacks))
     return clean, augmented
 

@@ -19,7 +19,7 @@ from msa.files import atomic_write_bytes, atomic_write_text, write_json
 from msa.model import ModelConfig, SentimentClassifier
 from msa.train import FoldResult, predict_proba
 
-SUMMARY = "models.json"
+INDEX = "models.json"
 
 
 @dataclass
@@ -42,7 +42,7 @@ def save_models(results: list[FoldResult], mode: str, encoders: dict, folder: st
         if result.lexical is not None:
             atomic_write_bytes(folder / f"fold_{result.fold}_lexical.pkl",
                                lexical.dumps(result.lexical))
-    write_json(folder / SUMMARY, {
+    write_json(folder / INDEX, {
         "mode": mode,
         "labels": list(LABELS),
         "encoders": encoders,
@@ -51,8 +51,8 @@ def save_models(results: list[FoldResult], mode: str, encoders: dict, folder: st
     })
 
 
-def read_summary(folder: str | Path) -> dict:
-    path = Path(folder) / SUMMARY
+def read_index(folder: str | Path) -> dict:
+    path = Path(folder) / INDEX
     if not path.is_file():
         raise MsaError(f"{folder}: no trained models here (run the train stage first)")
     return json.loads(path.read_text(encoding="utf-8"))
@@ -61,7 +61,7 @@ def read_summary(folder: str | Path) -> dict:
 def load_models(folder: str | Path, dtype: str | None = None) -> tuple[list[FoldModel], dict]:
     """The fold models; `dtype` (bf16 | fp32) overrides the precision their tuned text layers
     were trained in (None keeps it, so the out-of-fold probabilities are reproduced exactly)."""
-    summary = read_summary(folder)
+    summary = read_index(folder)
     models = []
     weight = summary.get("lexical_weight", 0.0)
     for fold in summary["folds"]:
