@@ -3,7 +3,7 @@ the text layers that train fine-tunes)."""
 
 import argparse
 
-from msa import data, features, params, precision
+from msa import params
 from msa.errors import one_line_errors
 
 
@@ -14,6 +14,9 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     p = params.load()
+    # Torch and the encoders load after the params check, so a refused param fails at once.
+    from msa import data, features, precision
+
     pairs = data.read_manifest(args.manifest)
     cache = features.featurize(pairs, p.featurize, p.augment, precision.resolve(p.precision))
     features.save(cache, args.out)

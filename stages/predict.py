@@ -2,7 +2,7 @@
 
 import argparse
 
-from msa import data, features, params, precision, predict
+from msa import params
 from msa.errors import one_line_errors
 
 
@@ -14,11 +14,15 @@ def main() -> None:
     parser.add_argument("--models", required=True)
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
-    dtype = precision.resolve(params.load().precision)
+    p = params.load()
+    # Torch and the encoders load after the params check, so a refused param fails at once.
+    from msa import checkpoints, data, features, precision, predict
+
+    dtype = precision.resolve(p.precision)
     guids = [p.guid for p in data.read_manifest(args.manifest) if p.split == "test"]
     cache = features.load(args.features)
-    models, summary = predict.load_models(args.models, dtype)
-    predict.check_compatible(summary, cache)
+    models, summary = checkpoints.load_models(args.models, dtype)
+    checkpoints.check_compatible(summary, cache)
     rows = cache.rows(guids)
     probs = predict.ensemble_proba(models, cache, rows)
     predict.write_predictions(guids, probs, args.out)

@@ -2,7 +2,7 @@
 
 import argparse
 
-from msa import features, folds, params, precision, predict, records, train
+from msa import params
 from msa.errors import one_line_errors
 
 
@@ -17,11 +17,14 @@ def main() -> None:
     parser.add_argument("--summary", required=True)
     args = parser.parse_args()
     p = params.load()
+    # Torch and the encoders load after the params check, so a refused param fails at once.
+    from msa import checkpoints, features, folds, precision, records, train
+
     cache = features.load(args.features)
     assignment = folds.read_folds(args.folds)
     dtype = precision.resolve(p.precision)
     results = train.train_cross_validated(cache, assignment, p.mode, p.train, p.seed, dtype)
-    predict.save_models(results, p.mode, cache.encoders, args.models)
+    checkpoints.save_models(results, p.mode, cache.encoders, args.models)
     records.write_oof(train.oof_rows(results, cache), args.oof)
     records.write_train_log(train.epoch_log(results), args.log)
     records.write_summary(args.summary, p.mode, train.fold_epochs(results),

@@ -109,7 +109,7 @@ def test_stage_with_a_wrong_param_exits_with_one_line(tmp_path, params_text, mes
 
 def test_predict_stage_refuses_models_from_other_encoders(tmp_path):
     from msa import data as data_module
-    from msa import predict, train
+    from msa import checkpoints, train
     from msa.params import TrainParams
     from test_train import PARAMS, folds_for, synthetic_features
 
@@ -117,7 +117,7 @@ def test_predict_stage_refuses_models_from_other_encoders(tmp_path):
     results = train.train_cross_validated(cache, folds_for(cache), "text",
                                           TrainParams(**{**PARAMS.__dict__, "epochs": 1}),
                                           seed=0, show_progress=False)
-    predict.save_models(results, "text", {"text_model": "bert-base-uncased"}, tmp_path / "models")
+    checkpoints.save_models(results, "text", {"text_model": "bert-base-uncased"}, tmp_path / "models")
     cache.encoders = {"text_model": "all-MiniLM-L6-v2"}
     features.save(cache, tmp_path / "features")
     data_module.write_manifest([data_module.Pair("0", "test", None, "t", "x.jpg")],

@@ -119,6 +119,21 @@ def test_seeds_rerun_only_what_they_seed(workspace):
     assert (repo / "data/folds.csv").read_bytes() != folds_before
 
 
+def test_a_knob_the_settings_leave_unread_fails_the_experiment_in_one_line(workspace):
+    repo, env = workspace
+    result = subprocess.run("dvc exp run -S train.early_stopping=none -S train.patience=7",
+                            cwd=repo, env=env, shell=True, capture_output=True, text=True)
+    assert result.returncode != 0
+    errors = [line for line in (result.stdout + result.stderr).splitlines()
+              if line.startswith("error: ")]
+    assert errors == ["error: train.patience: 7 is never read while train.early_stopping is "
+                      "none; set train.early_stopping to holdout (or refit, or fold), or leave "
+                      "the key at its default"], result.stdout + result.stderr
+    assert "Running stage 'evaluate'" not in result.stdout
+    run("git checkout params.yaml && dvc checkout -q", repo, env)
+    assert "train" not in run("dvc status", repo, env)
+
+
 def test_compare_leaves_out_a_failed_queued_experiment(workspace):
     repo, env = workspace
     run("dvc exp run --queue -n no-data -S data.root=absent", repo, env)
@@ -203,7 +218,7 @@ def test_killed_train_then_repro_gives_the_uninterrupted_result(workspace):
 
     repo, env = workspace
     params = yaml.safe_load((repo / "params.yaml").read_text())
-    params["train"].update(epochs=16, patience=16)  # a fold long enough to be killed inside
+    params["train"].update(epochs=16)  # folds long enough to be killed inside
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     proc = subprocess.Popen("dvc repro", shell=True, cwd=repo, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True)

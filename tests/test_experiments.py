@@ -96,3 +96,90 @@ def test_select_by_name_and_revision(monkeypatch, capsys):
         experiments.select(["nope"])
     with pytest.raises(MsaError, match=r"experiment 'crashed' has no results of its own \(failed;"):
         experiments.select(["crashed"])
+
+
+class FakeDvc:
+    """Records the dvc commands a sweep would run; `dvc exp ls` knows `existing`."""
+
+    def __init__(self, monkeypatch, existing=(), fail_on=None):
+        self.calls, self.existing, self.fail_on = [], set(existing), fail_on
+        monkeypatch.setattr(experiments, "_dvc", self._dvc)
+        monkeypatch.setattr(experiments.subprocess, "run", self._run)
+
+    def _dvc(self, args):
+        self.calls.append(args)
+        return "\n".join(sorted(self.existing)) if args[:2] == ["exp", "ls"] else ""
+
+    def _run(self, cmd, **kwargs):
+        self.calls.append(cmd[1:])
+        failed = self.fail_on is not None and self.fail_on in cmd
+        return type("Done", (), {"returncode": 1 if failed else 0})()
+
+    def runs(self):
+        return [c for c in self.calls if c[:2] == ["exp", "run"]]
+
+
+def _params_file(tmp_path, text="train:\n  early_stopping: refit\n"):
+    path = tmp_path / "params.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_parse_sweep_spec():
+    assert experiments.parse_sweep("train.patience=1, 2,4,8") == ("train.patience",
+                                                                  ["1", "2", "4", "8"])
+    for bad in ("train.patience", "train.patience=", "=1,2", "train.patience=1,1"):
+        with pytest.raises(MsaError, match="sweep: "):
+            experiments.parse_sweep(bad)
+
+
+def test_a_sweep_runs_one_named_experiment_per_value_with_the_extra_sets(monkeypatch, tmp_path):
+    dvc = FakeDvc(monkeypatch, existing={"train-patience-2"})
+    names = experiments.run_sweep("train.patience", ["1", "2"], ["seed=1"],
+                                  params_file=_params_file(tmp_path))
+    assert names == ["train-patience-1", "train-patience-2"]
+    assert ["exp", "remove", "train-patience-2"] in dvc.calls  # a rerun replaces the old one
+    assert dvc.runs() == [
+        ["exp", "run", "-n", "train-patience-1", "-S", "seed=1", "-S", "train.patience=1"],
+        ["exp", "run", "-n", "train-patience-2", "-S", "seed=1", "-S", "train.patience=2"]]
+
+
+def test_a_queued_sweep_only_queues(monkeypatch, tmp_path):
+    dvc = FakeDvc(monkeypatch)
+    assert experiments.run_sweep("train.lr", ["0.001", "0.0003"], [], queue=True,
+                                 params_file=_params_file(tmp_path)) == []
+    assert [c[2] for c in dvc.runs()] == ["--queue", "--queue"]
+
+
+@pytest.mark.parametrize("key, values, match", [
+    # a knob the other settings leave unread: refused before any experiment runs
+    ("train.early_stopping", ["refit", "none"],
+     r"^sweep train.early_stopping=none: train.patience: 5 is never read while "
+     r"train.early_stopping is none"),
+    ("train.patience", ["2", "0"], r"^sweep train.patience=0: train.patience: 0 is not allowed"),
+    ("train.pateince", ["2"], r"^sweep train.pateince=2: train.pateince: unknown key"),
+])
+def test_every_value_is_checked_before_any_experiment_runs(monkeypatch, tmp_path, key, values,
+                                                          match):
+    dvc = FakeDvc(monkeypatch)
+    params_file = _params_file(tmp_path, "train:\n  early_stopping: refit\n  patience: 5\n")
+    with pytest.raises(MsaError, match=match):
+        experiments.run_sweep(key, values, [], params_file=params_file)
+    assert dvc.calls == []
+
+
+def test_a_failed_run_stops_the_sweep_with_one_line(monkeypatch, tmp_path):
+    dvc = FakeDvc(monkeypatch, fail_on="train-patience-1")
+    with pytest.raises(MsaError, match="^dvc exp run for train-patience-1 failed"):
+        experiments.run_sweep("train.patience", ["1", "2"], [], params_file=_params_file(tmp_path))
+    assert len(dvc.runs()) == 1
+
+
+def test_the_ablation_is_a_sweep_over_mode(monkeypatch, tmp_path):
+    dvc = FakeDvc(monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    _params_file(tmp_path)
+    assert experiments.run_ablation(["train.epochs=3"]) == [
+        "ablation-text", "ablation-image", "ablation-multimodal"]
+    assert dvc.runs()[1] == ["exp", "run", "-n", "ablation-image", "-S", "train.epochs=3",
+                             "-S", "mode=image"]

@@ -29,7 +29,7 @@ def test_repo_params_load_and_match_defaults():
     ({"train": {"class_weight_power": 2}}, "train.class_weight_power", "1: balanced"),
     ({"featurize": {"text_tuned_layers": -1}}, "featurize.text_tuned_layers", "0: frozen"),
     ({"train": {"text_lr": 0}}, "train.text_lr", "> 0"),
-    ({"train": {"early_stopping": "never"}}, "train.early_stopping", "none, holdout, fold"),
+    ({"train": {"early_stopping": "never"}}, "train.early_stopping", "none, holdout, refit, fold"),
     ({"train": {"holdout_fraction": 0}}, "train.holdout_fraction", "(0, 0.5]"),
     ({"fold": {"seed": -1}}, "fold.seed", "[0, 2**32)"),
     ({"fold": {"group": "image"}}, "fold.group", "none, text"),
@@ -70,3 +70,40 @@ def test_yaml_words_dvc_reads_as_strings_stay_strings(tmp_path):
 def test_missing_params_file_is_a_clear_error(tmp_path):
     with pytest.raises(ParamsError, match="params file not found"):
         params.load(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"train": {"early_stopping": "none", "patience": 7}},
+     "train.patience: 7 is never read while train.early_stopping is none"),
+    ({"train": {"early_stopping": "none", "monitor": "val_loss"}},
+     "train.monitor: 'val_loss' is never read while train.early_stopping is none"),
+    ({"train": {"early_stopping": "fold", "holdout_fraction": 0.2}},
+     "train.holdout_fraction: 0.2 is never read while train.early_stopping is fold"),
+    ({"featurize": {"image_weights": "w.pt"}},
+     "featurize.image_weights: 'w.pt' is never read while featurize.image_model is "
+     "efficientnet_lite0"),
+    ({"featurize": {"text_tuned_layers": 0}, "train": {"text_lr": 0.001}},
+     "train.text_lr: 0.001 is never read while featurize.text_tuned_layers is 0"),
+    ({"train": {"lexical_weight": 0, "lexical_c": 1}},
+     "train.lexical_c: 1.0 is never read while train.lexical_weight is 0"),
+    ({"augment": {"views": 0, "blur_p": 0.5}},
+     "augment.blur_p: 0.5 is never read while augment.views is 0"),
+])
+def test_a_knob_the_other_settings_leave_unread_is_refused_naming_both(raw, message):
+    with pytest.raises(ParamsError) as error:
+        params.from_dict(raw)
+    assert str(error.value).startswith(message)
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("raw", [
+    {"train": {"early_stopping": "none", "patience": 3, "monitor": "val_accuracy"}},  # defaults
+    {"train": {"early_stopping": "holdout", "patience": 7, "holdout_fraction": 0.2}},
+    {"train": {"early_stopping": "refit", "monitor": "val_loss", "holdout_fraction": 0.2}},
+    {"train": {"early_stopping": "fold", "patience": 7}},
+    {"featurize": {"image_model": "resnet50", "image_weights": "random"}},
+    # knobs that only the mode leaves unread stay allowed: an ablation runs every mode on one set
+    {"mode": "image", "train": {"lexical_weight": 0.5, "text_lr": 0.001}},
+])
+def test_knobs_that_are_read_or_at_their_default_are_accepted(raw):
+    params.from_dict(raw)

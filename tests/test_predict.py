@@ -1,40 +1,6 @@
 import numpy as np
-import pytest
 
-from msa import predict, train
-from msa.errors import MsaError
-from msa.params import TrainParams
-from test_train import PARAMS, folds_for, synthetic_features, synthetic_token_features
-
-
-@pytest.mark.parametrize("make_cache,lexical_weight",
-                         [(synthetic_features, 0.0), (synthetic_token_features, 0.0),
-                          (synthetic_features, 0.3)],
-                         ids=["frozen_text", "tuned_text", "with_lexical"])
-def test_saved_models_reproduce_the_out_of_fold_probabilities(tmp_path, make_cache,
-                                                              lexical_weight):
-    cache = make_cache(n=60)
-    params = TrainParams(**{**PARAMS.__dict__, "epochs": 3, "lexical_weight": lexical_weight})
-    results = train.train_cross_validated(cache, folds_for(cache), "multimodal", params, seed=0,
-                                          show_progress=False)
-    predict.save_models(results, "multimodal", cache.encoders, tmp_path)
-    models, summary = predict.load_models(tmp_path)
-    assert len(models) == 3 and summary["mode"] == "multimodal"
-    assert summary["lexical_weight"] == lexical_weight
-    assert all((m.lexical is not None) == (lexical_weight > 0) for m in models)
-    for model, result in zip(models, results):
-        rows = cache.rows(result.val_guids)
-        probs = predict.ensemble_proba([model], cache, rows)
-        np.testing.assert_allclose(probs, result.val_probs, atol=1e-6)
-    ensemble = predict.ensemble_proba(models, cache, np.arange(4))
-    np.testing.assert_allclose(ensemble.sum(1), 1.0, atol=1e-5)
-
-
-def test_models_and_features_from_other_encoders_are_refused():
-    cache = synthetic_features(n=10)
-    summary = {"encoders": {"x": 2}}
-    with pytest.raises(MsaError, match="trained on features from other encoders"):
-        predict.check_compatible(summary, cache)
+from msa import predict
 
 
 def test_predictions_are_in_lab5_format_and_input_order(tmp_path):

@@ -5,7 +5,7 @@ import csv
 import numpy as np
 import pytest
 
-from msa import LABELS, data, features, folds, metrics, predict, train
+from msa import LABELS, checkpoints, data, features, folds, metrics, predict, train
 from msa.params import AugmentParams, FeaturizeParams, TrainParams
 from conftest import LAB5
 
@@ -62,7 +62,7 @@ def test_pipeline_on_a_stratified_subset(tmp_path):
     assert summary["pairs"] == sum(1 for p in pairs if p.split == "train")
     test_rows = cache.rows([p.guid for p in pairs if p.split == "test"])
     models_dir = tmp_path / "models"
-    predict.save_models(results, "multimodal", cache.encoders, models_dir)
-    models, _ = predict.load_models(models_dir)
+    checkpoints.save_models(results, "multimodal", cache.encoders, models_dir)
+    models, _ = checkpoints.load_models(models_dir)
     probs = predict.ensemble_proba(models, cache, test_rows)
     assert probs.shape == (len(test_rows), 3) and np.allclose(probs.sum(1), 1, atol=1e-5)

@@ -312,3 +312,52 @@ def test_length_bucketed_batches_cover_every_row_once_with_less_padding():
                    for b in batches)
 
     assert padding(bucketed) < padding(plain) / 4
+
+
+def test_early_stopping_counts_epochs_without_improvement():
+    loss = train.EarlyStopping("val_loss", patience=2)
+    assert [loss.improved(v) for v in (1.0, 0.8, 0.8, 0.9)] == [True, True, False, False]
+    assert loss.stop and loss.best == 0.8
+    accuracy = train.EarlyStopping("val_accuracy", patience=2)
+    assert [accuracy.improved(v) for v in (0.5, 0.4, 0.6)] == [True, False, True]
+    assert not accuracy.stop  # an improvement starts the wait again
+
+
+def test_refit_fits_every_training_pair_for_the_epochs_the_holdout_chose(monkeypatch):
+    cache = synthetic_features()
+    folds = folds_for(cache)
+    params = replace(PARAMS, epochs=12, patience=2, early_stopping="refit")
+    calls = []
+    real_fit = train.fit
+
+    def recording_fit(*args):
+        calls.append(args)
+        return real_fit(*args)
+
+    monkeypatch.setattr(train, "fit", recording_fit)
+    result = train.train_fold(cache, folds, 0, "multimodal", params, seed=0)
+    holdout = train.train_fold(cache, folds, 0, "multimodal",
+                               replace(params, early_stopping="holdout"), seed=0)
+    (choosing, refit), train_guids = calls[:2], [g for g, f in folds.items() if f != 0]
+    # the choosing run is the holdout rule's run: same log, same epoch chosen
+    assert result.log == holdout.log and result.best_epoch == holdout.best_epoch
+    assert result.epochs_run == holdout.epochs_run == len(result.log)
+    assert sorted(refit[6].guids) == sorted(train_guids) and refit[8] is None  # no hold-out
+    assert refit[9] == "none" and refit[10] == result.best_epoch
+    assert len(choosing[6].guids) < len(train_guids)
+    assert not np.array_equal(result.val_probs, holdout.val_probs)
+
+
+def test_the_reported_fold_never_chooses_under_refit():
+    cache = synthetic_features()
+    folds = folds_for(cache)
+    relabelled = synthetic_features()
+    rng = np.random.default_rng(1)
+    for i, g in enumerate(relabelled.guids):
+        if folds[g] == 0:
+            relabelled.labels[i] = LABELS[rng.integers(len(LABELS))]
+    params = replace(PARAMS, epochs=10, patience=3, early_stopping="refit")
+    a = train.train_fold(cache, folds, 0, "multimodal", params, seed=0)
+    b = train.train_fold(relabelled, folds, 0, "multimodal", params, seed=0)
+    assert a.best_epoch == b.best_epoch
+    np.testing.assert_array_equal(a.val_probs, b.val_probs)

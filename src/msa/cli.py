@@ -1,4 +1,5 @@
-"""The `msa` command: demo data, and prediction with the workspace's trained models."""
+"""The `msa` command: demo data, prediction with the workspace's trained models, and experiments
+side by side (ablation, sweep, compare)."""
 
 from __future__ import annotations
 
@@ -19,11 +20,11 @@ def _demo_data(args) -> None:
 def _predict(args) -> None:
     import numpy as np
 
-    from msa import data, features, params, precision, predict
+    from msa import checkpoints, data, features, params, precision, predict
 
     p = params.load(args.params)
     dtype = precision.resolve(p.precision)
-    models, summary = predict.load_models(args.models, dtype)
+    models, summary = checkpoints.load_models(args.models, dtype)
     pairs, report = data.prepare(args.data, train_list="", test_list=args.input)
     skipped = {name: item["guids"] for name, item in report["problems"].items()
                if item["skips_pair"] and item["guids"]}
@@ -35,7 +36,7 @@ def _predict(args) -> None:
     # Features must come from the encoders the models were trained on, whatever params say now.
     encoder_params = dataclasses.replace(p.featurize, **summary["encoders"])
     cache = features.featurize(pairs, encoder_params, p.augment, dtype)
-    predict.check_compatible(summary, cache)
+    checkpoints.check_compatible(summary, cache)
     probs = predict.ensemble_proba(models, cache, np.arange(len(cache.guids)))
     predict.write_predictions(cache.guids, probs, args.output)
     print(f"predict: {len(pairs)} pairs -> {args.output}")
@@ -49,6 +50,21 @@ def _ablation(args) -> None:
     text = experiments.write_report(chosen, args.out, "Modality ablation", [])
     print(text)
     print(f"ablation: report in {args.out}.md, chart in {args.out}.png")
+
+
+def _sweep(args) -> None:
+    from msa import experiments
+
+    key, values = experiments.parse_sweep(args.spec)
+    names = experiments.run_sweep(key, values, args.set, queue=args.queue)
+    if args.queue:
+        print(f"sweep: {len(values)} experiments queued; run them with dvc queue start, then "
+              "report them with msa compare")
+        return
+    out = args.out or f"reports/{key}"
+    text = experiments.write_report(experiments.select(names), out, f"Sweep of {key}", [key])
+    print(text)
+    print(f"sweep: report in {out}.md, chart in {out}.png")
 
 
 def _compare(args) -> None:
@@ -86,6 +102,17 @@ def build_parser() -> argparse.ArgumentParser:
                      help="extra param for every run, as for dvc exp run -S")
     abl.add_argument("--out", default="reports/ablation", help="path stem of the .md and .png")
     abl.set_defaults(run=_ablation)
+
+    swp = commands.add_parser("sweep", help="one DVC experiment per value of a param, then a "
+                                            "table and chart")
+    swp.add_argument("spec", metavar="KEY=VALUES", help="e.g. train.patience=1,2,4,8")
+    swp.add_argument("-S", "--set", action="append", default=[], metavar="KEY=VALUE",
+                     help="extra param for every run, as for dvc exp run -S")
+    swp.add_argument("--out", help="path stem of the .md and .png (default: reports/KEY)")
+    swp.add_argument("--queue", action="store_true",
+                     help="only queue the runs (in DVC's queue, which sees git-tracked files "
+                          "only); dvc queue start runs them")
+    swp.set_defaults(run=_sweep)
 
     cmp = commands.add_parser("compare", help="experiments or revisions side by side")
     cmp.add_argument("names", nargs="*", help="experiment names or revisions "

@@ -7,6 +7,7 @@ files in the workspace, so a report always matches `dvc exp show`.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -18,11 +19,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from msa import LABELS  # noqa: E402
+from msa import LABELS, params  # noqa: E402
 from msa.files import atomic_write_text, save_figure  # noqa: E402
 from msa.errors import MsaError  # noqa: E402
 from msa.metrics import HEADLINE  # noqa: E402
-from msa.params import MODES  # noqa: E402
 
 METRICS_FILE = "metrics/metrics.json"
 NAMES = {"accuracy": "accuracy", "macro_f1": "macro-F1", "weighted_f1": "weighted-F1"}
@@ -223,18 +223,72 @@ def write_report(experiments: list[Experiment], out_stem: str | Path, title: str
     return text
 
 
-def run_ablation(overrides: list[str], modes=MODES, prefix: str = "ablation") -> list[str]:
-    """One named DVC experiment per mode; featurize is shared through DVC's cache."""
+def parse_sweep(spec: str) -> tuple[str, list[str]]:
+    """`key=v1,v2,...` (values as dvc exp run -S takes them) -> (key, values)."""
+    key, sep, values = spec.partition("=")
+    chosen = [v.strip() for v in values.split(",") if v.strip()]
+    if not sep or not key or not chosen:
+        raise MsaError(f"sweep: {spec!r}: expected KEY=VALUE1,VALUE2,... "
+                       "(e.g. train.patience=1,2,4,8)")
+    if len(set(chosen)) != len(chosen):
+        raise MsaError(f"sweep: {spec!r}: a value is named twice")
+    return key.strip(), chosen
+
+
+def _with_sets(raw: dict, sets: list[str]) -> dict:
+    """params.yaml's content with `key=value` sets applied, as dvc exp run -S applies them."""
+    raw = json.loads(json.dumps(raw))
+    for item in sets:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise MsaError(f"-S {item!r}: expected KEY=VALUE")
+        *path, last = key.split(".")
+        node = raw
+        for part in path:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise MsaError(f"-S {item!r}: {part} is not a section of params.yaml")
+        node[last] = params.parse_value(value)
+    return raw
+
+
+def experiment_name(prefix: str, value: str) -> str:
+    """A DVC (git ref) safe name for one run of a sweep."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", f"{prefix}-{value}").strip("_")
+
+
+def run_sweep(key: str, values: list[str], overrides: list[str], prefix: str | None = None,
+              params_file: str | Path = "params.yaml", queue: bool = False) -> list[str]:
+    """One named DVC experiment per value of `key`, `overrides` set in every one. Every run's
+    params are checked first, so a bad value or a knob the other settings leave unread fails
+    before any experiment runs. Stages whose inputs a value leaves alone come from DVC's cache.
+
+    The runs go one after another in the workspace: DVC's queue runs each in a copy holding only
+    git-tracked files, which misses untracked data folders such as the demo's. With `queue`,
+    they are only queued (`dvc queue start` runs them) and nothing is returned.
+    """
+    raw = params.load_raw(params_file)
+    prefix = prefix or key.replace(".", "-")
+    runs = []
+    for value in values:
+        sets = [*overrides, f"{key}={value}"]
+        try:
+            params.from_dict(_with_sets(raw, sets))
+        except MsaError as exc:
+            raise MsaError(f"sweep {key}={value}: {exc}") from None
+        runs.append((experiment_name(prefix, value), sets))
     existing = set(_dvc(["exp", "ls", "--name-only"]).split())
-    names = []
-    for mode in modes:
-        name = f"{prefix}-{mode}"
+    for name, sets in runs:
         if name in existing:
             _dvc(["exp", "remove", name])
-        sets = [arg for value in [f"mode={mode}", *overrides] for arg in ("-S", value)]
-        print(f"ablation: dvc exp run -n {name} {' '.join(sets)}", flush=True)
-        result = subprocess.run(["dvc", "exp", "run", "-n", name, *sets])
-        if result.returncode != 0:
+        args = ["exp", "run", *(["--queue"] if queue else []), "-n", name,
+                *(arg for value in sets for arg in ("-S", value))]
+        print(f"sweep: dvc {' '.join(args)}", flush=True)
+        if subprocess.run(["dvc", *args]).returncode != 0:
             raise MsaError(f"dvc exp run for {name} failed (its output is above)")
-        names.append(name)
-    return names
+    return [] if queue else [name for name, _ in runs]
+
+
+def run_ablation(overrides: list[str], modes=params.MODES, prefix: str = "ablation") -> list[str]:
+    """The modality ablation: a sweep over `mode`; featurize is shared through DVC's cache."""
+    return run_sweep("mode", list(modes), overrides, prefix)

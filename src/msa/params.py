@@ -97,7 +97,7 @@ class TrainParams:
     # Where the epoch is chosen: nowhere (the last epoch is kept), a hold-out of the training
     # folds (the reported fold stays unseen), or the reported fold itself (the seed design's
     # way, optimistic). patience and monitor apply to holdout and fold.
-    early_stopping: Literal["none", "holdout", "fold"] = "none"
+    early_stopping: Literal["none", "holdout", "refit", "fold"] = "none"
     holdout_fraction: float = 0.1
     hidden_dim: int = 128
     image_hidden_dim: int = 512
@@ -179,6 +179,50 @@ _RANGES = [
 ]
 
 
+_AUGMENT_KNOBS = ("crop_scale_min", "hflip_p", "blur_p", "grid_distortion_p", "color_jitter_p",
+                  "color_jitter_strength", "seed")
+
+# (dotted key, what makes it dead or None, what to do) for knobs that other settings leave
+# unread: a non-default value there would make an experiment that differs from the baseline in
+# name only. Knobs that only `mode` leaves unread (text_lr or the lexical model under image) are
+# not refused, so that a modality ablation can run every mode on one set of params.
+_DEAD = [
+    *[(f"train.{key}",
+       lambda p: "train.early_stopping is none" if p.train.early_stopping == "none" else None,
+       "set train.early_stopping to holdout (or refit, or fold), or leave the key at its default")
+      for key in ("patience", "monitor")],
+    ("train.holdout_fraction",
+     lambda p: (f"train.early_stopping is {p.train.early_stopping}"
+                if p.train.early_stopping not in ("holdout", "refit") else None),
+     "set train.early_stopping to holdout or refit, or leave the key at its default"),
+    ("featurize.image_weights",
+     lambda p: (f"featurize.image_model is {p.featurize.image_model}"
+                if p.featurize.image_model != "resnet50" else None),
+     "image_weights is for resnet50; leave it empty for the packaged encoders"),
+    ("train.text_lr",
+     lambda p: "featurize.text_tuned_layers is 0" if p.featurize.text_tuned_layers == 0 else None,
+     "tune some text layers, or leave the key at its default"),
+    ("train.lexical_c",
+     lambda p: "train.lexical_weight is 0" if p.train.lexical_weight == 0 else None,
+     "give the lexical model a weight, or leave the key at its default"),
+    *[(f"augment.{key}", lambda p: "augment.views is 0" if p.augment.views == 0 else None,
+       "draw some views, or leave the key at its default") for key in _AUGMENT_KNOBS],
+]
+
+
+def _value(params, key: str):
+    return functools.reduce(getattr, key.split("."), params)
+
+
+def _refuse_dead_knobs(params: Params) -> None:
+    defaults = Params()
+    for key, dead_because, remedy in _DEAD:
+        value = _value(params, key)
+        reason = dead_because(params)
+        if reason and value != _value(defaults, key):
+            raise ParamsError(f"{key}: {value!r} is never read while {reason}; {remedy}")
+
+
 def _convert(value, hint, key: str):
     origin = typing.get_origin(hint)
     if origin is Literal:
@@ -234,20 +278,32 @@ def from_dict(raw: dict) -> Params:
     params = _build(Params, raw)
     for key, ok, allowed in _RANGES:
         if not ok(params):
-            value = functools.reduce(getattr, key.split("."), params)
-            raise ParamsError(f"{key}: {value!r} is not allowed; use {allowed}")
+            raise ParamsError(f"{key}: {_value(params, key)!r} is not allowed; use {allowed}")
+    _refuse_dead_knobs(params)
     return params
 
 
-def load(path: str | Path = "params.yaml") -> Params:
+def load_raw(path: str | Path = "params.yaml") -> dict:
+    """The file's keys as DVC reads them, unchecked."""
     path = Path(path)
     if not path.is_file():
         raise ParamsError(f"{path}: params file not found")
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_Yaml12Loader)
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_Yaml12Loader) or {}
     except yaml.YAMLError as exc:
         raise ParamsError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
-    return from_dict(raw or {})
+
+
+def parse_value(text: str):
+    """A value as `dvc exp run -S key=text` writes it into params.yaml."""
+    try:
+        return yaml.load(text, Loader=_Yaml12Loader) if text else ""
+    except yaml.YAMLError:
+        return text
+
+
+def load(path: str | Path = "params.yaml") -> Params:
+    return from_dict(load_raw(path))
 
 
 def to_dict(params: Params) -> dict:

@@ -1,14 +1,17 @@
 """The training loop: one model per fold on cached features.
 
-AdamW, linear warm-up then cosine decay (per step), gradient clipping after backward(),
-class-weighted cross-entropy, one augmented image view drawn per training pair each epoch.
-By default every epoch runs and the last is kept (`none`): on lab5 that beat choosing the epoch on a
-hold-out, which fits 10% fewer pairs and chooses noisily. Early stopping with the best epoch's
-weights restored is there too: on a stratified hold-out of the training folds (`holdout`, the
-reported fold stays unseen), or on the reported fold itself (`fold`: the seed design's way,
-optimistic). In text and multimodal modes the fold's out-of-fold probabilities blend the network
-with a lexical model fitted on the same training folds (`msa.lexical`); the per-epoch log and
-the epoch choice are the network's own.
+AdamW, linear warm-up then cosine decay over train.epochs (per step), gradient clipping after
+backward(), class-weighted cross-entropy, one augmented image view drawn per training pair each
+epoch. How many epochs a fold's model trains is train.early_stopping's choice:
+  refit    a stratified hold-out of the training folds chooses it (train.monitor, waiting
+           train.patience epochs after the best), then a fresh model fits every training pair
+           for that many epochs on the same schedule;
+  holdout  the same choice, keeping the choosing model (the hold-out's pairs are never fitted);
+  fold     the scored fold itself chooses (the seed design's way; optimistic);
+  none     every epoch runs and the last is kept.
+Only `fold` lets the scored fold choose anything. In text and multimodal modes the fold's
+out-of-fold probabilities blend the network with a lexical model fitted on the same training
+folds (`msa.lexical`); the per-epoch log and the epoch choice are the network's own.
 """
 
 from __future__ import annotations
@@ -66,12 +69,6 @@ def class_weights(labels: np.ndarray, power: float) -> torch.Tensor | None:
     return torch.from_numpy(weights)
 
 
-def _improved(monitor: str, value: float, best: float | None) -> bool:
-    if best is None:
-        return True
-    return value < best if monitor == "val_loss" else value > best
-
-
 @torch.no_grad()
 def predict_proba(model: SentimentClassifier, features: FeatureSet, rows: np.ndarray,
                   batch_size: int = 256) -> np.ndarray:
@@ -126,8 +123,8 @@ def build_model(features: FeatureSet, mode: str, params: TrainParams,
 
 def split_for_stopping(train_guids: list[str], label_of: dict, params: TrainParams,
                        seed: int) -> tuple[list[str], list[str]]:
-    """(guids to fit, guids that choose the epoch); with early_stopping != holdout, no hold-out."""
-    if params.early_stopping != "holdout":
+    """(guids to fit, guids that choose the epoch); a hold-out only for holdout and refit."""
+    if params.early_stopping not in ("holdout", "refit"):
         return train_guids, []
     labels = [label_of[g] for g in train_guids]
     # At least one pair of every class, so that small data sets can still stop early.
@@ -152,84 +149,150 @@ def _scores(probs: np.ndarray, y: torch.Tensor, criterion) -> dict:
     }
 
 
-def train_fold(features: FeatureSet, folds: dict[str, int], fold: int, mode: str,
-               params: TrainParams, seed: int, dtype: str = "fp32") -> FoldResult:
-    label_of = dict(zip(features.guids, features.labels))
-    val_guids = [g for g, f in folds.items() if f == fold]
-    train_guids = [g for g, f in folds.items() if f != fold]
-    fit_guids, stop_guids = split_for_stopping(train_guids, label_of, params, seed * 1000 + fold)
-    tr, va, st = features.rows(fit_guids), features.rows(val_guids), features.rows(stop_guids)
-    views = features.image_views[features.view_rows(fit_guids)]
-    y_train = torch.tensor([LABEL_INDEX[label_of[g]] for g in fit_guids])
-    y_val = torch.tensor([LABEL_INDEX[label_of[g]] for g in val_guids])
-    y_stop = torch.tensor([LABEL_INDEX[label_of[g]] for g in stop_guids])
-    image = torch.from_numpy(features.image)
-    train_views = torch.from_numpy(views) if views.shape[1] else image[tr].unsqueeze(1)
+@dataclass
+class Side:
+    """The feature rows and labels of one part of a fold (fitted, scored, or choosing the epoch)."""
 
-    seed_everything(seed * 1000 + fold)
-    generator = torch.Generator().manual_seed(seed * 1000 + fold)
-    model = build_model(features, mode, params, dtype)
-    weights = class_weights(y_train.numpy(), params.class_weight_power)
-    criterion = nn.CrossEntropyLoss(weight=weights, label_smoothing=params.label_smoothing)
+    guids: list[str]
+    rows: np.ndarray
+    y: torch.Tensor
+
+    @classmethod
+    def of(cls, features: FeatureSet, guids: list[str], label_of: dict) -> "Side":
+        return cls(guids, features.rows(guids),
+                   torch.tensor([LABEL_INDEX[label_of[g]] for g in guids], dtype=torch.long))
+
+
+class EarlyStopping:
+    """Tracks `monitor` per epoch: whether it improved, and when `patience` epochs have not."""
+
+    def __init__(self, monitor: str, patience: int):
+        self.monitor, self.patience = monitor, patience
+        self.best, self.waited = None, 0
+
+    def improved(self, value: float) -> bool:
+        better = self.best is None or (value < self.best if self.monitor == "val_loss"
+                                       else value > self.best)
+        if better:
+            self.best, self.waited = value, 0
+        else:
+            self.waited += 1
+        return better
+
+    @property
+    def stop(self) -> bool:
+        return self.waited >= self.patience
+
+
+def optimizer_and_schedule(model: SentimentClassifier, params: TrainParams, steps_per_epoch: int):
+    """AdamW (the tuned text layers at their own rate) and warm-up + cosine over train.epochs."""
     text_params = list(model.text_top.parameters()) if model.tunes_text else []
     tuned = {id(p) for p in text_params}
     groups = [{"params": [p for p in model.parameters() if id(p) not in tuned], "lr": params.lr}]
     if text_params:
         groups.append({"params": text_params, "lr": params.text_lr})
     optimizer = torch.optim.AdamW(groups, weight_decay=params.weight_decay)
-    steps_per_epoch = -(-len(tr) // params.batch_size)
     total_steps = steps_per_epoch * params.epochs
     scheduler = get_cosine_schedule_with_warmup(
         optimizer, int(params.warmup_ratio * total_steps), total_steps)
-    lengths = features.text_tokens.lengths[tr] if model.tunes_text else None
+    return optimizer, scheduler
 
-    best_value, best_state, best_epoch, waited, log = None, None, 0, 0, []
-    val_probs = None
-    for epoch in range(1, params.epochs + 1):
+
+def train_epoch(model, features: FeatureSet, fit: Side, views: torch.Tensor, criterion,
+                optimizer, scheduler, params: TrainParams, generator: torch.Generator) -> float:
+    """One pass over the fitted pairs, one augmented view drawn per pair; the mean loss."""
+    model.train()
+    lengths = features.text_tokens.lengths[fit.rows] if model.tunes_text else None
+    batches = _epoch_batches(len(fit.rows), params.batch_size, generator, lengths)
+    view = torch.randint(views.shape[1], (len(fit.rows),), generator=generator)
+    image = views[torch.arange(len(fit.rows)), view]
+    total_loss = 0.0
+    for batch in batches:
+        text = features.text_input(fit.rows[batch.numpy()], model.tunes_text)
+        loss = criterion(model(text, image[batch]), fit.y[batch])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), params.clip_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        total_loss += loss.item() * len(batch)
+    return total_loss / len(fit.rows)
+
+
+@dataclass
+class Fit:
+    state: dict
+    config: ModelConfig
+    log: list[dict]
+    best_epoch: int
+    val_probs: np.ndarray  # the scored fold, at best_epoch
+
+
+def fit(features: FeatureSet, mode: str, params: TrainParams, seed: int, dtype: str, fold: int,
+        train: Side, val: Side, stop: Side | None, chooser: str, epochs: int) -> Fit:
+    """Up to `epochs` epochs from a fresh model; the epoch kept is the best by train.monitor on
+    `stop` (chooser "holdout") or on `val` ("fold"), or the last ("none")."""
+    seed_everything(seed)
+    generator = torch.Generator().manual_seed(seed)
+    model = build_model(features, mode, params, dtype)
+    criterion = nn.CrossEntropyLoss(weight=class_weights(train.y.numpy(), params.class_weight_power),
+                                    label_smoothing=params.label_smoothing)
+    optimizer, scheduler = optimizer_and_schedule(
+        model, params, -(-len(train.rows) // params.batch_size))
+    views = features.image_views[features.view_rows(train.guids)]
+    views = (torch.from_numpy(views) if views.shape[1]
+             else torch.from_numpy(features.image)[train.rows].unsqueeze(1))
+    stopping = EarlyStopping(params.monitor, params.patience)
+    best, log = None, []
+    for epoch in range(1, epochs + 1):
         lr = scheduler.get_last_lr()[0]
-        model.train()
-        batches = _epoch_batches(len(tr), params.batch_size, generator, lengths)
-        view = torch.randint(train_views.shape[1], (len(tr),), generator=generator)
-        image_train = train_views[torch.arange(len(tr)), view]
-        total_loss = 0.0
-        for batch in batches:
-            text = features.text_input(tr[batch.numpy()], model.tunes_text)
-            loss = criterion(model(text, image_train[batch]), y_train[batch])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), params.clip_grad_norm)
-            optimizer.step()
-            scheduler.step()
-            total_loss += loss.item() * len(batch)
-
-        epoch_val_probs = predict_proba(model, features, va)
-        val = _scores(epoch_val_probs, y_val, criterion)
-        if params.early_stopping == "holdout":
-            stop = _scores(predict_proba(model, features, st), y_stop, criterion)
-            stop_score = stop[params.monitor]
-        elif params.early_stopping == "fold":
-            stop_score = val[params.monitor]
-        else:  # none: every epoch counts as the best so far, so the last one is kept
-            stop_score = float("nan")
-        log.append({"fold": fold, "epoch": epoch, "train_loss": total_loss / len(tr), **val,
-                    "stop_score": stop_score, "lr": lr})
-        if params.early_stopping == "none" or _improved(params.monitor, stop_score, best_value):
-            best_value, best_epoch, waited = stop_score, epoch, 0
-            best_state, val_probs = copy.deepcopy(model.state_dict()), epoch_val_probs
+        train_loss = train_epoch(model, features, train, views, criterion, optimizer, scheduler,
+                                 params, generator)
+        val_probs = predict_proba(model, features, val.rows)
+        scores = _scores(val_probs, val.y, criterion)
+        if chooser == "holdout":
+            stop_score = _scores(predict_proba(model, features, stop.rows), stop.y,
+                                 criterion)[params.monitor]
         else:
-            waited += 1
-            if waited >= params.patience:
-                break
+            stop_score = scores[params.monitor] if chooser == "fold" else float("nan")
+        log.append({"fold": fold, "epoch": epoch, "train_loss": train_loss, **scores,
+                    "stop_score": stop_score, "lr": lr})
+        if chooser == "none" or stopping.improved(stop_score):
+            best = Fit(copy.deepcopy(model.state_dict()), model.config, log, epoch, val_probs)
+        elif stopping.stop:
+            break
+    return best
 
-    result = FoldResult(fold, best_state, model.config, log, best_epoch, len(log), val_guids,
-                        val_probs)
+
+def train_fold(features: FeatureSet, folds: dict[str, int], fold: int, mode: str,
+               params: TrainParams, seed: int, dtype: str = "fp32") -> FoldResult:
+    label_of = dict(zip(features.guids, features.labels))
+    val_guids = [g for g, f in folds.items() if f == fold]
+    train_guids = [g for g, f in folds.items() if f != fold]
+    fit_guids, stop_guids = split_for_stopping(train_guids, label_of, params, seed * 1000 + fold)
+    val = Side.of(features, val_guids, label_of)
+    fold_seed = seed * 1000 + fold
+    chooser = "holdout" if params.early_stopping == "refit" else params.early_stopping
+    chosen = fit(features, mode, params, fold_seed, dtype, fold,
+                 Side.of(features, fit_guids, label_of), val,
+                 Side.of(features, stop_guids, label_of), chooser, params.epochs)
+    epochs_run = len(chosen.log)
+    if params.early_stopping == "refit":
+        # The hold-out chose how many epochs; a fresh model fits every training pair for that
+        # many, on the same schedule. The log stays the choosing run's.
+        refit = fit(features, mode, params, fold_seed, dtype, fold,
+                    Side.of(features, train_guids, label_of), val, None, "none",
+                    chosen.best_epoch)
+        chosen = Fit(refit.state, refit.config, chosen.log, chosen.best_epoch, refit.val_probs)
+    result = FoldResult(fold, chosen.state, chosen.config, chosen.log, chosen.best_epoch,
+                        epochs_run, val_guids, chosen.val_probs)
     if mode != "image" and params.lexical_weight > 0:
         result.lexical = lexical.fit(features.texts_of(features.rows(train_guids)),
                                      [LABEL_INDEX[label_of[g]] for g in train_guids],
                                      params.lexical_c)
         result.lexical_weight = params.lexical_weight
         result.val_probs = lexical.blend(
-            val_probs, lexical.predict_proba(result.lexical, features.texts_of(va)),
+            chosen.val_probs, lexical.predict_proba(result.lexical, features.texts_of(val.rows)),
             params.lexical_weight)
     return result
 
