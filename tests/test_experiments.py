@@ -148,7 +148,11 @@ def test_a_queued_sweep_only_queues(monkeypatch, tmp_path):
     dvc = FakeDvc(monkeypatch)
     assert experiments.run_sweep("train.lr", ["0.001", "0.0003"], [], queue=True,
                                  params_file=_params_file(tmp_path)) == []
-    assert [c[2] for c in dvc.runs()] == ["--queue", "--queue"]
+    assert [c[2:5] for c in dvc.runs()] == [["--queue", "-C", "data/demo"]] * 2
+    FakeDvc(monkeypatch)
+    experiments.run_sweep("seed", ["1"], ["data.root=/abs/lab5"], queue=True,
+                          params_file=_params_file(tmp_path))
+    assert experiments._dvc.__self__.runs()[0][2:4] == ["--queue", "-n"]  # outside: nothing to copy
 
 
 @pytest.mark.parametrize("key, values, match", [

@@ -263,9 +263,9 @@ def run_sweep(key: str, values: list[str], overrides: list[str], prefix: str | N
     params are checked first, so a bad value or a knob the other settings leave unread fails
     before any experiment runs. Stages whose inputs a value leaves alone come from DVC's cache.
 
-    The runs go one after another in the workspace: DVC's queue runs each in a copy holding only
-    git-tracked files, which misses untracked data folders such as the demo's. With `queue`,
-    they are only queued (`dvc queue start` runs them) and nothing is returned.
+    The runs go one after another in the workspace. With `queue`, they are only queued (`dvc
+    queue start` runs them, each in a copy of the repository, with a data.root inside it copied
+    in) and nothing is returned.
     """
     raw = params.load_raw(params_file)
     prefix = prefix or key.replace(".", "-")
@@ -273,20 +273,23 @@ def run_sweep(key: str, values: list[str], overrides: list[str], prefix: str | N
     for value in values:
         sets = [*overrides, f"{key}={value}"]
         try:
-            params.from_dict(_with_sets(raw, sets))
+            checked = params.from_dict(_with_sets(raw, sets))
         except MsaError as exc:
             raise MsaError(f"sweep {key}={value}: {exc}") from None
-        runs.append((experiment_name(prefix, value), sets))
+        # A queued run sees git-tracked files only; DVC copies an untracked data folder in.
+        copy = ["-C", checked.data.root] if queue and not Path(checked.data.root).is_absolute() \
+            else []
+        runs.append((experiment_name(prefix, value), sets, copy))
     existing = set(_dvc(["exp", "ls", "--name-only"]).split())
-    for name, sets in runs:
+    for name, sets, copy in runs:
         if name in existing:
             _dvc(["exp", "remove", name])
-        args = ["exp", "run", *(["--queue"] if queue else []), "-n", name,
+        args = ["exp", "run", *(["--queue", *copy] if queue else []), "-n", name,
                 *(arg for value in sets for arg in ("-S", value))]
         print(f"sweep: dvc {' '.join(args)}", flush=True)
         if subprocess.run(["dvc", *args]).returncode != 0:
             raise MsaError(f"dvc exp run for {name} failed (its output is above)")
-    return [] if queue else [name for name, _ in runs]
+    return [] if queue else [name for name, *_ in runs]
 
 
 def run_ablation(overrides: list[str], modes=params.MODES, prefix: str = "ablation") -> list[str]:

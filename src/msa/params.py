@@ -85,7 +85,7 @@ class AugmentParams:
 
 @dataclass(frozen=True)
 class TrainParams:
-    epochs: int = 5
+    epochs: int = 10  # at most, where early stopping chooses how many
     batch_size: int = 64
     lr: float = 1e-3
     text_lr: float = 1e-4  # the fine-tuned text layers (featurize.text_tuned_layers > 0)
@@ -94,10 +94,10 @@ class TrainParams:
     clip_grad_norm: float = 1.0
     patience: int = 3
     monitor: Literal["val_loss", "val_accuracy", "val_macro_f1"] = "val_accuracy"
-    # Where the epoch is chosen: nowhere (the last epoch is kept), a hold-out of the training
-    # folds (the reported fold stays unseen), or the reported fold itself (the seed design's
-    # way, optimistic). patience and monitor apply to holdout and fold.
-    early_stopping: Literal["none", "holdout", "refit", "fold"] = "none"
+    # How many epochs a fold's model trains (msa.train): chosen on a hold-out of the training
+    # folds (holdout keeps the choosing model, refit fits every training pair that long), on
+    # the scored fold (fold: the seed design's way, optimistic), or train.epochs (none).
+    early_stopping: Literal["none", "holdout", "refit", "fold"] = "holdout"
     holdout_fraction: float = 0.1
     hidden_dim: int = 128
     image_hidden_dim: int = 512
