@@ -130,7 +130,7 @@ def test_a_knob_the_settings_leave_unread_fails_the_experiment_in_one_line(works
                       "none; set train.early_stopping to holdout (or refit, or fold), or leave "
                       "the key at its default"], result.stdout + result.stderr
     assert "Running stage 'evaluate'" not in result.stdout
-    run("git checkout params.yaml && dvc checkout -q", repo, env)
+    run("git checkout . && dvc checkout -q", repo, env)
     assert "train" not in run("dvc status", repo, env)
 
 

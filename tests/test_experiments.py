@@ -60,6 +60,10 @@ def test_table_and_chart(tmp_path):
     assert (tmp_path / "cmp.md").read_text(encoding="utf-8") == text
     assert (tmp_path / "cmp.png").read_bytes()[:4] == b"\x89PNG"
     assert "Over training seeds" not in text  # no two runs differ in the seed alone
+    # a sweep's report is named after its dotted key
+    text = experiments.write_report(exps, tmp_path / "train.patience", "t", columns)
+    assert (tmp_path / "train.patience.md").read_text(encoding="utf-8") == text
+    assert "![t](train.patience.png)" in text and (tmp_path / "train.patience.png").is_file()
 
 
 def test_runs_that_differ_in_the_seed_alone_are_summarised_over_seeds(tmp_path):
@@ -134,25 +138,37 @@ def test_parse_sweep_spec():
 
 
 def test_a_sweep_runs_one_named_experiment_per_value_with_the_extra_sets(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
     dvc = FakeDvc(monkeypatch, existing={"train-patience-2"})
     names = experiments.run_sweep("train.patience", ["1", "2"], ["seed=1"],
                                   params_file=_params_file(tmp_path))
     assert names == ["train-patience-1", "train-patience-2"]
     assert ["exp", "remove", "train-patience-2"] in dvc.calls  # a rerun replaces the old one
+    # each in a temporary copy (the workspace stays as it was), the untracked data copied in
     assert dvc.runs() == [
-        ["exp", "run", "-n", "train-patience-1", "-S", "seed=1", "-S", "train.patience=1"],
-        ["exp", "run", "-n", "train-patience-2", "-S", "seed=1", "-S", "train.patience=2"]]
+        ["exp", "run", "--temp", "-C", "data/demo", "-n", "train-patience-1", "-S", "seed=1",
+         "-S", "train.patience=1"],
+        ["exp", "run", "--temp", "-C", "data/demo", "-n", "train-patience-2", "-S", "seed=1",
+         "-S", "train.patience=2"]]
 
 
 def test_a_queued_sweep_only_queues(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
     dvc = FakeDvc(monkeypatch)
     assert experiments.run_sweep("train.lr", ["0.001", "0.0003"], [], queue=True,
                                  params_file=_params_file(tmp_path)) == []
     assert [c[2:5] for c in dvc.runs()] == [["--queue", "-C", "data/demo"]] * 2
-    FakeDvc(monkeypatch)
-    experiments.run_sweep("seed", ["1"], ["data.root=/abs/lab5"], queue=True,
+
+
+def test_a_data_folder_outside_the_repository_is_copied_by_nobody(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    dvc = FakeDvc(monkeypatch)
+    experiments.run_sweep("seed", ["1"], ["data.root=/abs/lab5"],
                           params_file=_params_file(tmp_path))
-    assert experiments._dvc.__self__.runs()[0][2:4] == ["--queue", "-n"]  # outside: nothing to copy
+    assert dvc.runs()[0][2:4] == ["--temp", "-n"]  # an absolute root is read where it is
+    with pytest.raises(MsaError, match="^data.root: ../lab5 is outside the repository; .*absolute"):
+        experiments.run_sweep("seed", ["1"], ["data.root=../lab5"],
+                              params_file=_params_file(tmp_path))
 
 
 @pytest.mark.parametrize("key, values, match", [
@@ -185,5 +201,5 @@ def test_the_ablation_is_a_sweep_over_mode(monkeypatch, tmp_path):
     _params_file(tmp_path)
     assert experiments.run_ablation(["train.epochs=3"]) == [
         "ablation-text", "ablation-image", "ablation-multimodal"]
-    assert dvc.runs()[1] == ["exp", "run", "-n", "ablation-image", "-S", "train.epochs=3",
-                             "-S", "mode=image"]
+    assert dvc.runs()[1] == ["exp", "run", "--temp", "-C", "data/demo", "-n", "ablation-image",
+                             "-S", "train.epochs=3", "-S", "mode=image"]

@@ -215,11 +215,11 @@ def chart(experiments: list[Experiment], path: str | Path, title: str) -> None:
 
 def write_report(experiments: list[Experiment], out_stem: str | Path, title: str,
                  param_columns: list[str]) -> str:
-    out_stem = Path(out_stem)
+    out_stem = Path(out_stem)  # its name may hold dots (reports/train.patience)
     text = (f"# {title}\n\n" + table(experiments, param_columns)
             + seed_table(experiments, param_columns) + f"\n![{title}]({out_stem.name}.png)\n")
-    atomic_write_text(out_stem.with_suffix(".md"), text)
-    chart(experiments, out_stem.with_suffix(".png"), title)
+    atomic_write_text(out_stem.parent / f"{out_stem.name}.md", text)
+    chart(experiments, out_stem.parent / f"{out_stem.name}.png", title)
     return text
 
 
@@ -257,15 +257,26 @@ def experiment_name(prefix: str, value: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", f"{prefix}-{value}").strip("_")
 
 
+def _copy_paths(root: str) -> list[str]:
+    """`-C` for a data folder inside the repository: the copy a run happens in holds only what
+    git tracks, and DVC copies in what -C names. A folder outside needs an absolute path."""
+    if Path(root).is_absolute():
+        return []
+    if not Path(root).resolve().is_relative_to(Path.cwd().resolve()):
+        raise MsaError(f"data.root: {root} is outside the repository; each run happens in a copy "
+                       "of it, so give data.root as an absolute path")
+    return ["-C", root]
+
+
 def run_sweep(key: str, values: list[str], overrides: list[str], prefix: str | None = None,
               params_file: str | Path = "params.yaml", queue: bool = False) -> list[str]:
     """One named DVC experiment per value of `key`, `overrides` set in every one. Every run's
     params are checked first, so a bad value or a knob the other settings leave unread fails
     before any experiment runs. Stages whose inputs a value leaves alone come from DVC's cache.
 
-    The runs go one after another in the workspace. With `queue`, they are only queued (`dvc
-    queue start` runs them, each in a copy of the repository, with a data.root inside it copied
-    in) and nothing is returned.
+    Each run happens in a temporary copy of the repository (`dvc exp run --temp`), one after
+    another, so the workspace stays as it was. With `queue`, they are only queued (`dvc queue
+    start` runs them) and nothing is returned.
     """
     raw = params.load_raw(params_file)
     prefix = prefix or key.replace(".", "-")
@@ -276,15 +287,12 @@ def run_sweep(key: str, values: list[str], overrides: list[str], prefix: str | N
             checked = params.from_dict(_with_sets(raw, sets))
         except MsaError as exc:
             raise MsaError(f"sweep {key}={value}: {exc}") from None
-        # A queued run sees git-tracked files only; DVC copies an untracked data folder in.
-        copy = ["-C", checked.data.root] if queue and not Path(checked.data.root).is_absolute() \
-            else []
-        runs.append((experiment_name(prefix, value), sets, copy))
+        runs.append((experiment_name(prefix, value), sets, _copy_paths(checked.data.root)))
     existing = set(_dvc(["exp", "ls", "--name-only"]).split())
     for name, sets, copy in runs:
         if name in existing:
             _dvc(["exp", "remove", name])
-        args = ["exp", "run", *(["--queue", *copy] if queue else []), "-n", name,
+        args = ["exp", "run", "--queue" if queue else "--temp", *copy, "-n", name,
                 *(arg for value in sets for arg in ("-S", value))]
         print(f"sweep: dvc {' '.join(args)}", flush=True)
         if subprocess.run(["dvc", *args]).returncode != 0:
