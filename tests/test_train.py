@@ -67,9 +67,8 @@ def test_monitoring_macro_f1_restores_its_first_best_epoch():
     assert result.best_epoch == scores.index(max(scores)) + 1
 
 
-def test_the_reported_fold_never_chooses_the_epoch_under_holdout():
-    """Relabelling the reported fold changes its scores, not the model (holdout); with `fold`
-    stopping it changes which epoch is kept."""
+def _with_fold_0_relabelled():
+    """(features, folds, the same features with fold 0's labels drawn at random)."""
     cache = synthetic_features()
     folds = folds_for(cache)
     relabelled = synthetic_features()
@@ -77,6 +76,13 @@ def test_the_reported_fold_never_chooses_the_epoch_under_holdout():
     for i, g in enumerate(relabelled.guids):
         if folds[g] == 0:
             relabelled.labels[i] = LABELS[rng.integers(len(LABELS))]
+    return cache, folds, relabelled
+
+
+def test_the_reported_fold_never_chooses_the_epoch_under_holdout():
+    """Relabelling the reported fold changes its scores, not the model (holdout); with `fold`
+    stopping it changes which epoch is kept."""
+    cache, folds, relabelled = _with_fold_0_relabelled()
     params = replace(PARAMS, epochs=12, patience=12)
     a = train.train_fold(cache, folds, 0, "multimodal", params, seed=0)
     b = train.train_fold(relabelled, folds, 0, "multimodal", params, seed=0)
@@ -349,13 +355,7 @@ def test_refit_fits_every_training_pair_for_the_epochs_the_holdout_chose(monkeyp
 
 
 def test_the_reported_fold_never_chooses_under_refit():
-    cache = synthetic_features()
-    folds = folds_for(cache)
-    relabelled = synthetic_features()
-    rng = np.random.default_rng(1)
-    for i, g in enumerate(relabelled.guids):
-        if folds[g] == 0:
-            relabelled.labels[i] = LABELS[rng.integers(len(LABELS))]
+    cache, folds, relabelled = _with_fold_0_relabelled()
     params = replace(PARAMS, epochs=10, patience=3, early_stopping="refit")
     a = train.train_fold(cache, folds, 0, "multimodal", params, seed=0)
     b = train.train_fold(relabelled, folds, 0, "multimodal", params, seed=0)
