@@ -127,10 +127,10 @@ def plain_features(pairs, params) -> tuple[np.ndarray, np.ndarray, float]:
 
 
 def compare_featurizers(workspace: Path, n_pairs: int) -> dict:
-    from msa import data, features, params
+    from msa import features, params, prepared
 
     p = params.load(workspace / "params.yaml")
-    pairs = data.read_manifest(workspace / "data/prepared/manifest.jsonl")
+    pairs = prepared.read(workspace / "data/prepared/manifest.jsonl")
     step = max(1, len(pairs) // n_pairs)
     subset = [pair for pair in pairs[::step][:n_pairs]]
     for pair in subset:

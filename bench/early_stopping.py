@@ -50,6 +50,11 @@ def score(name, seed, mode, train_params, results, cache, label_of, wall, dtype)
             "accuracy": summary["accuracy"]["mean"], "macro_f1": summary["macro_f1"]["mean"],
             "best_epochs": [r.best_epoch for r in results],
             "epochs_run": [r.epochs_run for r in results], "wall_s": wall,
+            # Per fold, per epoch: the monitor on the hold-out and the scored fold's own figures,
+            # so what a shorter patience would have chosen can be read off a long run.
+            "curves": [{"fold": row["fold"], "epoch": row["epoch"],
+                        "stop_score": row["stop_score"], "val_accuracy": row["val_accuracy"],
+                        "val_macro_f1": row["val_macro_f1"]} for row in train.epoch_log(results)],
             "produced_by": {"featurize": cache.produced_by, "train": precision.provenance(dtype)}}
 
 

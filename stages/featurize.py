@@ -15,9 +15,9 @@ def main() -> None:
     args = parser.parse_args()
     p = params.load()
     # Torch and the encoders load after the params check, so a refused param fails at once.
-    from msa import data, features, precision
+    from msa import features, precision, prepared
 
-    pairs = data.read_manifest(args.manifest)
+    pairs = prepared.read(args.manifest)
     cache = features.featurize(pairs, p.featurize, p.augment, precision.resolve(p.precision))
     features.save(cache, args.out)
 

@@ -2,7 +2,7 @@
 
 import argparse
 
-from msa import data, folds, params
+from msa import folds, params, prepared
 from msa.errors import one_line_errors
 
 
@@ -13,7 +13,7 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     p = params.load()
-    pairs = data.read_manifest(args.manifest)
+    pairs = prepared.read(args.manifest)
     assignment = folds.assign_folds(pairs, p.fold.n_splits, p.fold.seed, p.fold.group)
     folds.write_folds(assignment, pairs, args.out)
 

@@ -16,10 +16,10 @@ def main() -> None:
     args = parser.parse_args()
     p = params.load()
     # Torch and the encoders load after the params check, so a refused param fails at once.
-    from msa import checkpoints, data, features, precision, predict
+    from msa import checkpoints, features, precision, predict, prepared
 
     dtype = precision.resolve(p.precision)
-    guids = [p.guid for p in data.read_manifest(args.manifest) if p.split == "test"]
+    guids = [p.guid for p in prepared.read(args.manifest) if p.split == "test"]
     cache = features.load(args.features)
     models, summary = checkpoints.load_models(args.models, dtype)
     checkpoints.check_compatible(summary, cache)

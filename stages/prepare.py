@@ -2,20 +2,20 @@
 
 import argparse
 
-from msa import data, files, params
+from msa import data, files, params, prepared
 from msa.errors import one_line_errors
 
 
 @one_line_errors
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--root", required=True, help="the lab5 folder (data.root)")
+    parser.add_argument("--root", required=True, help="the data folder (data.root)")
     parser.add_argument("--manifest", required=True)
     parser.add_argument("--report", required=True)
     args = parser.parse_args()
-    params.load()
-    pairs, report = data.prepare(args.root)
-    data.write_manifest(pairs, args.manifest)
+    layout = params.load().data
+    pairs, report = data.prepare(args.root, layout)
+    prepared.write(pairs, args.manifest)
     files.write_json(args.report, report)
     print(f"prepare: {report['guids']['usable']} usable pairs of {report['guids']['listed']} "
           f"listed, {report['guids']['skipped']} skipped (reasons in {args.report})")

@@ -108,8 +108,7 @@ def test_stage_with_a_wrong_param_exits_with_one_line(tmp_path, params_text, mes
 
 
 def test_predict_stage_refuses_models_from_other_encoders(tmp_path):
-    from msa import data as data_module
-    from msa import checkpoints, train
+    from msa import checkpoints, prepared, train
     from msa.params import TrainParams
     from test_train import PARAMS, folds_for, synthetic_features
 
@@ -120,8 +119,7 @@ def test_predict_stage_refuses_models_from_other_encoders(tmp_path):
     checkpoints.save_models(results, "text", {"text_model": "bert-base-uncased"}, tmp_path / "models")
     cache.encoders = {"text_model": "all-MiniLM-L6-v2"}
     features.save(cache, tmp_path / "features")
-    data_module.write_manifest([data_module.Pair("0", "test", None, "t", "x.jpg")],
-                               tmp_path / "manifest.jsonl")
+    prepared.write([prepared.Pair("0", "test", None, "t", "x.jpg")], tmp_path / "manifest.jsonl")
     (tmp_path / "params.yaml").write_bytes((REPO / "params.yaml").read_bytes())
     result = subprocess.run(
         [sys.executable, str(REPO / "stages" / "predict.py"), "--manifest", "manifest.jsonl",

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from msa import data, files
+from msa import data, files, prepared
 from msa.errors import MsaError
 from conftest import make_lab5, write_image
 
@@ -142,7 +142,7 @@ def test_missing_folders_are_clear_errors(tmp_path):
 def test_manifest_round_trip(tmp_path):
     root = make_lab5(tmp_path / "lab5", {"1": "positive"}, ["2"], texts={"1": "ü, \"quoted\"\nline"})
     pairs, report = data.prepare(root, show_progress=False)
-    data.write_manifest(pairs, tmp_path / "m.jsonl")
-    assert data.read_manifest(tmp_path / "m.jsonl") == pairs
+    prepared.write(pairs, tmp_path / "m.jsonl")
+    assert prepared.read(tmp_path / "m.jsonl") == pairs
     files.write_json(tmp_path / "r.json", report)
     assert json.loads((tmp_path / "r.json").read_text(encoding="utf-8")) == report

@@ -3,7 +3,7 @@ from collections import Counter
 import pytest
 
 from msa import folds
-from msa.data import Pair
+from msa.prepared import Pair
 from msa.errors import MsaError
 
 

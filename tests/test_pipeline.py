@@ -60,7 +60,7 @@ def test_stage_depends_on_no_code_it_does_not_run(name):
     assert not extra, f"dvc.yaml: stage {name} depends on {extra}, which it never imports"
 
 
-@pytest.mark.parametrize("name", ["featurize", "train"])
+@pytest.mark.parametrize("name", ["prepare", "featurize", "train"])  # prepare: the MVSA split
 def test_stages_whose_numbers_follow_the_library_versions_depend_on_the_pin(name):
     assert "requirements.txt" in PIPELINE[name]["deps"]
 

@@ -28,7 +28,7 @@ from tqdm import tqdm
 from msa import backbones, precision
 from msa.augment import eval_pipeline, load_rgb, resize_size, to_chw, train_pipeline
 from msa.backbones import ImageSpec
-from msa.data import Pair
+from msa.prepared import Pair
 from msa.errors import MsaError
 from msa.files import atomic_path, write_json
 from msa.params import AugmentParams, FeaturizeParams

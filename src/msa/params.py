@@ -40,8 +40,28 @@ _Yaml12Loader.add_implicit_resolver(
 
 
 @dataclass(frozen=True)
+class ManifestColumns:
+    id: str = "id"
+    text: str = "text"              # the text inline; or
+    text_path: str = "text_path"    # a text file, relative to the manifest's folder
+    image_path: str = "image_path"  # relative to the manifest's folder
+    label: str = "label"            # empty: a post to predict
+    split: str = "split"            # optional: train | test
+
+
+@dataclass(frozen=True)
 class DataParams:
     root: str = "data/demo"
+    # lab5 (msa.lab5) | mvsa_single | mvsa_multiple (msa.mvsa, as released) | manifest: a CSV
+    # or JSONL table of posts (msa.post_table)
+    format: Literal["lab5", "mvsa_single", "mvsa_multiple", "manifest"] = "lab5"
+    manifest_file: str = "posts.csv"  # manifest: the table, inside data.root
+    columns: ManifestColumns = field(default_factory=ManifestColumns)
+    # mvsa: the release names no test posts; a stratified share drawn with test_seed, or a file
+    # in data.root listing the ids to predict (one per line)
+    test_fraction: float = 0.1
+    test_seed: int = 0
+    test_list: str = ""
 
 
 @dataclass(frozen=True)
@@ -133,6 +153,8 @@ class Params:
 _RANGES = [
     # train derives each fold's seed as seed * 1000 + fold, which numpy and sklearn need < 2**32
     ("seed", lambda p: 0 <= p.seed < 10**6, "an integer in [0, 10**6)"),
+    ("data.test_fraction", lambda p: 0 < p.data.test_fraction < 1, "a number in (0, 1)"),
+    ("data.test_seed", lambda p: 0 <= p.data.test_seed < 2**32, "an integer in [0, 2**32)"),
     ("fold.n_splits", lambda p: p.fold.n_splits >= 2, "an integer >= 2"),
     ("fold.seed", lambda p: 0 <= p.fold.seed < 2**32, "an integer in [0, 2**32)"),
     ("augment.seed", lambda p: 0 <= p.augment.seed < 2**32, "an integer in [0, 2**32)"),
@@ -187,6 +209,17 @@ _AUGMENT_KNOBS = ("crop_scale_min", "hflip_p", "blur_p", "grid_distortion_p", "c
 # name only. Knobs that only `mode` leaves unread (text_lr or the lexical model under image) are
 # not refused, so that a modality ablation can run every mode on one set of params.
 _DEAD = [
+    *[(key, lambda p: (f"data.format is {p.data.format}" if p.data.format != "manifest"
+                       else None), "set data.format to manifest, or leave the key at its default")
+      for key in ["data.manifest_file", *(f"data.columns.{f.name}"
+                                          for f in dataclasses.fields(ManifestColumns))]],
+    *[(f"data.{key}", lambda p: (f"data.format is {p.data.format}"
+                                 if not p.data.format.startswith("mvsa") else None),
+       "the MVSA layouts alone hold out test posts; leave the key at its default")
+      for key in ("test_fraction", "test_seed", "test_list")],
+    ("data.test_fraction", lambda p: ("data.test_list names the test posts"
+                                      if p.data.test_list else None),
+     "leave data.test_list empty to draw a share, or leave the key at its default"),
     *[(f"train.{key}",
        lambda p: "train.early_stopping is none" if p.train.early_stopping == "none" else None,
        "set train.early_stopping to holdout (or refit, or fold), or leave the key at its default")

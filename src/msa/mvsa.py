@@ -1,0 +1,116 @@
+"""The MVSA-Single and MVSA-Multiple layouts as released (Niu et al., 2016).
+
+`data/{id}.jpg`, `data/{id}.txt` and `labelResultAll.txt`: tab-separated, a header, then the id
+and one `text_label,image_label` cell per annotator (one for Single, three for Multiple). One
+label per post, by the rule of Xu and Mao (2017) that CLMLF and MDSE follow:
+
+1. Multiple: a modality's label is the one most of its annotators gave; none: `no_majority`.
+2. Text and image agree: that label. One is neutral: the other one. Positive against
+   negative: `conflicting_modalities`, dropped.
+
+The release names no posts to predict: `data.test_list` (ids, one per line) or a stratified
+`data.test_fraction` drawn with `data.test_seed` chooses them among the usable posts.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from sklearn.model_selection import train_test_split
+
+from msa import LABELS
+from msa.errors import MsaError
+from msa.posts import Candidate, Report
+
+LABEL_FILE = "labelResultAll.txt"
+ANNOTATORS = {"mvsa_single": 1, "mvsa_multiple": 3}
+
+
+def majority(labels: list[str]) -> str | None:
+    """The label more than half the annotators gave (one annotator: theirs), or None."""
+    label, count = Counter(labels).most_common(1)[0]
+    return label if count * 2 > len(labels) else None
+
+
+def post_label(text: str, image: str) -> str | None:
+    """One label from a post's text and image labels; None where they contradict."""
+    if text == image:
+        return text
+    if "neutral" in (text, image):
+        return image if text == "neutral" else text
+    return None
+
+
+def candidates(root: Path, layout: str, report: Report) -> list[Candidate]:
+    path = root / LABEL_FILE
+    if not path.is_file():
+        raise MsaError(f"{path}: label file not found (the MVSA layouts keep it in ROOT/)")
+    data_dir = root / "data"
+    try:
+        lines = path.read_bytes().decode("utf-8-sig").splitlines()
+    except UnicodeDecodeError:
+        raise MsaError(f"{path}: not a text file (not valid UTF-8)") from None
+    annotators = ANNOTATORS[layout]
+    numbered = [(n, line) for n, line in enumerate(lines, start=1) if line.strip()]
+    if not numbered or numbered[0][1].split("\t")[0].strip().lower() != "id":
+        raise MsaError(f"{path}:1: expected a header line starting 'ID<tab>text,image'")
+    width = len(numbered[0][1].rstrip("\t").split("\t"))
+    if width != 1 + annotators:
+        raise MsaError(f"{path}:{numbered[0][0]}: the header names {width - 1} annotators; "
+                       f"data.format {layout} has {annotators}")
+    seen: set[str] = set()
+    posts = []
+    for number, line in numbered[1:]:
+        cells = [cell.strip() for cell in line.rstrip("\t").split("\t")]
+        votes = [cell.lower().split(",") for cell in cells[1:]]
+        if len(cells) != width or not cells[0] or any(len(v) != 2 for v in votes):
+            report.add("malformed_row", f"{path.name}:{number}")
+            continue
+        guid = cells[0]
+        report.listed.add(guid)
+        if not report.valid_guid(guid):
+            continue
+        if guid in seen:
+            report.add("duplicate_guid", guid)
+            continue
+        seen.add(guid)
+        if any(label not in LABELS for vote in votes for label in vote):
+            report.add("unknown_tag", guid)
+            continue
+        text, image = majority([v[0] for v in votes]), majority([v[1] for v in votes])
+        if text is None or image is None:
+            report.add("no_majority", guid)
+            continue
+        label = post_label(text, image)
+        if label is None:
+            report.add("conflicting_modalities", guid)
+            continue
+        posts.append(Candidate(guid, "train", label, data_dir / f"{guid}.jpg",
+                               data_dir / f"{guid}.txt"))
+    return posts
+
+
+def held_out_guids(root: Path, labels: dict[str, str], listed: set[str], test_list: str,
+                   fraction: float, seed: int) -> set[str]:
+    """The usable posts (`labels`) to predict: those `test_list` names, else a stratified
+    `fraction`. A listed id the label file lacks is an error; one it names but that was
+    dropped is already in the report."""
+    if test_list:
+        path = root / test_list
+        if not path.is_file():
+            raise MsaError(f"data.test_list: {path} not found")
+        named = [line.strip() for line in path.read_text(encoding="utf-8-sig").splitlines()
+                 if line.strip()]
+        unknown = [g for g in named if g not in listed]
+        if unknown:
+            raise MsaError(f"{path}: {len(unknown)} ids not in {LABEL_FILE}, first {unknown[0]!r}")
+        return set(named) & set(labels)
+    guids = sorted(labels)
+    try:
+        _, chosen = train_test_split(guids, test_size=fraction, random_state=seed,
+                                     stratify=[labels[g] for g in guids])
+    except ValueError as exc:
+        raise MsaError(f"data.test_fraction {fraction}: cannot hold out a stratified share of "
+                       f"{len(guids)} posts ({exc})") from None
+    return set(chosen)

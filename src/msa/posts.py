@@ -1,0 +1,63 @@
+"""What every input layout yields before its files are opened: posts to load, and the problems.
+
+A layout reader (`msa.lab5`, `msa.mvsa`, `msa.post_table`) turns its lists into `Candidate`s and
+records in the `Report` every post it names but cannot use, and why; `msa.data` then opens the
+files. Problems that make a post unusable are skips; the others are notes on posts that are kept.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# An id names files and output rows, so only plain names pass: no separators, no dots.
+GUID_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
+
+SKIP_PROBLEMS = (
+    "malformed_row",
+    "invalid_guid",
+    "unknown_tag",
+    "conflicting_labels",
+    "no_majority",             # MVSA-Multiple: annotators share no label for a modality
+    "conflicting_modalities",  # MVSA: the text says positive and the image negative, or back
+    "missing_label",           # manifest: a row marked train without a label
+    "path_outside_root",       # manifest: a file path that leaves the data folder
+    "missing_text",
+    "missing_image",
+    "unreadable_image",
+)
+NOTE_PROBLEMS = ("duplicate_guid", "guid_in_both_lists", "empty_text", "replaced_characters",
+                 "duplicate_post", "duplicate_post_label_differs")
+
+
+@dataclass
+class Candidate:
+    guid: str
+    split: str  # "train" or "test"
+    label: str | None
+    image_path: Path
+    text_path: Path | None = None
+    text: str | None = None  # inline text (a manifest's `text` column), used over text_path
+
+
+@dataclass
+class Report:
+    problems: dict[str, list[str]] = field(
+        default_factory=lambda: {name: [] for name in SKIP_PROBLEMS + NOTE_PROBLEMS}
+    )
+    listed: set[str] = field(default_factory=set)  # every id the layout names
+    text_encodings: Counter = field(default_factory=Counter)
+    replaced_characters: int = 0
+    content: dict[str, str] = field(default_factory=dict)  # guid -> digest of image and text
+    duplicate_posts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, problem: str, item: str) -> None:
+        self.problems[problem].append(item)
+
+    def valid_guid(self, guid: str) -> bool:
+        if GUID_PATTERN.match(guid):
+            return True
+        self.add("invalid_guid", guid)
+        return False
