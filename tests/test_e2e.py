@@ -134,6 +134,31 @@ def test_a_knob_the_settings_leave_unread_fails_the_experiment_in_one_line(works
     assert "train" not in run("dvc status", repo, env)
 
 
+@pytest.mark.parametrize("layout", ["mvsa_single", "mvsa_multiple", "manifest"])
+def test_each_layout_runs_end_to_end_as_an_experiment(workspace, layout):
+    repo, env = workspace
+    root = f"data/{layout}"
+    run(f"msa demo-data {root} --format {layout} --labelled 100 --test 20 --seed 2", repo, env)
+    run(f"git add {root} && git commit -qm 'demo data, {layout}'", repo, env)
+    out = run(f"dvc exp run -n layout-{layout} -S data.format={layout} -S data.root={root} "
+              "-S train.epochs=1 -S augment.views=0 -S fold.n_splits=2 "
+              "-S featurize.text_tuned_layers=0", repo, env)
+    assert "Running stage 'prepare'" in out and "Running stage 'predict'" in out
+    report = json.loads((repo / "metrics/data.json").read_text())
+    guids = report["guids"]
+    assert guids["listed"] == 120 and guids["unaccounted"] == []
+    assert guids["usable"] + guids["skipped"] == 120
+    if layout.startswith("mvsa"):
+        assert guids["skipped"] == sum(report["problems"][name]["count"]
+                                       for name in ("conflicting_modalities", "no_majority"))
+        assert report["problems"]["conflicting_modalities"]["count"] > 0
+    metrics = json.loads((repo / "metrics/metrics.json").read_text())
+    assert metrics["pairs"] == report["pairs"]["train"]["total"]
+    predictions = (repo / "predictions/test_predictions.txt").read_text().splitlines()
+    assert len(predictions) == 1 + report["pairs"]["test"] and report["pairs"]["test"] > 0
+    run("git checkout . && dvc checkout -q", repo, env)
+
+
 def test_compare_leaves_out_a_failed_queued_experiment(workspace):
     repo, env = workspace
     run("dvc exp run --queue -n no-data -S data.root=absent", repo, env)

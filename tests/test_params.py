@@ -88,6 +88,16 @@ def test_missing_params_file_is_a_clear_error(tmp_path):
      "train.lexical_c: 1.0 is never read while train.lexical_weight is 0"),
     ({"augment": {"views": 0, "blur_p": 0.5}},
      "augment.blur_p: 0.5 is never read while augment.views is 0"),
+    ({"data": {"test_fraction": 0.2}},
+     "data.test_fraction: 0.2 is never read while data.format is lab5"),
+    ({"data": {"format": "manifest", "test_list": "t.txt"}},
+     "data.test_list: 't.txt' is never read while data.format is manifest"),
+    ({"data": {"format": "mvsa_single", "columns": {"label": "y"}}},
+     "data.columns.label: 'y' is never read while data.format is mvsa_single"),
+    ({"data": {"manifest_file": "p.jsonl"}},
+     "data.manifest_file: 'p.jsonl' is never read while data.format is lab5"),
+    ({"data": {"format": "mvsa_multiple", "test_list": "t.txt", "test_fraction": 0.3}},
+     "data.test_fraction: 0.3 is never read while data.test_list names the test posts"),
 ])
 def test_a_knob_the_other_settings_leave_unread_is_refused_naming_both(raw, message):
     with pytest.raises(ParamsError) as error:
@@ -104,6 +114,9 @@ def test_a_knob_the_other_settings_leave_unread_is_refused_naming_both(raw, mess
     {"featurize": {"image_model": "resnet50", "image_weights": "random"}},
     # knobs that only the mode leaves unread stay allowed: an ablation runs every mode on one set
     {"mode": "image", "train": {"lexical_weight": 0.5, "text_lr": 0.001}},
+    {"data": {"format": "mvsa_multiple", "test_fraction": 0.2, "test_seed": 3}},
+    {"data": {"format": "mvsa_single", "test_list": "t.txt"}},
+    {"data": {"format": "manifest", "manifest_file": "p.jsonl", "columns": {"text": "body"}}},
 ])
 def test_knobs_that_are_read_or_at_their_default_are_accepted(raw):
     params.from_dict(raw)

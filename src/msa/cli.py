@@ -13,8 +13,14 @@ from msa.errors import MsaError, one_line_errors
 def _demo_data(args) -> None:
     from msa.demo import write_demo_data
 
-    write_demo_data(args.dir, n_labelled=args.labelled, n_test=args.test, seed=args.seed)
-    print(f"demo data: {args.labelled} labelled and {args.test} test pairs in {args.dir}")
+    write_demo_data(args.dir, n_labelled=args.labelled, n_test=args.test, seed=args.seed,
+                    layout=args.format)
+    if args.format.startswith("mvsa"):
+        print(f"demo data: {args.labelled + args.test} posts, {args.format} layout, in "
+              f"{args.dir} (use -S data.format={args.format})")
+    else:
+        print(f"demo data: {args.labelled} labelled and {args.test} test pairs, {args.format} "
+              f"layout, in {args.dir}")
 
 
 def _predict(args) -> None:
@@ -81,8 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="msa", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    demo = commands.add_parser("demo-data", help="write a synthetic lab5-layout dataset")
+    demo = commands.add_parser("demo-data", help="write a synthetic dataset in any layout")
     demo.add_argument("dir")
+    demo.add_argument("--format", default="lab5",
+                      choices=("lab5", "mvsa_single", "mvsa_multiple", "manifest"),
+                      help="the layout, as data.format names it")
     demo.add_argument("--labelled", type=int, default=300)
     demo.add_argument("--test", type=int, default=60)
     demo.add_argument("--seed", type=int, default=0)
