@@ -22,7 +22,7 @@ from msa import LABELS, lab5, mvsa, post_table
 from msa.errors import MsaError
 from msa.params import DataParams
 from msa.prepared import Pair
-from msa.posts import NOTE_PROBLEMS, SKIP_PROBLEMS, Candidate, Report
+from msa.posts import SKIP_PROBLEMS, Candidate, Report
 
 
 def decode_text(raw: bytes) -> tuple[str, str, int]:
