@@ -41,7 +41,7 @@ def held_out(refit: train.FoldResult, choosing: train.Fit, cache) -> train.FoldR
 
 
 def score(name, seed, mode, train_params, results, cache, label_of, wall, dtype) -> dict:
-    rows = train.oof_rows(results, cache)
+    rows = train.oof_rows(results, dict(zip(cache.guids, cache.labels)))
     summary = metrics.summarize(mode, [label_of[g] for g, *_ in rows],
                                 [LABELS[int(p.argmax())] for *_, p in rows],
                                 [f for _, f, *_ in rows], train.fold_epochs(results))

@@ -19,12 +19,16 @@ def main() -> None:
     from msa import checkpoints, features, precision, predict, prepared
 
     dtype = precision.resolve(p.precision)
-    guids = [p.guid for p in prepared.read(args.manifest) if p.split == "test"]
-    cache = features.load(args.features)
+    test_pairs = [q for q in prepared.read(args.manifest) if q.split == "test"]
+    guids = [q.guid for q in test_pairs]
     models, summary = checkpoints.load_models(args.models, dtype)
-    checkpoints.check_compatible(summary, cache)
-    rows = cache.rows(guids)
-    probs = predict.ensemble_proba(models, cache, rows)
+    if summary.get("regime") == "finetune":
+        # The encoders were trained too: the fold models read the raw pairs.
+        probs = predict.ensemble_pair_proba(models, test_pairs, summary)
+    else:
+        cache = features.load(args.features)
+        checkpoints.check_compatible(summary, cache)
+        probs = predict.ensemble_proba(models, cache, cache.rows(guids))
     predict.write_predictions(guids, probs, args.out)
     print(f"predict: {len(guids)} test pairs -> {args.out}")
 

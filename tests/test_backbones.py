@@ -51,11 +51,27 @@ def test_resnet50_without_fc_from_a_weights_file(tmp_path):
 @pytest.mark.parametrize("name, weights, message", [
     ("resnet50", "", "resnet50 needs a local weights file"),
     ("resnet50", "/no/such/file.pth", "file not found"),
-    ("vgg16", "", "featurize.image_model: 'vgg16' is not known"),
+    ("vgg99", "", "featurize.image_model: 'vgg99' is not known"),
+    ("mobilenetv3_small_050", "", "mobilenetv3_small_050 needs a local weights file"),
 ])
 def test_image_encoder_errors(name, weights, message):
     with pytest.raises(MsaError, match=message):
         backbones.build_image_encoder(name, weights)
+
+
+def test_a_timm_architecture_builds_untrained_or_from_a_weights_file(tmp_path):
+    model, spec = backbones.build_image_encoder("mobilenetv3_small_050", "random")
+    with torch.inference_mode():
+        # The spec's width is what the pooled output holds (here a head conv after the pooling).
+        assert model(torch.zeros(1, 3, spec.input_size, spec.input_size)).shape == (1, spec.dim)
+    path = tmp_path / "weights.pth"
+    torch.manual_seed(1)
+    import timm
+
+    source = timm.create_model("mobilenetv3_small_050", pretrained=False)  # with a classifier
+    torch.save(source.state_dict(), path)
+    loaded, _ = backbones.build_image_encoder("mobilenetv3_small_050", str(path))
+    torch.testing.assert_close(loaded.conv_stem.weight, source.conv_stem.weight)
 
 
 @pytest.mark.parametrize("name, weights", [("efficientnet_lite0", ""), ("resnet50", "random")])

@@ -190,7 +190,7 @@ def test_cross_validation_writes_logs_and_oof_for_every_pair(tmp_path):
     results = train.train_cross_validated(cache, folds_for(cache), "multimodal",
                                           replace(PARAMS, epochs=3),
                                           seed=0, show_progress=False)
-    records.write_oof(train.oof_rows(results, cache), tmp_path / "oof.csv")
+    records.write_oof(train.oof_rows(results, dict(zip(cache.guids, cache.labels))), tmp_path / "oof.csv")
     records.write_train_log(train.epoch_log(results), tmp_path / "log.csv")
     oof = records.read_oof(tmp_path / "oof.csv")
     assert sorted(r["guid"] for r in oof) == sorted(cache.guids)

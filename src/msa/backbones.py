@@ -91,9 +91,45 @@ def build_image_encoder(name: str, weights: str = "") -> tuple[nn.Module, ImageS
         return _packaged_efficientnet(name)
     if name == "resnet50":
         return _resnet50(weights)
+    import timm
+
+    if timm.is_model(name):
+        return _timm_architecture(name, weights)
     raise MsaError(
-        f"featurize.image_model: {name!r} is not known; use one of {', '.join(IMAGE_MODELS)}"
+        f"featurize.image_model: {name!r} is not known; use one of {', '.join(IMAGE_MODELS)} "
+        "or a timm architecture name (with featurize.image_weights)"
     )
+
+
+def _state_dict(weights: str, name: str) -> dict | None:
+    """The weights file's state_dict, or None for "random" (an untrained encoder)."""
+    if weights == "random":
+        return None
+    if not weights:
+        raise MsaError(
+            f"featurize.image_weights: {name} needs a local weights file (a state_dict); no "
+            "pretrained weights can be downloaded here")
+    if not Path(weights).is_file():
+        raise MsaError(f"featurize.image_weights: {weights}: file not found")
+    return torch.load(weights, map_location="cpu", weights_only=True)
+
+
+def _timm_architecture(name: str, weights: str) -> tuple[nn.Module, ImageSpec]:
+    import timm
+
+    model = timm.create_model(name, pretrained=False, num_classes=0)
+    state = _state_dict(weights, name)
+    if state is not None:
+        # A classifier head in the file has nowhere to go: the encoder ends at its pooling.
+        state = {k: v for k, v in state.items() if k in model.state_dict()}
+        model.load_state_dict(state)
+    cfg = model.pretrained_cfg
+    spec = ImageSpec(cfg["input_size"][-1], cfg.get("crop_pct", 0.875), tuple(cfg["mean"]),
+                     tuple(cfg["std"]),
+                     "bilinear" if cfg.get("interpolation") == "bilinear" else "bicubic",
+                     # Where a head convolution follows the pooling, its width is the output's.
+                     getattr(model, "head_hidden_size", None) or model.num_features)
+    return model.eval(), spec
 
 
 def _packaged_efficientnet(name: str) -> tuple[nn.Module, ImageSpec]:
@@ -119,17 +155,8 @@ def _resnet50(weights: str) -> tuple[nn.Module, ImageSpec]:
     from torchvision.models import resnet50
 
     model = resnet50(weights=None)
-    if weights == "random":
-        pass  # untrained, for tests and smoke runs
-    elif not weights:
-        raise MsaError(
-            "featurize.image_weights: resnet50 needs a local weights file (a torchvision "
-            "ImageNet state_dict); no pretrained ResNet50 can be downloaded here"
-        )
-    elif not Path(weights).is_file():
-        raise MsaError(f"featurize.image_weights: {weights}: file not found")
-    else:
-        state = torch.load(weights, map_location="cpu", weights_only=True)
+    state = _state_dict(weights, "resnet50")
+    if state is not None:
         model.load_state_dict(state)
     model.fc = nn.Identity()
     spec = ImageSpec(224, 0.875, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), "bilinear", 2048)

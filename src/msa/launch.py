@@ -1,0 +1,58 @@
+"""Starting the train stage under `accelerate launch` (train.regime finetune).
+
+`dvc repro` runs `python stages/train.py`; under finetune the stage starts itself again through
+`accelerate launch --config_file configs/accelerate/<train.launch>.yaml`, which starts one
+process per device. A stage already started by a launcher (accelerate, torchrun) runs as it is.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from msa.errors import MsaError
+
+CONFIGS = Path("configs/accelerate")
+_LAUNCHED = "MSA_LAUNCHED"
+
+
+def launched() -> bool:
+    """True inside a process a launcher started."""
+    return any(key in os.environ for key in (_LAUNCHED, "LOCAL_RANK", "WORLD_SIZE"))
+
+
+def config_file(name: str) -> Path:
+    path = CONFIGS / f"{name}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in CONFIGS.glob("*.yaml"))
+        raise MsaError(f"train.launch: {name!r} has no {path}; use one of {', '.join(known)} "
+                       "or add the file")
+    return path
+
+
+def command(name: str, script: str, args: list[str]) -> list[str]:
+    """The `accelerate launch` command line for `script args` under the named config."""
+    path = config_file(name)
+    config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    extra = []
+    if config.get("gpu_ids") == "all":
+        import torch
+
+        gpus = torch.cuda.device_count()
+        if gpus == 0:
+            raise MsaError(f"train.launch: {name} uses every GPU, and torch sees none here; "
+                           "use train.launch: cpu")
+        extra = ["--num_processes", str(gpus * int(config.get("num_machines", 1)))]
+    return [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(path),
+            *extra, script, *args]
+
+
+def relaunch(name: str) -> None:
+    """Run this script again under the launcher and exit with its status."""
+    env = {**os.environ, _LAUNCHED: "1"}
+    status = subprocess.run(command(name, sys.argv[0], sys.argv[1:]), env=env).returncode
+    sys.exit(status)
