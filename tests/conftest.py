@@ -63,3 +63,33 @@ def demo_features(demo_root):
     cache = features.featurize(pairs, params, AugmentParams(views=2),
                                show_progress=False)
     return pairs, cache
+
+
+def make_tiny_bert(folder: Path) -> Path:
+    """A random-initialised two-layer BERT (32-d) with a character-level WordPiece vocabulary,
+    saved as a local model folder, as a user's own encoder would be."""
+    import string
+
+    import torch
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    folder.mkdir(parents=True, exist_ok=True)
+    characters = string.ascii_lowercase + string.digits
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *characters,
+             *(f"##{c}" for c in characters), *string.punctuation]
+    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    BertTokenizerFast(vocab_file=str(folder / "vocab.txt")).save_pretrained(folder)
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2,
+                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=128)
+    BertModel(config).save_pretrained(folder)
+    return folder
+
+
+# A random-initialised timm CNN small enough for CPU tests (pooled output 1024-d).
+TINY_IMAGE_MODEL = {"image_model": "mobilenetv3_small_050", "image_weights": "random"}
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory) -> Path:
+    return make_tiny_bert(tmp_path_factory.mktemp("tiny_bert"))

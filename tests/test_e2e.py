@@ -27,7 +27,7 @@ def workspace(tmp_path_factory):
     repo = tmp_path_factory.mktemp("workspace")
     for name in ("dvc.yaml", "params.yaml", "requirements.txt", ".gitignore", ".dvcignore"):
         shutil.copy(REPO / name, repo / name)
-    for folder in ("stages", "src"):
+    for folder in ("stages", "src", "configs"):
         shutil.copytree(REPO / folder, repo / folder,
                         ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     env = dict(os.environ)
@@ -234,6 +234,43 @@ def test_msa_predict_on_a_list(workspace):
     assert lines[0] == "guid,tag"
     assert [x.split(",")[0] for x in lines[1:]] == [x.split(",")[0] for x in listed[1:6]]
     assert all(x.split(",")[1] in ("negative", "neutral", "positive") for x in lines[1:])
+
+
+def test_finetune_runs_as_an_experiment_on_one_process_and_on_two(workspace, tiny_bert):
+    """train.regime finetune through dvc, with tiny random encoders: one process, then two
+    (gloo) where every validation pair is scored exactly once and the metrics follow from
+    the out-of-fold file."""
+    from sklearn.metrics import accuracy_score, f1_score
+
+    repo, env = workspace
+    tiny = (f"-S train.regime=finetune -S featurize.text_model={tiny_bert} "
+            "-S featurize.text_tuned_layers=0 -S featurize.image_model=mobilenetv3_small_050 "
+            "-S featurize.image_weights=random -S train.epochs=2 -S train.batch_size=16")
+    for launch, world_size in (("cpu", 1), ("cpu_2proc", 2)):
+        out = run(f"dvc exp run -n finetune-{launch} {tiny} -S train.launch={launch}", repo, env)
+        assert "Running stage 'train'" in out and "Running stage 'predict'" in out
+        summary = json.loads((repo / "metrics/training.json").read_text())
+        assert summary["produced_by"]["train"]["regime"] == "finetune"
+        assert summary["produced_by"]["train"]["world_size"] == world_size
+        oof = (repo / "data/oof.csv").read_text().splitlines()[1:]
+        rows = [line.split(",") for line in oof]
+        guids = [r[0] for r in rows]
+        labelled = (repo / "data/demo/train.txt").read_text().splitlines()[1:]
+        assert sorted(guids) == sorted(line.split(",")[0] for line in labelled)
+        metrics = json.loads((repo / "metrics/metrics.json").read_text())
+        by_fold = {}
+        for _, fold, label, *_, predicted in rows:
+            by_fold.setdefault(fold, ([], []))[0].append(label)
+            by_fold[fold][1].append(predicted)
+        accuracy = [accuracy_score(y, p) for y, p in by_fold.values()]
+        macro_f1 = [f1_score(y, p, average="macro", labels=["negative", "neutral", "positive"],
+                             zero_division=0) for y, p in by_fold.values()]
+        assert metrics["accuracy"]["mean"] == pytest.approx(sum(accuracy) / len(accuracy))
+        assert metrics["macro_f1"]["mean"] == pytest.approx(sum(macro_f1) / len(macro_f1))
+        predictions = (repo / "predictions/test_predictions.txt").read_text().splitlines()
+        assert len(predictions) == 1 + 15
+        assert not (repo / ".finetune_state").exists()  # a finished run leaves no saved state
+    run("git checkout . && dvc checkout -q", repo, env)
 
 
 def test_killed_train_then_repro_gives_the_uninterrupted_result(workspace):

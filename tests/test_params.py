@@ -98,6 +98,12 @@ def test_missing_params_file_is_a_clear_error(tmp_path):
      "data.manifest_file: 'p.jsonl' is never read while data.format is lab5"),
     ({"data": {"format": "mvsa_multiple", "test_list": "t.txt", "test_fraction": 0.3}},
      "data.test_fraction: 0.3 is never read while data.test_list names the test posts"),
+    ({"train": {"encoder_lr": 1e-5}},
+     "train.encoder_lr: 1e-05 is never read while train.regime is heads"),
+    ({"train": {"launch": "multi_gpu"}},
+     "train.launch: 'multi_gpu' is never read while train.regime is heads"),
+    ({"train": {"regime": "finetune", "text_lr": 0.001}},
+     "train.text_lr: 0.001 is never read while train.regime is finetune"),
 ])
 def test_a_knob_the_other_settings_leave_unread_is_refused_naming_both(raw, message):
     with pytest.raises(ParamsError) as error:
@@ -112,6 +118,9 @@ def test_a_knob_the_other_settings_leave_unread_is_refused_naming_both(raw, mess
     {"train": {"early_stopping": "refit", "monitor": "val_loss", "holdout_fraction": 0.2}},
     {"train": {"early_stopping": "fold", "patience": 7}},
     {"featurize": {"image_model": "resnet50", "image_weights": "random"}},
+    {"featurize": {"image_model": "mobilenetv3_small_050", "image_weights": "random"}},
+    {"train": {"regime": "finetune", "encoder_lr": 1e-5, "mixed_precision": "no",
+               "gradient_accumulation_steps": 2, "launch": "gpu", "num_workers": 0}},
     # knobs that only the mode leaves unread stay allowed: an ablation runs every mode on one set
     {"mode": "image", "train": {"lexical_weight": 0.5, "text_lr": 0.001}},
     {"data": {"format": "mvsa_multiple", "test_fraction": 0.2, "test_seed": 3}},

@@ -61,6 +61,10 @@ def build(encoders: dict, mode: str, params: TrainParams | None = None,
     if mode != "image":
         tokenizer, text_encoder = backbones.build_text_encoder(encoders["text_model"])
         text_encoder.config._attn_implementation = "sdpa"
+        # The encoder's own pooler never feeds the loss (the head pools the states), and
+        # distributed training refuses parameters that get no gradient.
+        if getattr(text_encoder, "pooler", None) is not None:
+            text_encoder.pooler = None
         text_dim = text_encoder.config.hidden_size
     # The image spec is kept in every mode, so that one data pipeline serves them all.
     image_encoder, spec = backbones.build_image_encoder(encoders["image_model"],

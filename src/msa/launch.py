@@ -34,10 +34,26 @@ def config_file(name: str) -> Path:
     return path
 
 
-def command(name: str, script: str, args: list[str]) -> list[str]:
-    """The `accelerate launch` command line for `script args` under the named config."""
+def command(name: str, script: str, args: list[str]) -> tuple[list[str], dict]:
+    """The launch command line for `script args` under the named config, and the environment
+    it adds.
+
+    Processes on the CPU share its cores: each gets cores / processes threads (accelerate's own
+    default counts physical cores, one on a 2-vCPU machine, and would halve the speed). Several
+    CPU processes start through torchrun: `accelerate launch` starts only one for MULTI_CPU
+    without MPI.
+    """
     path = config_file(name)
     config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    processes = int(config.get("num_processes", 1))
+    if config.get("use_cpu"):
+        env = {"OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // processes)),
+               "ACCELERATE_USE_CPU": "true"}
+        if processes > 1:
+            return [sys.executable, "-m", "torch.distributed.run", "--standalone",
+                    "--nproc_per_node", str(processes), "--", script, *args], env
+        return [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(path),
+                "--num_cpu_threads_per_process", env["OMP_NUM_THREADS"], script, *args], env
     extra = []
     if config.get("gpu_ids") == "all":
         import torch
@@ -48,11 +64,11 @@ def command(name: str, script: str, args: list[str]) -> list[str]:
                            "use train.launch: cpu")
         extra = ["--num_processes", str(gpus * int(config.get("num_machines", 1)))]
     return [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(path),
-            *extra, script, *args]
+            *extra, script, *args], {}
 
 
 def relaunch(name: str) -> None:
     """Run this script again under the launcher and exit with its status."""
-    env = {**os.environ, _LAUNCHED: "1"}
-    status = subprocess.run(command(name, sys.argv[0], sys.argv[1:]), env=env).returncode
+    argv, extra_env = command(name, sys.argv[0], sys.argv[1:])
+    status = subprocess.run(argv, env={**os.environ, **extra_env, _LAUNCHED: "1"}).returncode
     sys.exit(status)

@@ -1,0 +1,57 @@
+"""Which launch command each shipped accelerate config gives."""
+
+import pytest
+import torch
+
+from conftest import REPO
+from msa import launch
+from msa.errors import MsaError
+
+
+@pytest.fixture(autouse=True)
+def in_repo(monkeypatch):
+    monkeypatch.chdir(REPO)
+
+
+def test_one_cpu_process_runs_under_accelerate_with_every_core(monkeypatch):
+    monkeypatch.setattr(launch.os, "cpu_count", lambda: 8)
+    argv, env = launch.command("cpu", "stages/train.py", ["--log", "x"])
+    assert argv[1:4] == ["-m", "accelerate.commands.launch", "--config_file"]
+    assert argv[argv.index("--num_cpu_threads_per_process") + 1] == "8"
+    assert argv[-3:] == ["stages/train.py", "--log", "x"]
+    assert env["OMP_NUM_THREADS"] == "8"
+
+
+def test_several_cpu_processes_start_through_torchrun_sharing_the_cores(monkeypatch):
+    monkeypatch.setattr(launch.os, "cpu_count", lambda: 8)
+    argv, env = launch.command("cpu_2proc", "stages/train.py", ["--log", "x"])
+    assert argv[1:3] == ["-m", "torch.distributed.run"]
+    assert argv[argv.index("--nproc_per_node") + 1] == "2"
+    # After "--", torchrun leaves the script's own options alone (--log is also one of its).
+    assert argv[-4:] == ["--", "stages/train.py", "--log", "x"]
+    assert env == {"OMP_NUM_THREADS": "4", "ACCELERATE_USE_CPU": "true"}
+
+
+def test_all_gpus_sets_the_process_count_and_needs_a_gpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    argv, env = launch.command("multi_gpu", "stages/train.py", [])
+    assert argv[argv.index("--num_processes") + 1] == "4" and env == {}
+    argv, _ = launch.command("multi_node", "stages/train.py", [])
+    assert argv[argv.index("--num_processes") + 1] == "8"  # 2 machines x 4 GPUs
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+    with pytest.raises(MsaError, match="multi_gpu uses every GPU, and torch sees none"):
+        launch.command("multi_gpu", "stages/train.py", [])
+
+
+def test_an_unknown_launch_names_the_shipped_ones():
+    with pytest.raises(MsaError, match="train.launch: 'tpu' has no configs/accelerate/tpu.yaml; "
+                                       "use one of cpu, cpu_2proc, gpu, multi_gpu, multi_node"):
+        launch.command("tpu", "stages/train.py", [])
+
+
+def test_a_launched_process_is_not_launched_again(monkeypatch):
+    for key in ("MSA_LAUNCHED", "LOCAL_RANK", "WORLD_SIZE"):
+        monkeypatch.delenv(key, raising=False)
+    assert not launch.launched()
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    assert launch.launched()
