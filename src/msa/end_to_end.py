@@ -89,7 +89,8 @@ def view_seed(seed: int, epoch: int, index: int) -> int:
 
 class PairImages(Dataset):
     """Item i: (i, text, label index or -1, image [3, size, size]); `augment` None gives the
-    clean view, else a fresh augmented view per epoch (`set_epoch`)."""
+    clean view, else item (epoch, i) is pair i's view for that epoch. The epoch comes with the
+    key (from `EpochShuffle`), so persistent DataLoader workers need not be told of it."""
 
     def __init__(self, pairs: list[Pair], spec: ImageSpec, augment: AugmentParams | None,
                  needs_image: bool = True):
@@ -97,15 +98,12 @@ class PairImages(Dataset):
         self.clean = eval_pipeline(spec)
         self.augment = train_pipeline(spec, augment, augment.seed) if augment else None
         self.seed = augment.seed if augment else 0
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
 
     def __len__(self) -> int:
         return len(self.pairs)
 
-    def __getitem__(self, i: int):
+    def __getitem__(self, key):
+        epoch, i = key if isinstance(key, tuple) else (0, key)
         pair = self.pairs[i]
         label = LABEL_INDEX[pair.label] if pair.label in LABEL_INDEX else -1
         if not self.needs_image:
@@ -114,7 +112,7 @@ class PairImages(Dataset):
         if self.augment is None:
             pixels = self.clean(image)
         else:
-            self.augment.set_random_seed(view_seed(self.seed, self.epoch, i))
+            self.augment.set_random_seed(view_seed(self.seed, epoch, i))
             pixels = to_chw(self.augment(image=image)["image"])
         return i, pair.text, label, torch.from_numpy(pixels)
 
@@ -141,7 +139,8 @@ class Collate:
 
 
 class EpochShuffle(Sampler):
-    """A permutation of range(n) drawn from (seed, epoch): the same order after a resume."""
+    """Keys (epoch, i) for a permutation of range(n) drawn from (seed, epoch): the same order
+    after a resume."""
 
     def __init__(self, n: int, seed: int):
         self.n, self.seed, self.epoch = n, seed, 0
@@ -154,7 +153,7 @@ class EpochShuffle(Sampler):
 
     def __iter__(self):
         generator = torch.Generator().manual_seed(view_seed(self.seed, self.epoch, 0))
-        return iter(torch.randperm(self.n, generator=generator).tolist())
+        return iter((self.epoch, i) for i in torch.randperm(self.n, generator=generator).tolist())
 
 
 def logits_of(model: nn.Module, batch: dict) -> torch.Tensor:

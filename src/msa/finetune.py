@@ -87,13 +87,20 @@ class Run:
         train_set = PairImages(fit_pairs, spec, p.augment if p.augment.views else None,
                                needs_image)
         self.config = model.head.config
-        loaders = [DataLoader(train_set, params.batch_size, sampler=EpochShuffle(len(fit_pairs),
-                                                                                 seed),
-                              collate_fn=collate, num_workers=workers)]
+        # Persistent workers: starting them anew for every pass costs more than a small
+        # validation set's decoding.
+        # Each loader draws its workers' seed from a generator of its own: from the global one,
+        # the draw would shift dropout's stream whenever the workers start (once, persistent).
+        def loading():
+            return {"collate_fn": collate, "num_workers": workers,
+                    "persistent_workers": workers > 0,
+                    "generator": torch.Generator().manual_seed(seed)}
+
+        loaders = [DataLoader(train_set, params.batch_size,
+                              sampler=EpochShuffle(len(fit_pairs), seed), **loading())]
         for pairs in eval_sets.values():
             loaders.append(DataLoader(PairImages(pairs, spec, None, needs_image),
-                                      params.batch_size, collate_fn=collate,
-                                      num_workers=workers))
+                                      params.batch_size, **loading()))
         encoder_params = {id(q) for q in model.encoder_parameters()}
         groups = [{"params": [q for q in model.parameters() if id(q) not in encoder_params],
                    "lr": params.lr},

@@ -144,7 +144,9 @@ class TrainParams:
     # not supported) on a GPU
     mixed_precision: Literal["auto", "no", "bf16", "fp16"] = "auto"
     launch: str = "cpu"  # finetune: the launch, configs/accelerate/<launch>.yaml
-    num_workers: int = 2  # finetune: DataLoader processes that decode and augment the images
+    # finetune: DataLoader processes that decode and augment the images (1 measured fastest on
+    # 2 CPU cores; a GPU machine wants more)
+    num_workers: int = 1
 
 
 @dataclass(frozen=True)
