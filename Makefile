@@ -27,6 +27,7 @@ ablation: setup
 
 bench: setup
 	python bench/bench.py --lab5 $(LAB5)
+	python bench/finetune.py --lab5 $(LAB5)
 
 test: setup
 	pytest -q

@@ -226,12 +226,21 @@ def main() -> None:
     out = Path(args.out)
     (out / f"results-{kind(results['machine'])}.json").write_text(
         json.dumps(results, indent=2) + "\n")
-    every = [json.loads(f.read_text()) for f in sorted(out.glob("results-*.json"))]
-    (out / "RESULTS.md").write_text(
-        "# Benchmark on lab5\n\nOne section per kind of CPU measured (`make bench` writes its "
-        "own and keeps the others).\n\n" + "\n".join(render(r) for r in every))
+    write_page(out)
     print(render(results))
     shutil.rmtree(work, ignore_errors=True)
+
+
+def write_page(out: Path) -> None:
+    """bench/RESULTS.md from every results file here: the pipeline's, then fine-tuning's."""
+    from finetune import render as render_finetune
+
+    every = [json.loads(f.read_text()) for f in sorted(out.glob("results-*.json"))]
+    tuned = [json.loads(f.read_text()) for f in sorted(out.glob("finetune-*.json"))]
+    (out / "RESULTS.md").write_text(
+        "# Benchmark on lab5\n\nOne section per kind of CPU measured (`make bench` writes its "
+        "own and keeps the others).\n\n" + "\n".join(render(r) for r in every)
+        + "".join("\n" + render_finetune(r) + "\n" for r in tuned))
 
 
 def render(r: dict) -> str:

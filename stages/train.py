@@ -22,6 +22,7 @@ def main() -> None:
     parser.add_argument("--log", required=True)
     parser.add_argument("--summary", required=True)
     parser.add_argument("--resume", required=True, help="finetune: where each epoch is saved")
+    parser.add_argument("--live", required=True, help="DVCLive's folder: progress while it runs")
     args = parser.parse_args()
     p = params.load()
     if p.train.regime == "finetune":
@@ -31,12 +32,15 @@ def main() -> None:
             launch.relaunch(p.train.launch)
         return finetune(p, args)
     # Torch and the encoders load after the params check, so a refused param fails at once.
-    from msa import checkpoints, features, folds, precision, records, train
+    from msa import checkpoints, features, folds, live, precision, records, train
 
     cache = features.load(args.features)
     assignment = folds.read_folds(args.folds)
     dtype = precision.resolve(p.precision)
-    results = train.train_cross_validated(cache, assignment, p.mode, p.train, p.seed, dtype)
+    progress = live.EpochLog(args.live)
+    results = train.train_cross_validated(cache, assignment, p.mode, p.train, p.seed, dtype,
+                                          on_epoch=progress)
+    progress.close()
     checkpoints.save_models(results, p.mode, cache.encoders, args.models)
     records.write_oof(train.oof_rows(results, dict(zip(cache.guids, cache.labels))), args.oof)
     records.write_train_log(train.epoch_log(results), args.log)
@@ -48,16 +52,19 @@ def main() -> None:
 def finetune(p, args) -> None:
     from pathlib import Path
 
-    from msa import checkpoints, features, finetune, folds, prepared, records, train
+    from msa import checkpoints, features, finetune, folds, live, prepared, records, train
 
     accelerator = finetune.make_accelerator(p)
+    progress = live.EpochLog(args.live if accelerator.is_main_process else None)
     pairs = [q for q in prepared.read(args.manifest) if q.split == "train"]
     assignment = folds.read_folds(args.folds)
     encoders = features.encoder_identity(p.featurize)
     resume = Path(args.resume)
     finetune.prepare_state_dir(accelerator, resume,
                                finetune.fingerprint(p, [args.manifest, args.folds]))
-    results = finetune.train_cross_validated(accelerator, p, encoders, pairs, assignment, resume)
+    results = finetune.train_cross_validated(accelerator, p, encoders, pairs, assignment, resume,
+                                             on_epoch=progress)
+    progress.close()
     if accelerator.is_main_process:
         label_of = {q.guid: q.label for q in pairs}
         checkpoints.save_models(results, p.mode, encoders, args.models, "finetune",

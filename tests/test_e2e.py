@@ -267,9 +267,16 @@ def test_finetune_runs_as_an_experiment_on_one_process_and_on_two(workspace, tin
                              zero_division=0) for y, p in by_fold.values()]
         assert metrics["accuracy"]["mean"] == pytest.approx(sum(accuracy) / len(accuracy))
         assert metrics["macro_f1"]["mean"] == pytest.approx(sum(macro_f1) / len(macro_f1))
-        predictions = (repo / "predictions/test_predictions.txt").read_text().splitlines()
-        assert len(predictions) == 1 + 15
+        predictions_text = (repo / "predictions/test_predictions.txt").read_text()
+        assert len(predictions_text.splitlines()) == 1 + 15
         assert not (repo / ".finetune_state").exists()  # a finished run leaves no saved state
+        live = json.loads((repo / "dvclive/metrics.json").read_text())
+        last = (repo / "metrics/train_log.csv").read_text().splitlines()[-1].split(",")
+        assert (live["fold"], live["epoch"]) == (int(last[0]), int(last[1]))
+    # msa predict reads the pairs themselves with end-to-end models: the stage's predictions
+    out = run("msa predict --data data/demo --input data/demo/test_without_label.txt "
+              "--output again.txt", repo, env)
+    assert (repo / "again.txt").read_text() == predictions_text
     run("git checkout . && dvc checkout -q", repo, env)
 
 

@@ -39,12 +39,16 @@ def _predict(args) -> None:
               file=sys.stderr)
     if not pairs:
         raise MsaError(f"{args.input}: no usable pairs to predict")
-    # Features must come from the encoders the models were trained on, whatever params say now.
-    encoder_params = dataclasses.replace(p.featurize, **summary["encoders"])
-    cache = features.featurize(pairs, encoder_params, p.augment, dtype)
-    checkpoints.check_compatible(summary, cache)
-    probs = predict.ensemble_proba(models, cache, np.arange(len(cache.guids)))
-    predict.write_predictions(cache.guids, probs, args.output)
+    if summary.get("regime") == "finetune":
+        # The encoders were trained with the head: the fold models read the pairs themselves.
+        probs = predict.ensemble_pair_proba(models, pairs, summary)
+    else:
+        # Features must come from the encoders the models were trained on, whatever params say.
+        encoder_params = dataclasses.replace(p.featurize, **summary["encoders"])
+        cache = features.featurize(pairs, encoder_params, p.augment, dtype)
+        checkpoints.check_compatible(summary, cache)
+        probs = predict.ensemble_proba(models, cache, np.arange(len(cache.guids)))
+    predict.write_predictions([q.guid for q in pairs], probs, args.output)
     print(f"predict: {len(pairs)} pairs -> {args.output}")
 
 

@@ -176,7 +176,7 @@ def _labels(pairs: list[Pair]) -> torch.Tensor:
 
 def fit(accelerator, p: Params, encoders: dict, fit_pairs: list[Pair], val: list[Pair],
         stop: list[Pair], chooser: str, epochs: int, seed: int, fold: int, phase_dir: Path,
-        show_progress: bool) -> Fit:
+        show_progress: bool, on_epoch=None) -> Fit:
     """Up to `epochs` epochs from the pretrained encoders and a fresh head; the epoch kept is
     chosen as in msa.train.fit. Resumes from `phase_dir` where an earlier run saved epochs."""
     params = p.train
@@ -215,6 +215,8 @@ def fit(accelerator, p: Params, encoders: dict, fit_pairs: list[Pair], val: list
             stop_score = val_scores[params.monitor] if chooser == "fold" else float("nan")
         log.append({"fold": fold, "epoch": epoch, "train_loss": train_loss, **val_scores,
                     "stop_score": stop_score, "lr": lr})
+        if on_epoch:
+            on_epoch(log[-1])
         finished = False
         if chooser == "none" or stopping.improved(stop_score):
             best = Fit(run.state(), run.config, log, epoch, val_probs)
@@ -247,7 +249,7 @@ def _save_progress(accelerator, run: Run, phase_dir: Path, epoch: int, stopping:
 
 
 def train_fold(accelerator, p: Params, encoders: dict, pairs: list[Pair], folds: dict[str, int],
-               fold: int, state_dir: Path, show_progress: bool) -> FoldResult:
+               fold: int, state_dir: Path, show_progress: bool, on_epoch=None) -> FoldResult:
     params = p.train
     label_of = {q.guid: q.label for q in pairs}
     by_guid = {q.guid: q for q in pairs}
@@ -259,7 +261,7 @@ def train_fold(accelerator, p: Params, encoders: dict, pairs: list[Pair], folds:
     chooser = "holdout" if params.early_stopping == "refit" else params.early_stopping
     chosen = fit(accelerator, p, encoders, [by_guid[g] for g in fit_guids], val,
                  [by_guid[g] for g in stop_guids], chooser, params.epochs, fold_seed, fold,
-                 _phase(accelerator, state_dir, fold, "choose"), show_progress)
+                 _phase(accelerator, state_dir, fold, "choose"), show_progress, on_epoch)
     epochs_run = len(chosen.log)
     if params.early_stopping == "refit":
         refit = fit(accelerator, p, encoders, [by_guid[g] for g in train_guids], val, [], "none",
@@ -293,11 +295,13 @@ def prepare_state_dir(accelerator, state_dir: Path, fingerprint: str) -> None:
 
 def train_cross_validated(accelerator, p: Params, encoders: dict, pairs: list[Pair],
                           folds: dict[str, int], state_dir: str | Path,
-                          show_progress: bool = True) -> list[FoldResult]:
-    """One result per fold, from the labelled pairs; `state_dir` holds the resumable state."""
+                          show_progress: bool = True, on_epoch=None) -> list[FoldResult]:
+    """One result per fold, from the labelled pairs; `state_dir` holds the resumable state;
+    `on_epoch(row)` (the main process's msa.live) sees each epoch's log row."""
     state_dir = Path(state_dir)
     n_folds = max(folds.values()) + 1
-    return [train_fold(accelerator, p, encoders, pairs, folds, fold, state_dir, show_progress)
+    return [train_fold(accelerator, p, encoders, pairs, folds, fold, state_dir, show_progress,
+                       on_epoch)
             for fold in tqdm(range(n_folds), desc=f"finetune {p.mode}", unit="fold",
                              disable=not (show_progress and accelerator.is_local_main_process))]
 

@@ -229,7 +229,8 @@ class Fit:
 
 
 def fit(features: FeatureSet, mode: str, params: TrainParams, seed: int, dtype: str, fold: int,
-        train: Side, val: Side, stop: Side | None, chooser: str, epochs: int) -> Fit:
+        train: Side, val: Side, stop: Side | None, chooser: str, epochs: int,
+        on_epoch=None) -> Fit:
     """Up to `epochs` epochs from a fresh model; the epoch kept is the best by train.monitor on
     `stop` (chooser "holdout") or on `val` ("fold"), or the last ("none")."""
     seed_everything(seed)
@@ -257,6 +258,8 @@ def fit(features: FeatureSet, mode: str, params: TrainParams, seed: int, dtype: 
             stop_score = val_scores[params.monitor] if chooser == "fold" else float("nan")
         log.append({"fold": fold, "epoch": epoch, "train_loss": train_loss, **val_scores,
                     "stop_score": stop_score, "lr": lr})
+        if on_epoch:
+            on_epoch(log[-1])
         if chooser == "none" or stopping.improved(stop_score):
             best = Fit(copy.deepcopy(model.state_dict()), model.config, log, epoch, val_probs)
         elif stopping.stop:
@@ -265,7 +268,8 @@ def fit(features: FeatureSet, mode: str, params: TrainParams, seed: int, dtype: 
 
 
 def train_fold(features: FeatureSet, folds: dict[str, int], fold: int, mode: str,
-               params: TrainParams, seed: int, dtype: str = "fp32") -> FoldResult:
+               params: TrainParams, seed: int, dtype: str = "fp32", on_epoch=None) -> FoldResult:
+    """`on_epoch(row)` sees each epoch's log row of the run that chooses (msa.live)."""
     label_of = dict(zip(features.guids, features.labels))
     val_guids = [g for g, f in folds.items() if f == fold]
     train_guids = [g for g, f in folds.items() if f != fold]
@@ -275,7 +279,7 @@ def train_fold(features: FeatureSet, folds: dict[str, int], fold: int, mode: str
     chooser = "holdout" if params.early_stopping == "refit" else params.early_stopping
     chosen = fit(features, mode, params, fold_seed, dtype, fold,
                  Side.of(features, fit_guids, label_of), val,
-                 Side.of(features, stop_guids, label_of), chooser, params.epochs)
+                 Side.of(features, stop_guids, label_of), chooser, params.epochs, on_epoch)
     epochs_run = len(chosen.log)
     if params.early_stopping == "refit":
         # The hold-out chose how many epochs; a fresh model fits every training pair for that
@@ -307,12 +311,12 @@ def blend_lexical(result: FoldResult, mode: str, params: TrainParams, texts_of,
 
 def train_cross_validated(features: FeatureSet, folds: dict[str, int], mode: str,
                           params: TrainParams, seed: int, dtype: str = "fp32",
-                          show_progress: bool = True) -> list[FoldResult]:
+                          show_progress: bool = True, on_epoch=None) -> list[FoldResult]:
     """One result per fold; `dtype` (bf16 | fp32, msa.precision.resolve) for the tuned text."""
     n_folds = max(folds.values()) + 1
     results = []
     for fold in tqdm(range(n_folds), desc=f"train {mode}", unit="fold", disable=not show_progress):
-        results.append(train_fold(features, folds, fold, mode, params, seed, dtype))
+        results.append(train_fold(features, folds, fold, mode, params, seed, dtype, on_epoch))
     return results
 
 

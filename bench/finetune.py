@@ -1,0 +1,143 @@
+"""The fine-tuning regime on lab5 (part of `make bench`): seconds per epoch of one fold, the
+projection for a full cross-validated run, and that fold's score against `heads` on it.
+
+Both regimes run with the default params (the folds, the hold-out, the patience, the lexical
+blend) on fold 0, finetune for at most `--epochs` epochs (default 3: a CPU fold-epoch takes
+minutes), heads for its default train.epochs on features made here. Writes
+bench/finetune-<capability>-<precision>.json and prints a markdown section for RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import accuracy_score, f1_score
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bench"))
+
+from bench import kind, machine, write_page  # noqa: E402
+
+
+def fold_scores(result, label_of) -> dict:
+    y = [label_of[g] for g in result.val_guids]
+    from msa import LABELS
+
+    predicted = [LABELS[i] for i in result.val_probs.argmax(1)]
+    return {"accuracy": accuracy_score(y, predicted),
+            "macro_f1": f1_score(y, predicted, average="macro", labels=list(LABELS),
+                                 zero_division=0),
+            "best_epoch": result.best_epoch, "epochs_run": result.epochs_run}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--lab5", default=os.environ.get("LAB5", str(REPO.parent / "shared/lab5")))
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--fold", type=int, default=0)
+    parser.add_argument("--out", default=str(REPO / "bench"))
+    args = parser.parse_args()
+    from msa import data, features, finetune, folds, params, precision, train
+
+    base = params.Params()
+    tuned = dataclasses.replace(base, train=dataclasses.replace(
+        base.train, regime="finetune", epochs=args.epochs))
+    pairs, _ = data.prepare(args.lab5, show_progress=False)
+    labelled = [q for q in pairs if q.split == "train"]
+    label_of = {q.guid: q.label for q in labelled}
+    assignment = folds.assign_folds(labelled, base.fold.n_splits, base.fold.seed, base.fold.group)
+    result = {"machine": machine(), "fold": args.fold, "pairs": len(labelled),
+              "fit_pairs_per_fold": None}
+
+    dtype = precision.resolve(base.precision)
+    start = time.perf_counter()
+    cache = features.featurize(labelled, base.featurize, base.augment, dtype, show_progress=False)
+    featurize_s = time.perf_counter() - start
+    start = time.perf_counter()
+    heads = train.train_fold(cache, assignment, args.fold, base.mode, base.train, base.seed, dtype)
+    result["heads"] = {**fold_scores(heads, label_of), "train_s": time.perf_counter() - start,
+                       "featurize_s": featurize_s}
+    print("heads", result["heads"], flush=True)
+
+    epoch_s, eval_s = [], []
+    train_epoch, probabilities = finetune.Run.train_epoch, finetune.Run.probabilities
+
+    def timed_epoch(self, epoch, show_progress):
+        begin = time.perf_counter()
+        loss = train_epoch(self, epoch, show_progress)
+        epoch_s.append(time.perf_counter() - begin)
+        result["fit_pairs_per_fold"] = len(self.train_loader.dataset)
+        return loss
+
+    def timed_probabilities(self, name):
+        begin = time.perf_counter()
+        probs = probabilities(self, name)
+        eval_s.append(time.perf_counter() - begin)
+        return probs
+
+    finetune.Run.train_epoch, finetune.Run.probabilities = timed_epoch, timed_probabilities
+    accelerator = finetune.make_accelerator(tuned)
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as state:
+        tuned_result = finetune.train_fold(accelerator, tuned, features.encoder_identity(
+            tuned.featurize), labelled, assignment, args.fold, Path(state), show_progress=True)
+    total = time.perf_counter() - start
+    per_epoch = total / tuned_result.epochs_run
+    result["finetune"] = {
+        **fold_scores(tuned_result, label_of), "epochs_cap": args.epochs, "total_s": total,
+        "train_epoch_s": epoch_s, "eval_s_per_epoch": sum(eval_s) / len(epoch_s),
+        "fold_epoch_s": per_epoch, "provenance": finetune.provenance(accelerator),
+        # the default cap (train.epochs) for every fold, as an upper bound; early stopping
+        # usually ends sooner
+        "epochs_default": base.train.epochs, "folds": base.fold.n_splits,
+        "projected_full_run_h": per_epoch * base.train.epochs * base.fold.n_splits / 3600,
+        "log": tuned_result.log,
+    }
+    print("finetune", {k: v for k, v in result["finetune"].items() if k != "log"}, flush=True)
+    result["git_revision"] = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO,
+                                            capture_output=True, text=True).stdout.strip()
+    out = Path(args.out)
+    (out / f"finetune-{kind(result['machine'])}.json").write_text(
+        json.dumps(result, indent=2) + "\n")
+    write_page(out)
+    print(render(result))
+
+
+def render(r: dict) -> str:
+    m, h, f = r["machine"], r["heads"], r["finetune"]
+    return "\n".join([
+        f"### Fine-tuning end to end (`train.regime: finetune`), fold {r['fold']} of lab5",
+        "",
+        f"{m['cpu']}, {m['cores']} cores, {m['cpu_capability']}"
+        f"{' (lowered: ' + ' '.join(m['isa_overrides'].values()) + ')' if m['isa_overrides'] else ''}, "
+        f"mixed precision {f['provenance']['mixed_precision']}, one process; default encoders "
+        f"(MiniLM-L6 + EfficientNet-Lite0, both trained), {r['fit_pairs_per_fold']} pairs "
+        f"fitted per fold, at most {f['epochs_cap']} epochs (heads: its default "
+        "train.epochs with early stopping).",
+        "",
+        "| regime | accuracy | macro-F1 | epochs (best / run) | time |",
+        "|---|---|---|---|---|",
+        f"| heads (cached features) | {h['accuracy']:.4f} | {h['macro_f1']:.4f} | "
+        f"{h['best_epoch']} / {h['epochs_run']} | train {h['train_s']:.0f} s "
+        f"(+ featurize {h['featurize_s']:.0f} s, shared by all folds) |",
+        f"| finetune | {f['accuracy']:.4f} | {f['macro_f1']:.4f} | {f['best_epoch']} / "
+        f"{f['epochs_run']} | {f['fold_epoch_s']:.0f} s per fold-epoch (training "
+        f"{np.mean(f['train_epoch_s']):.0f} s, evaluation {f['eval_s_per_epoch']:.0f} s) |",
+        "",
+        f"At revision {r.get('git_revision', '?')[:7]}. A full run ({f['folds']} folds, up to "
+        f"{f['epochs_default']} epochs each) projects to at most "
+        f"{f['projected_full_run_h']:.1f} h here.",
+    ])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+"""Training progress while it runs, through DVCLive: `dvclive/metrics.json` holds the latest
+epoch (so `dvc exp show` shows how far a running experiment has got), `dvclive/plots/metrics/`
+every epoch so far, one step per fold-epoch. The finished run's log is metrics/train_log.csv."""
+
+from __future__ import annotations
+
+import math
+
+FIELDS = ("fold", "epoch", "train_loss", "val_loss", "val_accuracy", "val_macro_f1",
+          "stop_score", "lr")
+
+
+class EpochLog:
+    """Called with each epoch's log row; writes nothing where `folder` is None (tests, and
+    every process but the main one)."""
+
+    def __init__(self, folder: str | None = "dvclive"):
+        self.live = None
+        if folder is not None:
+            from dvclive import Live
+
+            self.live = Live(folder, report=None, save_dvc_exp=False, dvcyaml=None)
+
+    def __call__(self, row: dict) -> None:
+        if self.live is None:
+            return
+        for name in FIELDS:
+            value = float(row[name])
+            if not math.isnan(value):  # stop_score under early_stopping none
+                self.live.log_metric(name, value, plot=name not in ("fold", "epoch"))
+        self.live.next_step()
+
+    def close(self) -> None:
+        if self.live is not None:
+            self.live.end()
