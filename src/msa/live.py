@@ -25,7 +25,7 @@ class EpochLog:
         if self.live is None:
             return
         for name in FIELDS:
-            value = float(row[name])
+            value = int(row[name]) if name in ("fold", "epoch") else float(row[name])
             if not math.isnan(value):  # stop_score under early_stopping none
                 self.live.log_metric(name, value, plot=name not in ("fold", "epoch"))
         self.live.next_step()
