@@ -38,8 +38,8 @@ from msa.end_to_end import LABEL_INDEX, Collate, EpochShuffle, PairImages
 from msa.model import ModelConfig
 from msa.params import Params, TrainParams
 from msa.prepared import Pair
-from msa.train import (EarlyStopping, Fit, FoldResult, blend_lexical, class_weights, scores,
-                       split_for_stopping)
+from msa.train import (EarlyStopping, Fit, FoldResult, blend_lexical, class_weights, epoch_row,
+                       scores, split_for_stopping)
 
 # Tokenizers' own threads do not survive the fork into DataLoader workers.
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -208,13 +208,10 @@ def fit(accelerator, p: Params, encoders: dict, fit_pairs: list[Pair], val: list
         lr = run.scheduler.get_last_lr()[0]
         train_loss = run.train_epoch(epoch, show_progress)
         val_probs = run.probabilities("val")
-        val_scores = scores(val_probs, val_y, criterion)
-        if chooser == "holdout":
-            stop_score = scores(run.probabilities("stop"), _labels(stop), criterion)[params.monitor]
-        else:
-            stop_score = val_scores[params.monitor] if chooser == "fold" else float("nan")
-        log.append({"fold": fold, "epoch": epoch, "train_loss": train_loss, **val_scores,
-                    "stop_score": stop_score, "lr": lr})
+        log.append(epoch_row(
+            fold, epoch, train_loss, lr, scores(val_probs, val_y, criterion), chooser,
+            params.monitor, lambda: scores(run.probabilities("stop"), _labels(stop), criterion)))
+        stop_score = log[-1]["stop_score"]
         if on_epoch:
             on_epoch(log[-1])
         finished = False

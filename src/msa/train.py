@@ -219,6 +219,18 @@ def train_epoch(model, features: FeatureSet, fit: Side, views: torch.Tensor, cri
     return total_loss / len(fit.rows)
 
 
+def epoch_row(fold: int, epoch: int, train_loss: float, lr: float, val_scores: dict,
+              chooser: str, monitor: str, stop_scores) -> dict:
+    """One epoch's log row. Its stop_score is what the epoch is chosen by: train.monitor on the
+    hold-out (`stop_scores()` gives its scores) or on the fold, or nothing under none."""
+    if chooser == "holdout":
+        stop_score = stop_scores()[monitor]
+    else:
+        stop_score = val_scores[monitor] if chooser == "fold" else float("nan")
+    return {"fold": fold, "epoch": epoch, "train_loss": train_loss, **val_scores,
+            "stop_score": stop_score, "lr": lr}
+
+
 @dataclass
 class Fit:
     state: dict
@@ -250,14 +262,11 @@ def fit(features: FeatureSet, mode: str, params: TrainParams, seed: int, dtype: 
         train_loss = train_epoch(model, features, train, views, criterion, optimizer, scheduler,
                                  params, generator)
         val_probs = predict_proba(model, features, val.rows)
-        val_scores = scores(val_probs, val.y, criterion)
-        if chooser == "holdout":
-            stop_score = scores(predict_proba(model, features, stop.rows), stop.y,
-                                 criterion)[params.monitor]
-        else:
-            stop_score = val_scores[params.monitor] if chooser == "fold" else float("nan")
-        log.append({"fold": fold, "epoch": epoch, "train_loss": train_loss, **val_scores,
-                    "stop_score": stop_score, "lr": lr})
+        log.append(epoch_row(
+            fold, epoch, train_loss, lr, scores(val_probs, val.y, criterion), chooser,
+            params.monitor,
+            lambda: scores(predict_proba(model, features, stop.rows), stop.y, criterion)))
+        stop_score = log[-1]["stop_score"]
         if on_epoch:
             on_epoch(log[-1])
         if chooser == "none" or stopping.improved(stop_score):
