@@ -6,6 +6,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -277,6 +278,38 @@ def test_finetune_runs_as_an_experiment_on_one_process_and_on_two(workspace, tin
     out = run("msa predict --data data/demo --input data/demo/test_without_label.txt "
               "--output again.txt", repo, env)
     assert (repo / "again.txt").read_text() == predictions_text
+    run("git checkout . && dvc checkout -q", repo, env)
+
+
+def test_killed_finetune_resumes_from_its_last_epoch_to_the_uninterrupted_result(
+        workspace, tiny_bert):
+    """train.regime finetune killed in the middle of a fold (SIGKILL, every process of the
+    stage); the next dvc repro resumes from the saved epoch and ends where an uninterrupted
+    run ends, DVCLive's record included."""
+    import psutil
+
+    repo, env = workspace
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["featurize"].update(text_model=str(tiny_bert), text_tuned_layers=0,
+                               image_model="mobilenetv3_small_050", image_weights="random")
+    params["train"].update(regime="finetune", epochs=4, patience=4, batch_size=16)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    proc = subprocess.Popen("dvc repro", shell=True, cwd=repo, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    saved = repo / ".finetune_state" / "fold_1_choose" / "progress.pt"
+    while not saved.exists() and proc.poll() is None:
+        time.sleep(0.05)
+    victims = [p for p in psutil.Process(proc.pid).children(recursive=True)
+               if any("stages/train.py" in part for part in p.cmdline())]
+    for victim in victims:
+        victim.send_signal(signal.SIGKILL)
+    output = proc.stdout.read().decode(errors="replace")
+    assert proc.wait() != 0 and victims, output[-2000:]
+    out = run("dvc repro", repo, env)
+    assert "finetune: fold 1 resumes after epoch" in out
+    recovered = _results(repo) + [(repo / "dvclive/metrics.json").read_bytes()]
+    run("dvc repro --force --single-item train && dvc repro", repo, env)
+    assert _results(repo) + [(repo / "dvclive/metrics.json").read_bytes()] == recovered
     run("git checkout . && dvc checkout -q", repo, env)
 
 

@@ -184,6 +184,12 @@ def fit(accelerator, p: Params, encoders: dict, fit_pairs: list[Pair], val: list
     # Our own file, written by an earlier run of this phase (numpy scores need full pickle).
     saved = (torch.load(progress_file, map_location="cpu", weights_only=False)
              if progress_file.is_file() else None)
+    if saved:
+        if accelerator.is_main_process:
+            print(f"finetune: fold {fold} resumes after epoch {saved['epoch']}, saved in "
+                  f"{phase_dir}", flush=True)
+        for row in saved["log"] if on_epoch else []:
+            on_epoch(row)  # DVCLive's record of the run then holds every epoch, as uninterrupted
     if saved and saved["finished"]:
         return Fit(saved["best_state"], ModelConfig(**saved["config"]), saved["log"],
                    saved["best_epoch"], saved["best_probs"])
