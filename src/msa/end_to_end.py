@@ -16,15 +16,12 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset, Sampler
 
-from msa import LABELS, backbones
+from msa import LABEL_INDEX, backbones
 from msa.augment import eval_pipeline, load_rgb, resize_size, to_chw, train_pipeline
 from msa.backbones import ImageSpec
 from msa.model import ModelConfig, SentimentClassifier
 from msa.params import AugmentParams, TrainParams
 from msa.prepared import Pair
-
-LABEL_INDEX = {label: i for i, label in enumerate(LABELS)}
-
 
 class EndToEnd(nn.Module):
     """Both encoders (the one a mode needs) and the heads regime's head over their outputs."""

@@ -20,6 +20,7 @@ the last saved epoch. Each epoch's randomness (dropout, batch order, views) is s
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import shutil
@@ -33,13 +34,13 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 from transformers import get_cosine_schedule_with_warmup
 
-from msa import LABELS, end_to_end, precision
-from msa.end_to_end import LABEL_INDEX, Collate, EpochShuffle, PairImages
+from msa import LABEL_INDEX, LABELS, end_to_end, precision
+from msa.end_to_end import Collate, EpochShuffle, PairImages
 from msa.model import ModelConfig
 from msa.params import Params, TrainParams
 from msa.prepared import Pair
 from msa.train import (EarlyStopping, Fit, FoldResult, blend_lexical, class_weights, epoch_row,
-                       scores, split_for_stopping)
+                       scores, seed_everything, split_for_stopping)
 
 # Tokenizers' own threads do not survive the fork into DataLoader workers.
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -117,10 +118,11 @@ class Run:
         self.scheduler = get_cosine_schedule_with_warmup(
             self.optimizer, int(params.warmup_ratio * total), total)
         labels = np.array([LABEL_INDEX[q.label] for q in fit_pairs])
-        weights = class_weights(labels, params.class_weight_power)
-        self.criterion = nn.CrossEntropyLoss(
-            weight=None if weights is None else weights.to(accelerator.device),
+        # The evaluation scores are computed on the CPU, the training loss on the device.
+        self.score_criterion = nn.CrossEntropyLoss(
+            weight=class_weights(labels, params.class_weight_power),
             label_smoothing=params.label_smoothing)
+        self.criterion = copy.deepcopy(self.score_criterion).to(accelerator.device)
 
     def train_epoch(self, epoch: int, show_progress: bool) -> float:
         accelerator, params = self.accelerator, self.params
@@ -193,9 +195,7 @@ def fit(accelerator, p: Params, encoders: dict, fit_pairs: list[Pair], val: list
     if saved and saved["finished"]:
         return Fit(saved["best_state"], ModelConfig(**saved["config"]), saved["log"],
                    saved["best_epoch"], saved["best_probs"])
-    torch.manual_seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.use_deterministic_algorithms(True, warn_only=accelerator.device.type != "cpu")
+    seed_everything(seed, strict=accelerator.device.type == "cpu")
     eval_sets = {"val": val, **({"stop": stop} if chooser == "holdout" else {})}
     run = Run(accelerator, p, encoders, fit_pairs, eval_sets, seed, epochs)
     stopping = EarlyStopping(params.monitor, params.patience)
@@ -206,9 +206,7 @@ def fit(accelerator, p: Params, encoders: dict, fit_pairs: list[Pair], val: list
         stopping.best, stopping.waited = saved["stopping"]
         log, start = saved["log"], saved["epoch"] + 1
         best = Fit(saved["best_state"], run.config, log, saved["best_epoch"], saved["best_probs"])
-    criterion = nn.CrossEntropyLoss(weight=run.criterion.weight.cpu()
-                                    if run.criterion.weight is not None else None,
-                                    label_smoothing=params.label_smoothing)
+    criterion = run.score_criterion
     val_y = _labels(val)
     for epoch in range(start, epochs + 1):
         lr = run.scheduler.get_last_lr()[0]

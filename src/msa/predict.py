@@ -17,10 +17,15 @@ from msa.train import predict_proba
 
 def fold_proba(model: FoldModel, features: FeatureSet, rows: np.ndarray) -> np.ndarray:
     """One fold model's class probabilities for these feature rows, as its OOF ones were made."""
-    probs = predict_proba(model.network, features, rows)
+    return _blend(model, predict_proba(model.network, features, rows),
+                  lambda: features.texts_of(rows))
+
+
+def _blend(model: FoldModel, probs: np.ndarray, texts) -> np.ndarray:
+    """The network's probabilities blended with the fold's lexical model on `texts()`."""
     if model.lexical is None:
         return probs
-    return lexical.blend(probs, lexical.predict_proba(model.lexical, features.texts_of(rows)),
+    return lexical.blend(probs, lexical.predict_proba(model.lexical, texts()),
                          model.lexical_weight)
 
 
@@ -43,11 +48,7 @@ def pair_proba(model: FoldModel, pairs: list[Pair], summary: dict,
     for batch in loader:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             chunks.append(torch.softmax(logits_of(network, batch).float(), dim=-1).numpy())
-    probs = np.concatenate(chunks)
-    if model.lexical is None:
-        return probs
-    return lexical.blend(probs, lexical.predict_proba(model.lexical, [q.text for q in pairs]),
-                         model.lexical_weight)
+    return _blend(model, np.concatenate(chunks), lambda: [q.text for q in pairs])
 
 
 def ensemble_pair_proba(models: list[FoldModel], pairs: list[Pair], summary: dict) -> np.ndarray:

@@ -30,14 +30,11 @@ from torch import nn
 from tqdm import tqdm
 from transformers import get_cosine_schedule_with_warmup
 
-from msa import LABELS, lexical
+from msa import LABEL_INDEX, LABELS, lexical
 from msa.errors import MsaError
 from msa.features import FeatureSet
 from msa.model import ModelConfig, SentimentClassifier
 from msa.params import TrainParams
-
-LABEL_INDEX = {label: i for i, label in enumerate(LABELS)}
-
 
 @dataclass
 class FoldResult:
@@ -53,10 +50,12 @@ class FoldResult:
     lexical_weight: float = 0.0
 
 
-def seed_everything(seed: int) -> None:
+def seed_everything(seed: int, strict: bool = True) -> None:
+    """Seeds torch and numpy; deterministic kernels, or only warnings where `strict` is off
+    (on a GPU, where some kernels have no deterministic version)."""
     torch.manual_seed(seed)
     np.random.seed(seed % 2**32)
-    torch.use_deterministic_algorithms(True)
+    torch.use_deterministic_algorithms(True, warn_only=not strict)
 
 
 def class_weights(labels: np.ndarray, power: float) -> torch.Tensor | None:
