@@ -90,7 +90,7 @@ def test_bf16_features_match_fp32_within_tolerance(demo_features):
 def test_featurize_is_deterministic_and_round_trips(demo_features, tmp_path):
     pairs, cache = demo_features
     subset = [p for p in pairs if p.split == "train"][:6]
-    params, aug = FeaturizeParams(), AugmentParams(views=2)
+    params, aug = FeaturizeParams(text_tuned_layers=2), AugmentParams(views=2)
     first = features.featurize(subset, params, aug, show_progress=False)
     second = features.featurize(subset, params, aug, show_progress=False)
     np.testing.assert_array_equal(first.image_views, second.image_views)

@@ -102,7 +102,7 @@ def test_missing_params_file_is_a_clear_error(tmp_path):
      "train.encoder_lr: 1e-05 is never read while train.regime is heads"),
     ({"train": {"launch": "multi_gpu"}},
      "train.launch: 'multi_gpu' is never read while train.regime is heads"),
-    ({"train": {"regime": "finetune", "text_lr": 0.001}},
+    ({"featurize": {"text_tuned_layers": 2}, "train": {"regime": "finetune", "text_lr": 0.001}},
      "train.text_lr: 0.001 is never read while train.regime is finetune"),
 ])
 def test_a_knob_the_other_settings_leave_unread_is_refused_naming_both(raw, message):
@@ -122,7 +122,8 @@ def test_a_knob_the_other_settings_leave_unread_is_refused_naming_both(raw, mess
     {"train": {"regime": "finetune", "encoder_lr": 1e-5, "mixed_precision": "no",
                "gradient_accumulation_steps": 2, "launch": "gpu", "num_workers": 0}},
     # knobs that only the mode leaves unread stay allowed: an ablation runs every mode on one set
-    {"mode": "image", "train": {"lexical_weight": 0.5, "text_lr": 0.001}},
+    {"mode": "image", "featurize": {"text_tuned_layers": 2},
+     "train": {"lexical_weight": 0.5, "text_lr": 0.001}},
     {"data": {"format": "mvsa_multiple", "test_fraction": 0.2, "test_seed": 3}},
     {"data": {"format": "mvsa_single", "test_list": "t.txt"}},
     {"data": {"format": "manifest", "manifest_file": "p.jsonl", "columns": {"text": "body"}}},

@@ -332,16 +332,27 @@ def test_early_stopping_counts_epochs_without_improvement():
 def test_refit_fits_every_training_pair_for_the_epochs_the_holdout_chose(monkeypatch):
     cache = synthetic_features()
     folds = folds_for(cache)
-    params = replace(PARAMS, epochs=12, patience=2, early_stopping="refit")
-    calls = []
-    real_fit = train.fit
+    params = replace(PARAMS, epochs=12, patience=2, early_stopping="refit", monitor="val_accuracy")
+    calls, schedules = [], []
+    real_fit, real_schedule = train.fit, train.optimizer_and_schedule
 
     def recording_fit(*args):
         calls.append(args)
         return real_fit(*args)
 
+    def recording_schedule(*args):
+        optimizer, scheduler = real_schedule(*args)
+        schedules.append((args[3], scheduler))
+        return optimizer, scheduler
+
     monkeypatch.setattr(train, "fit", recording_fit)
+    monkeypatch.setattr(train, "optimizer_and_schedule", recording_schedule)
     result = train.train_fold(cache, folds, 0, "multimodal", params, seed=0)
+    # the choosing run's schedule spans train.epochs; the refit's the epochs chosen, and ends
+    # annealed to a rate of zero
+    assert [epochs for epochs, _ in schedules] == [params.epochs, result.best_epoch]
+    assert result.best_epoch < params.epochs and schedules[1][1].get_last_lr()[0] == 0.0
+    assert schedules[0][1].get_last_lr()[0] > 0.0
     holdout = train.train_fold(cache, folds, 0, "multimodal",
                                replace(params, early_stopping="holdout"), seed=0)
     (choosing, refit), train_guids = calls[:2], [g for g, f in folds.items() if f != 0]

@@ -79,9 +79,10 @@ class FeaturizeParams:
     text_model: str = "all-MiniLM-L6-v2"
     text_pooling: Literal["mean", "cls"] = "mean"
     text_max_length: int = 128
-    # Top layers of the (BERT-family) text encoder that train fine-tunes; 0 keeps it frozen.
-    # Featurize caches the per-token states entering them, so train never reruns the rest.
-    text_tuned_layers: int = 2
+    # Top layers of the (BERT-family) text encoder that train fine-tunes; 0 (the default, for a
+    # train stage of seconds on any CPU) keeps it frozen. Featurize caches the per-token states
+    # entering them, so train never reruns the rest.
+    text_tuned_layers: int = 0
     # A packaged alias (efficientnet_lite0/1/2), resnet50 or another timm architecture (these
     # two need image_weights).
     image_model: str = "efficientnet_lite0"
@@ -117,9 +118,10 @@ class TrainParams:
     patience: int = 3
     monitor: Literal["val_loss", "val_accuracy", "val_macro_f1"] = "val_accuracy"
     # How many epochs a fold's model trains (msa.train): chosen on a hold-out of the training
-    # folds (holdout keeps the choosing model, refit fits every training pair that long), on
-    # the scored fold (fold: the seed design's way, optimistic), or train.epochs (none).
-    early_stopping: Literal["none", "holdout", "refit", "fold"] = "holdout"
+    # folds (refit then fits every training pair that long, its schedule spread over them;
+    # holdout keeps the choosing model), on the scored fold (fold: the seed design's way,
+    # optimistic), or train.epochs (none).
+    early_stopping: Literal["none", "holdout", "refit", "fold"] = "refit"
     holdout_fraction: float = 0.1
     hidden_dim: int = 128
     image_hidden_dim: int = 512

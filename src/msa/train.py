@@ -183,15 +183,16 @@ class EarlyStopping:
         return self.waited >= self.patience
 
 
-def optimizer_and_schedule(model: SentimentClassifier, params: TrainParams, steps_per_epoch: int):
-    """AdamW (the tuned text layers at their own rate) and warm-up + cosine over train.epochs."""
+def optimizer_and_schedule(model: SentimentClassifier, params: TrainParams, steps_per_epoch: int,
+                           epochs: int):
+    """AdamW (the tuned text layers at their own rate) and warm-up + cosine over `epochs`."""
     text_params = list(model.text_top.parameters()) if model.tunes_text else []
     tuned = {id(p) for p in text_params}
     groups = [{"params": [p for p in model.parameters() if id(p) not in tuned], "lr": params.lr}]
     if text_params:
         groups.append({"params": text_params, "lr": params.text_lr})
     optimizer = torch.optim.AdamW(groups, weight_decay=params.weight_decay)
-    total_steps = steps_per_epoch * params.epochs
+    total_steps = steps_per_epoch * epochs
     scheduler = get_cosine_schedule_with_warmup(
         optimizer, int(params.warmup_ratio * total_steps), total_steps)
     return optimizer, scheduler
@@ -250,7 +251,7 @@ def fit(features: FeatureSet, mode: str, params: TrainParams, seed: int, dtype: 
     criterion = nn.CrossEntropyLoss(weight=class_weights(train.y.numpy(), params.class_weight_power),
                                     label_smoothing=params.label_smoothing)
     optimizer, scheduler = optimizer_and_schedule(
-        model, params, -(-len(train.rows) // params.batch_size))
+        model, params, -(-len(train.rows) // params.batch_size), epochs)
     views = features.image_views[features.view_rows(train.guids)]
     views = (torch.from_numpy(views) if views.shape[1]
              else torch.from_numpy(features.image)[train.rows].unsqueeze(1))
@@ -291,7 +292,8 @@ def train_fold(features: FeatureSet, folds: dict[str, int], fold: int, mode: str
     epochs_run = len(chosen.log)
     if params.early_stopping == "refit":
         # The hold-out chose how many epochs; a fresh model fits every training pair for that
-        # many, on the same schedule. The log stays the choosing run's.
+        # many, its warm-up and cosine spread over them, so that it ends annealed as a run of
+        # fixed epochs does. The log stays the choosing run's.
         refit = fit(features, mode, params, fold_seed, dtype, fold,
                     Side.of(features, train_guids, label_of), val, None, "none",
                     chosen.best_epoch)
