@@ -28,6 +28,7 @@ ablation: setup
 bench: setup
 	python bench/bench.py --lab5 $(LAB5)
 	python bench/finetune.py --lab5 $(LAB5)
+	python bench/scale.py
 
 test: setup
 	pytest -q

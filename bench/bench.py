@@ -232,15 +232,19 @@ def main() -> None:
 
 
 def write_page(out: Path) -> None:
-    """bench/RESULTS.md from every results file here: the pipeline's, then fine-tuning's."""
+    """bench/RESULTS.md from every results file here: the pipeline's, fine-tuning's, then
+    scaling's."""
     from finetune import render as render_finetune
+    from scale import render as render_scale
 
     every = [json.loads(f.read_text()) for f in sorted(out.glob("results-*.json"))]
     tuned = [json.loads(f.read_text()) for f in sorted(out.glob("finetune-*.json"))]
+    scaled = [json.loads(f.read_text()) for f in sorted(out.glob("scale-*.json"))]
     (out / "RESULTS.md").write_text(
         "# Benchmark on lab5\n\nOne section per kind of CPU measured (`make bench` writes its "
         "own and keeps the others).\n\n" + "\n".join(render(r) for r in every)
-        + "".join("\n" + render_finetune(r) + "\n" for r in tuned))
+        + "".join("\n" + render_finetune(r) + "\n" for r in tuned)
+        + "".join("\n" + render_scale(r) + "\n" for r in scaled))
 
 
 def render(r: dict) -> str:

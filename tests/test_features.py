@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from msa import features, precision
+from msa import backbones, features, precision
 from msa.errors import MsaError
 from msa.model import TextTop
 from msa.params import AugmentParams, FeaturizeParams
@@ -126,3 +126,15 @@ def test_image_batch_size_follows_the_precision_unless_set():
     assert features.image_batch_size(FeaturizeParams(), "bf16") == 32
     assert features.image_batch_size(FeaturizeParams(), "fp32") == 8
     assert features.image_batch_size(FeaturizeParams(image_batch_size=5), "bf16") == 5
+
+
+@pytest.mark.parametrize("dtype, folds", [("fp32", True), ("bf16", False)])
+def test_batch_norms_are_folded_only_in_fp32(demo_features, monkeypatch, dtype, folds):
+    pairs, _ = demo_features
+    calls = []
+    real = backbones.fold_batch_norms
+    monkeypatch.setattr(backbones, "fold_batch_norms",
+                        lambda *args: calls.append(args) or real(*args))
+    features.encode_images([pairs[0].image], [0], FeaturizeParams(), AugmentParams(views=0),
+                           dtype, show_progress=False)
+    assert bool(calls) == folds

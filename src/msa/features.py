@@ -220,7 +220,10 @@ def encode_images(paths: list[str], views: list[int], params: FeaturizeParams,
     (measured 20-25% slower on 2 cores with AVX2 kernels), so there they take turns.
     """
     model, spec = backbones.build_image_encoder(params.image_model, params.image_weights)
-    model = backbones.fold_batch_norms(model, spec.input_size)
+    if dtype == "fp32":
+        # In fp32 folding is exact and faster; in bf16 the folded weights' wider range rounds
+        # coarsely and moves the features away from fp32's (bench/RESULTS.md, features_match).
+        model = backbones.fold_batch_norms(model, spec.input_size)
     model = model.to(memory_format=torch.channels_last)
     dataset = _ImageViews(paths, views, spec, augment)
     pairs_per_batch = max(1, image_batch_size(params, dtype) // (1 + max(views, default=0)))
