@@ -113,7 +113,7 @@ def test_a_knob_the_other_settings_leave_unread_is_refused_naming_both(raw, mess
 
 
 @pytest.mark.parametrize("raw", [
-    {"train": {"early_stopping": "none", "patience": 3, "monitor": "val_accuracy"}},  # defaults
+    {"train": {"early_stopping": "none", "patience": 3, "monitor": "val_macro_f1"}},  # defaults
     {"train": {"early_stopping": "holdout", "patience": 7, "holdout_fraction": 0.2}},
     {"train": {"early_stopping": "refit", "monitor": "val_loss", "holdout_fraction": 0.2}},
     {"train": {"early_stopping": "fold", "patience": 7}},

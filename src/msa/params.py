@@ -116,7 +116,7 @@ class TrainParams:
     warmup_ratio: float = 0.1
     clip_grad_norm: float = 1.0
     patience: int = 3
-    monitor: Literal["val_loss", "val_accuracy", "val_macro_f1"] = "val_accuracy"
+    monitor: Literal["val_loss", "val_accuracy", "val_macro_f1"] = "val_macro_f1"
     # How many epochs a fold's model trains (msa.train): chosen on a hold-out of the training
     # folds (refit then fits every training pair that long, its schedule spread over them;
     # holdout keeps the choosing model), on the scored fold (fold: the seed design's way,
