@@ -154,22 +154,22 @@ def main() -> None:
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
     subprocess.run(["dvc", "config", "--local", "cache.dir", str(work / "dvc-cache")],
                    cwd=workspace, env=env, check=True)
-    sizes = []
-    for n_posts in sorted(args.sizes):
-        data = work / f"data-{n_posts}"
-        sizes.append(run_size(n_posts, workspace, data, env, logs, settings))
-        shutil.rmtree(data)  # the next size's data replaces it
-    result = {"sizes": sizes, "settings": settings, "machine": machine(),
-              "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    out = Path(args.out)
+    result = {"sizes": [], "settings": settings, "machine": machine(),
               "git_revision": subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO,
                                              capture_output=True, text=True).stdout.strip()}
-    result["targets"] = targets(result)
-    out = Path(args.out)
     name = f"scale-{kind(result['machine'])}"
     result["figure"] = f"{name}.png"
-    plot(result, out / result["figure"])
-    (out / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
-    write_page(out)
+    for n_posts in sorted(args.sizes):
+        data = work / f"data-{n_posts}"
+        result["sizes"].append(run_size(n_posts, workspace, data, env, logs, settings))
+        shutil.rmtree(data)  # the next size's data replaces it
+        # Written after every size, so a run cut short keeps the sizes it finished.
+        result["date"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        result["targets"] = targets(result)
+        plot(result, out / result["figure"])
+        (out / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+        write_page(out)
     print(render(result))
     shutil.rmtree(work, ignore_errors=True)
 
