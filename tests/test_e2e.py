@@ -38,9 +38,10 @@ def workspace(tmp_path_factory):
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["fold"]["n_splits"] = 3
     params["augment"]["views"] = 1
-    # One tuned text layer and few epochs keep every stage's code path at a fraction of the cost.
+    # One tuned text layer and few epochs keep every stage's code path at a fraction of the cost;
+    # holdout trains each fold once where refit trains it twice (the rules: tests/test_train.py).
     params["featurize"]["text_tuned_layers"] = 1
-    params["train"].update(epochs=4, patience=3)
+    params["train"].update(epochs=4, patience=3, early_stopping="holdout")
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run("git init -q && dvc init -q && dvc config core.autostage true", repo, env)
     shutil.copytree(REPO / ".dvc" / "plots", repo / ".dvc" / "plots")
@@ -246,7 +247,7 @@ def test_finetune_runs_as_an_experiment_on_one_process_and_on_two(workspace, tin
     repo, env = workspace
     tiny = (f"-S train.regime=finetune -S featurize.text_model={tiny_bert} "
             "-S featurize.text_tuned_layers=0 -S featurize.image_model=mobilenetv3_small_050 "
-            "-S featurize.image_weights=random -S train.epochs=2 -S train.batch_size=16")
+            "-S featurize.image_weights=random -S train.epochs=1 -S train.batch_size=16")
     for launch, world_size in (("cpu", 1), ("cpu_2proc", 2)):
         out = run(f"dvc exp run -n finetune-{launch} {tiny} -S train.launch={launch}", repo, env)
         assert "Running stage 'train'" in out and "Running stage 'predict'" in out
@@ -292,7 +293,7 @@ def test_killed_finetune_resumes_from_its_last_epoch_to_the_uninterrupted_result
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["featurize"].update(text_model=str(tiny_bert), text_tuned_layers=0,
                                image_model="mobilenetv3_small_050", image_weights="random")
-    params["train"].update(regime="finetune", epochs=4, patience=4, batch_size=16)
+    params["train"].update(regime="finetune", epochs=3, patience=3, batch_size=16)
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     proc = subprocess.Popen("dvc repro", shell=True, cwd=repo, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True)

@@ -81,7 +81,9 @@ def test_a_run_that_dies_after_an_epoch_resumes_to_the_uninterrupted_result(
     calls = []
     original = finetune.Run.train_epoch
     assert uninterrupted[1].epochs_run >= 2
-    dying_call = uninterrupted[0].epochs_run + 2  # fold 1's second epoch, after its first saved
+    # fold 1's second epoch, after its first saved; under refit fold 0 also ran its refit epochs
+    refit_epochs = uninterrupted[0].best_epoch if p.train.early_stopping == "refit" else 0
+    dying_call = uninterrupted[0].epochs_run + refit_epochs + 2
 
     def dies_in_the_second_fold(self, epoch, show_progress):
         calls.append(epoch)
