@@ -1,7 +1,9 @@
 """A small synthetic dataset in any input layout, deterministic from a seed.
 
 Each modality carries the true label only part of the time (independently), so text alone,
-image alone and both together score differently. Texts come in mixed encodings, as in lab5.
+image alone and both together score differently. The cues are faint, as in real posts (a short
+phrase among fillers, base colours that overlap between classes), so that a model learns them
+over several epochs, and early stopping's patience has a curve to act on. Texts come in mixed encodings, as in lab5.
 Layouts: lab5 (the lists), mvsa_single and mvsa_multiple (annotators label the text and the
 image apart, each mostly right, so the label rule's every case occurs) and manifest (a CSV
 table, text inline or in a file, images in a folder of their own).
@@ -33,13 +35,14 @@ PHRASES = {
                 "weather report for tuesday", "new post on the blog", "photo from the office",
                 "updated the spreadsheet"],
 }
-FILLERS = ["#photo", "#today", "@friend", "RT", "lol", "city", "morning", "weekend", "http://t.co/x"]
+FILLERS = ["#photo", "#today", "@friend", "RT", "lol", "city", "morning", "weekend", "http://t.co/x",
+           "so", "the", "new", "again", "here", "just", "post", "look", "now", "#tbt"]
 CHINESE = ["今天", "天气", "朋友", "周末"]
 # Image styles: base colour (RGB) and the shape drawn on it.
 STYLES = {
-    "positive": ((235, 180, 40), "ellipse"),
-    "negative": ((30, 40, 90), "line"),
-    "neutral": ((120, 140, 120), "rectangle"),
+    "positive": ((170, 150, 90), "ellipse"),
+    "negative": ((110, 110, 130), "line"),
+    "neutral": ((140, 140, 120), "rectangle"),
 }
 
 
@@ -49,7 +52,7 @@ def _other(label: str, rng: np.random.Generator) -> str:
 
 def _text(label: str, rng: np.random.Generator) -> str:
     words = [str(rng.choice(PHRASES[label]))]
-    words += [str(w) for w in rng.choice(FILLERS, size=rng.integers(1, 4))]
+    words += [str(w) for w in rng.choice(FILLERS, size=rng.integers(3, 8))]
     rng.shuffle(words)
     return " ".join(words)
 
