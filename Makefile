@@ -31,7 +31,7 @@ bench: setup
 	python bench/scale.py
 
 test: setup
-	pytest -q
+	pytest -q -n 2 --dist loadgroup  # two workers: the e2e workflow and finetune groups each keep one
 
 clean-demo:
 	rm -rf data/demo

@@ -10,6 +10,13 @@ import pytest
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
+
+# Under pytest-xdist (make test) the workers share the cores: each worker's torch, and every
+# stage it starts, gets its share of threads, since OpenMP threads spin and oversubscribed
+# cores slow every process several times over.
+if "PYTEST_XDIST_WORKER_COUNT" in os.environ and "OMP_NUM_THREADS" not in os.environ:
+    os.environ["OMP_NUM_THREADS"] = str(
+        max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
 LAB5 = Path(os.environ.get("LAB5", REPO.parent / "shared" / "lab5"))
 
 
@@ -93,3 +100,52 @@ TINY_IMAGE_MODEL = {"image_model": "mobilenetv3_small_050", "image_weights": "ra
 @pytest.fixture(scope="session")
 def tiny_bert(tmp_path_factory) -> Path:
     return make_tiny_bert(tmp_path_factory.mktemp("tiny_bert"))
+
+
+def run(cmd: str, cwd: Path, env: dict) -> str:
+    """A shell command that must succeed; its stdout and stderr."""
+    import subprocess
+
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, shell=True)
+    assert result.returncode == 0, f"{cmd} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout + result.stderr
+
+
+def e2e_workspace(tmp_path_factory) -> tuple[Path, dict]:
+    """A temporary git + DVC repository holding the pipeline and a small demo set, committed,
+    with settings that keep every stage's code path at a fraction of its cost."""
+    import shutil
+    import sys
+
+    import yaml
+
+    repo = tmp_path_factory.mktemp("workspace")
+    for name in ("dvc.yaml", "params.yaml", "requirements.txt", ".gitignore", ".dvcignore"):
+        shutil.copy(REPO / name, repo / name)
+    for folder in ("stages", "src", "configs"):
+        shutil.copytree(REPO / folder, repo / folder,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    env.update(GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t",
+               GIT_COMMITTER_EMAIL="t@t", DVC_NO_ANALYTICS="1")
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["fold"]["n_splits"] = 3
+    params["augment"]["views"] = 1
+    # One tuned text layer and few epochs keep every stage's code path at a fraction of the cost;
+    # holdout trains each fold once where refit trains it twice (the rules: tests/test_train.py).
+    params["featurize"]["text_tuned_layers"] = 1
+    params["train"].update(epochs=4, patience=3, early_stopping="holdout")
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run("git init -q && dvc init -q && dvc config core.autostage true", repo, env)
+    shutil.copytree(REPO / ".dvc" / "plots", repo / ".dvc" / "plots")
+    run("dvc config plots.html_template plots/offline_page.html", repo, env)
+    run("msa demo-data data/demo --labelled 90 --test 15 --seed 1", repo, env)
+    run("git add -A && git commit -qm base", repo, env)
+    return repo, env
+
+
+def e2e_results(repo: Path) -> list[bytes]:
+    """The outputs a rerun must reproduce byte for byte."""
+    return [(repo / name).read_bytes() for name in (
+        "metrics/metrics.json", "predictions/test_predictions.txt", "metrics/train_log.csv")]

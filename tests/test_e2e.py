@@ -1,54 +1,22 @@
-"""The real dvc commands, in a temporary git repo, on a small demo dataset."""
+"""The real dvc commands, in a temporary git repo, on a small demo dataset: the workflow."""
 
 import json
-import os
 import shutil
 import signal
 import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import REPO
+from conftest import e2e_results, e2e_workspace, run
 
-pytestmark = pytest.mark.slow
-
-
-def run(cmd, cwd, env):
-    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, shell=True)
-    assert result.returncode == 0, f"{cmd} failed:\n{result.stdout}\n{result.stderr}"
-    return result.stdout + result.stderr
+# One worker runs these in order on one workspace (make test: pytest -n 2 --dist loadgroup).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("e2e_workflow")]
 
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
-    repo = tmp_path_factory.mktemp("workspace")
-    for name in ("dvc.yaml", "params.yaml", "requirements.txt", ".gitignore", ".dvcignore"):
-        shutil.copy(REPO / name, repo / name)
-    for folder in ("stages", "src", "configs"):
-        shutil.copytree(REPO / folder, repo / folder,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    env.update(GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t",
-               GIT_COMMITTER_EMAIL="t@t", DVC_NO_ANALYTICS="1")
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    params["fold"]["n_splits"] = 3
-    params["augment"]["views"] = 1
-    # One tuned text layer and few epochs keep every stage's code path at a fraction of the cost;
-    # holdout trains each fold once where refit trains it twice (the rules: tests/test_train.py).
-    params["featurize"]["text_tuned_layers"] = 1
-    params["train"].update(epochs=4, patience=3, early_stopping="holdout")
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    run("git init -q && dvc init -q && dvc config core.autostage true", repo, env)
-    shutil.copytree(REPO / ".dvc" / "plots", repo / ".dvc" / "plots")
-    run("dvc config plots.html_template plots/offline_page.html", repo, env)
-    run("msa demo-data data/demo --labelled 90 --test 15 --seed 1", repo, env)
-    run("git add -A && git commit -qm base", repo, env)
-    return repo, env
+    return e2e_workspace(tmp_path_factory)
 
 
 def test_repro_then_nothing_changes(workspace):
@@ -75,18 +43,13 @@ def test_repro_then_nothing_changes(workspace):
     run("git add -A && git commit -qm 'multimodal run'", repo, env)
 
 
-def _results(repo):
-    return [(repo / name).read_bytes() for name in (
-        "metrics/metrics.json", "predictions/test_predictions.txt", "metrics/train_log.csv")]
-
-
 def test_rerun_from_scratch_is_byte_identical(workspace):
     repo, env = workspace
-    first = _results(repo)
+    first = e2e_results(repo)
     lock = (repo / "dvc.lock").read_bytes()
     out = run("dvc repro --force", repo, env)
     assert "Running stage 'featurize'" in out
-    assert _results(repo) == first
+    assert e2e_results(repo) == first
     # dvc.lock holds the hashes of every output, the features and fold models included
     assert (repo / "dvc.lock").read_bytes() == lock
 
@@ -134,30 +97,6 @@ def test_a_knob_the_settings_leave_unread_fails_the_experiment_in_one_line(works
     assert "Running stage 'evaluate'" not in result.stdout
     run("git checkout . && dvc checkout -q", repo, env)
     assert "train" not in run("dvc status", repo, env)
-
-
-@pytest.mark.parametrize("layout", ["mvsa_single", "mvsa_multiple", "manifest"])
-def test_each_layout_runs_end_to_end_as_an_experiment(workspace, layout, tmp_path):
-    repo, env = workspace
-    root = tmp_path / layout  # outside the repository, as a user's own data would be
-    run(f"msa demo-data {root} --format {layout} --labelled 100 --test 20 --seed 2", repo, env)
-    out = run(f"dvc exp run -n layout-{layout} -S data.format={layout} -S data.root={root} "
-              "-S train.epochs=1 -S augment.views=0 -S fold.n_splits=2 "
-              "-S featurize.text_tuned_layers=0", repo, env)
-    assert "Running stage 'prepare'" in out and "Running stage 'predict'" in out
-    report = json.loads((repo / "metrics/data.json").read_text())
-    guids = report["guids"]
-    assert guids["listed"] == 120 and guids["unaccounted"] == []
-    assert guids["usable"] + guids["skipped"] == 120
-    if layout.startswith("mvsa"):
-        assert guids["skipped"] == sum(report["problems"][name]["count"]
-                                       for name in ("conflicting_modalities", "no_majority"))
-        assert report["problems"]["conflicting_modalities"]["count"] > 0
-    metrics = json.loads((repo / "metrics/metrics.json").read_text())
-    assert metrics["pairs"] == report["pairs"]["train"]["total"]
-    predictions = (repo / "predictions/test_predictions.txt").read_text().splitlines()
-    assert len(predictions) == 1 + report["pairs"]["test"] and report["pairs"]["test"] > 0
-    run("git checkout . && dvc checkout -q", repo, env)
 
 
 def test_compare_leaves_out_a_failed_queued_experiment(workspace):
@@ -238,82 +177,6 @@ def test_msa_predict_on_a_list(workspace):
     assert all(x.split(",")[1] in ("negative", "neutral", "positive") for x in lines[1:])
 
 
-def test_finetune_runs_as_an_experiment_on_one_process_and_on_two(workspace, tiny_bert):
-    """train.regime finetune through dvc, with tiny random encoders: one process, then two
-    (gloo) where every validation pair is scored exactly once and the metrics follow from
-    the out-of-fold file."""
-    from sklearn.metrics import accuracy_score, f1_score
-
-    repo, env = workspace
-    tiny = (f"-S train.regime=finetune -S featurize.text_model={tiny_bert} "
-            "-S featurize.text_tuned_layers=0 -S featurize.image_model=mobilenetv3_small_050 "
-            "-S featurize.image_weights=random -S train.epochs=1 -S train.batch_size=16")
-    for launch, world_size in (("cpu", 1), ("cpu_2proc", 2)):
-        out = run(f"dvc exp run -n finetune-{launch} {tiny} -S train.launch={launch}", repo, env)
-        assert "Running stage 'train'" in out and "Running stage 'predict'" in out
-        summary = json.loads((repo / "metrics/training.json").read_text())
-        assert summary["produced_by"]["train"]["regime"] == "finetune"
-        assert summary["produced_by"]["train"]["world_size"] == world_size
-        oof = (repo / "data/oof.csv").read_text().splitlines()[1:]
-        rows = [line.split(",") for line in oof]
-        guids = [r[0] for r in rows]
-        labelled = (repo / "data/demo/train.txt").read_text().splitlines()[1:]
-        assert sorted(guids) == sorted(line.split(",")[0] for line in labelled)
-        metrics = json.loads((repo / "metrics/metrics.json").read_text())
-        by_fold = {}
-        for _, fold, label, *_, predicted in rows:
-            by_fold.setdefault(fold, ([], []))[0].append(label)
-            by_fold[fold][1].append(predicted)
-        accuracy = [accuracy_score(y, p) for y, p in by_fold.values()]
-        macro_f1 = [f1_score(y, p, average="macro", labels=["negative", "neutral", "positive"],
-                             zero_division=0) for y, p in by_fold.values()]
-        assert metrics["accuracy"]["mean"] == pytest.approx(sum(accuracy) / len(accuracy))
-        assert metrics["macro_f1"]["mean"] == pytest.approx(sum(macro_f1) / len(macro_f1))
-        predictions_text = (repo / "predictions/test_predictions.txt").read_text()
-        assert len(predictions_text.splitlines()) == 1 + 15
-        assert not (repo / ".finetune_state").exists()  # a finished run leaves no saved state
-        live = json.loads((repo / "dvclive/metrics.json").read_text())
-        last = (repo / "metrics/train_log.csv").read_text().splitlines()[-1].split(",")
-        assert (live["fold"], live["epoch"]) == (int(last[0]), int(last[1]))
-    # msa predict reads the pairs themselves with end-to-end models: the stage's predictions
-    out = run("msa predict --data data/demo --input data/demo/test_without_label.txt "
-              "--output again.txt", repo, env)
-    assert (repo / "again.txt").read_text() == predictions_text
-    run("git checkout . && dvc checkout -q", repo, env)
-
-
-def test_killed_finetune_resumes_from_its_last_epoch_to_the_uninterrupted_result(
-        workspace, tiny_bert):
-    """train.regime finetune killed in the middle of a fold (SIGKILL, every process of the
-    stage); the next dvc repro resumes from the saved epoch and ends where an uninterrupted
-    run ends, DVCLive's record included."""
-    import psutil
-
-    repo, env = workspace
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    params["featurize"].update(text_model=str(tiny_bert), text_tuned_layers=0,
-                               image_model="mobilenetv3_small_050", image_weights="random")
-    params["train"].update(regime="finetune", epochs=3, patience=3, batch_size=16)
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    proc = subprocess.Popen("dvc repro", shell=True, cwd=repo, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    saved = repo / ".finetune_state" / "fold_1_choose" / "progress.pt"
-    while not saved.exists() and proc.poll() is None:
-        time.sleep(0.05)
-    victims = [p for p in psutil.Process(proc.pid).children(recursive=True)
-               if any("stages/train.py" in part for part in p.cmdline())]
-    for victim in victims:
-        victim.send_signal(signal.SIGKILL)
-    output = proc.stdout.read().decode(errors="replace")
-    assert proc.wait() != 0 and victims, output[-2000:]
-    out = run("dvc repro", repo, env)
-    assert "finetune: fold 1 resumes after epoch" in out
-    recovered = _results(repo) + [(repo / "dvclive/metrics.json").read_bytes()]
-    run("dvc repro --force --single-item train && dvc repro", repo, env)
-    assert _results(repo) + [(repo / "dvclive/metrics.json").read_bytes()] == recovered
-    run("git checkout . && dvc checkout -q", repo, env)
-
-
 def test_killed_train_then_repro_gives_the_uninterrupted_result(workspace):
     """The train process dies mid-run (as under the OOM killer); dvc repro then recovers."""
     import psutil
@@ -339,7 +202,7 @@ def test_killed_train_then_repro_gives_the_uninterrupted_result(workspace):
     assert victims and b"| 1/3" in seen, seen.decode(errors="replace")[-2000:]
     assert "train" in run("dvc status", repo, env)
     run("dvc repro", repo, env)
-    recovered = _results(repo)
+    recovered = e2e_results(repo)
     run("dvc repro --force --single-item train && dvc repro", repo, env)
-    assert _results(repo) == recovered
+    assert e2e_results(repo) == recovered
     assert json.loads(recovered[0])["folds"]["2"]["epochs_run"] >= 1

@@ -11,6 +11,9 @@ from msa import checkpoints, data, finetune, folds, params, predict
 from msa.end_to_end import PairImages
 from msa.features import encoder_identity
 
+# The module's fixture trains once per worker: keep its tests on one (make test runs two).
+pytestmark = pytest.mark.xdist_group("finetune_unit")
+
 
 @pytest.fixture(scope="module")
 def setup(demo_root, tiny_bert):

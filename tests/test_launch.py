@@ -11,6 +11,7 @@ from msa.errors import MsaError
 @pytest.fixture(autouse=True)
 def in_repo(monkeypatch):
     monkeypatch.chdir(REPO)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
 
 
 def test_one_cpu_process_runs_under_accelerate_with_every_core(monkeypatch):
@@ -30,6 +31,15 @@ def test_several_cpu_processes_start_through_torchrun_sharing_the_cores(monkeypa
     # After "--", torchrun leaves the script's own options alone (--log is also one of its).
     assert argv[-4:] == ["--", "stages/train.py", "--log", "x"]
     assert env == {"OMP_NUM_THREADS": "4", "ACCELERATE_USE_CPU": "true"}
+
+
+def test_cpu_processes_share_the_threads_the_caller_allows(monkeypatch):
+    monkeypatch.setattr(launch.os, "cpu_count", lambda: 8)
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    _, env = launch.command("cpu_2proc", "stages/train.py", [])
+    assert env["OMP_NUM_THREADS"] == "1"
+    argv, env = launch.command("cpu", "stages/train.py", [])
+    assert argv[argv.index("--num_cpu_threads_per_process") + 1] == "2"
 
 
 def test_all_gpus_sets_the_process_count_and_needs_a_gpu(monkeypatch):

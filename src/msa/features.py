@@ -20,13 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from queue import Queue
 
-import cv2
 import numpy as np
 import torch
 from tqdm import tqdm
 
 from msa import backbones, precision
-from msa.augment import eval_pipeline, load_rgb, resize_size, to_chw, train_pipeline
 from msa.backbones import ImageSpec
 from msa.prepared import Pair
 from msa.errors import MsaError
@@ -164,6 +162,10 @@ class _ImageViews:
     """Item i: the clean view of image i, then `views[i]` augmented views of it."""
 
     def __init__(self, paths, views, spec: ImageSpec, augment: AugmentParams):
+        # The image pipeline (albumentations, OpenCV, torchvision) loads here, where images are
+        # decoded: ~2 s a process that train, which only reads the cache, does not pay.
+        from msa.augment import eval_pipeline, train_pipeline
+
         self.paths, self.views, self.spec = paths, views, spec
         self.clean = eval_pipeline(spec)
         self.augment = train_pipeline(spec, augment, augment.seed)
@@ -173,6 +175,8 @@ class _ImageViews:
         return len(self.paths)
 
     def __getitem__(self, i):
+        from msa.augment import load_rgb, resize_size, to_chw
+
         image = load_rgb(self.paths[i], resize_size(self.spec), self.spec.interpolation)
         out = [self.clean(image)]
         # Seeding per image makes every view independent of batch size.
@@ -227,6 +231,8 @@ def encode_images(paths: list[str], views: list[int], params: FeaturizeParams,
     model = model.to(memory_format=torch.channels_last)
     dataset = _ImageViews(paths, views, spec, augment)
     pairs_per_batch = max(1, image_batch_size(params, dtype) // (1 + max(views, default=0)))
+    import cv2
+
     cv2.setNumThreads(1)  # one core decodes and augments
     clean = np.zeros((len(paths), spec.dim), dtype=np.float32)
     augmented = np.zeros((len(paths), max(views, default=0), spec.dim), dtype=np.float32)

@@ -39,7 +39,8 @@ def command(name: str, script: str, args: list[str]) -> tuple[list[str], dict]:
     it adds.
 
     Processes on the CPU share its cores: each gets cores / processes threads (accelerate's own
-    default counts physical cores, one on a 2-vCPU machine, and would halve the speed). Several
+    default counts physical cores, one on a 2-vCPU machine, and would halve the speed); the
+    cores are OMP_NUM_THREADS where the caller set it (a share of a machine), else all. Several
     CPU processes start through torchrun: `accelerate launch` starts only one for MULTI_CPU
     without MPI.
     """
@@ -47,7 +48,8 @@ def command(name: str, script: str, args: list[str]) -> tuple[list[str], dict]:
     config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     processes = int(config.get("num_processes", 1))
     if config.get("use_cpu"):
-        env = {"OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // processes)),
+        cores = int(os.environ.get("OMP_NUM_THREADS") or 0) or os.cpu_count() or 1
+        env = {"OMP_NUM_THREADS": str(max(1, cores // processes)),
                "ACCELERATE_USE_CPU": "true"}
         if processes > 1:
             return [sys.executable, "-m", "torch.distributed.run", "--standalone",

@@ -1,0 +1,107 @@
+"""train.regime finetune through the real dvc commands, with tiny random encoders."""
+
+import json
+import signal
+import subprocess
+import time
+
+import pytest
+import yaml
+
+from conftest import e2e_results, e2e_workspace, run
+
+# One worker runs these in order on one workspace (make test: pytest -n 2 --dist loadgroup).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("e2e_finetune")]
+
+TINY_IMAGE = ("-S featurize.text_tuned_layers=0 -S featurize.image_model=mobilenetv3_small_050 "
+              "-S featurize.image_weights=random")
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    return e2e_workspace(tmp_path_factory)
+
+
+def check_finished_run(repo, world_size: int) -> str:
+    """What a finished finetune run leaves, on any number of processes: its provenance, every
+    labelled pair scored exactly once out of fold, metrics that follow from that file, the test
+    predictions, DVCLive's last record, and no saved state. Returns the predictions."""
+    from sklearn.metrics import accuracy_score, f1_score
+
+    summary = json.loads((repo / "metrics/training.json").read_text())
+    assert summary["produced_by"]["train"]["regime"] == "finetune"
+    assert summary["produced_by"]["train"]["world_size"] == world_size
+    oof = (repo / "data/oof.csv").read_text().splitlines()[1:]
+    rows = [line.split(",") for line in oof]
+    guids = [r[0] for r in rows]
+    labelled = (repo / "data/demo/train.txt").read_text().splitlines()[1:]
+    assert sorted(guids) == sorted(line.split(",")[0] for line in labelled)
+    metrics = json.loads((repo / "metrics/metrics.json").read_text())
+    by_fold = {}
+    for _, fold, label, *_, predicted in rows:
+        by_fold.setdefault(fold, ([], []))[0].append(label)
+        by_fold[fold][1].append(predicted)
+    accuracy = [accuracy_score(y, p) for y, p in by_fold.values()]
+    macro_f1 = [f1_score(y, p, average="macro", labels=["negative", "neutral", "positive"],
+                         zero_division=0) for y, p in by_fold.values()]
+    assert metrics["accuracy"]["mean"] == pytest.approx(sum(accuracy) / len(accuracy))
+    assert metrics["macro_f1"]["mean"] == pytest.approx(sum(macro_f1) / len(macro_f1))
+    predictions_text = (repo / "predictions/test_predictions.txt").read_text()
+    assert len(predictions_text.splitlines()) == 1 + 15
+    assert not (repo / ".finetune_state").exists()  # a finished run leaves no saved state
+    live = json.loads((repo / "dvclive/metrics.json").read_text())
+    last = (repo / "metrics/train_log.csv").read_text().splitlines()[-1].split(",")
+    assert (live["fold"], live["epoch"]) == (int(last[0]), int(last[1]))
+    return predictions_text
+
+
+def test_finetune_runs_as_an_experiment_on_two_processes(workspace, tiny_bert):
+    """Two processes (gloo) through `dvc exp run`; the one-process run is the killed test's
+    uninterrupted rerun below."""
+    repo, env = workspace
+    out = run("dvc exp run -n finetune-cpu_2proc -S train.regime=finetune "
+              f"-S featurize.text_model={tiny_bert} {TINY_IMAGE} -S train.epochs=1 "
+              "-S train.batch_size=16 -S train.launch=cpu_2proc", repo, env)
+    assert "Running stage 'train'" in out and "Running stage 'predict'" in out
+    predictions_text = check_finished_run(repo, world_size=2)
+    # msa predict reads the pairs themselves with end-to-end models: the stage's predictions
+    run("msa predict --data data/demo --input data/demo/test_without_label.txt "
+        "--output again.txt", repo, env)
+    assert (repo / "again.txt").read_text() == predictions_text
+    run("git checkout . && dvc checkout -q", repo, env)
+
+
+def test_killed_finetune_resumes_from_its_last_epoch_to_the_uninterrupted_result(
+        workspace, tiny_bert):
+    """train.regime finetune on one process, killed in the middle of a fold (SIGKILL, every
+    process of the stage); the next dvc repro resumes from the saved epoch and ends where an
+    uninterrupted run ends, DVCLive's record included; that run is a complete one."""
+    import psutil
+
+    repo, env = workspace
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["featurize"].update(text_model=str(tiny_bert), text_tuned_layers=0,
+                               image_model="mobilenetv3_small_050", image_weights="random")
+    params["train"].update(regime="finetune", epochs=3, patience=3, batch_size=16)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    proc = subprocess.Popen("dvc repro", shell=True, cwd=repo, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    saved = repo / ".finetune_state" / "fold_1_choose" / "progress.pt"
+    while not saved.exists() and proc.poll() is None:
+        time.sleep(0.05)
+    victims = [p for p in psutil.Process(proc.pid).children(recursive=True)
+               if any("stages/train.py" in part for part in p.cmdline())]
+    for victim in victims:
+        victim.send_signal(signal.SIGKILL)
+    output = proc.stdout.read().decode(errors="replace")
+    assert proc.wait() != 0 and victims, output[-2000:]
+    out = run("dvc repro", repo, env)
+    assert "finetune: fold 1 resumes after epoch" in out
+    recovered = e2e_results(repo) + [(repo / "dvclive/metrics.json").read_bytes()]
+    out = run("dvc repro --force --single-item train && dvc repro", repo, env)
+    assert "Running stage 'train'" in out
+    assert e2e_results(repo) + [(repo / "dvclive/metrics.json").read_bytes()] == recovered
+    check_finished_run(repo, world_size=1)
+    run("git checkout . && dvc checkout -q", repo, env)
+
+

@@ -1,0 +1,44 @@
+"""Every input layout through the real dvc commands, as an experiment on a user's own folder."""
+
+import json
+
+import pytest
+
+from conftest import e2e_workspace, run
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    return e2e_workspace(tmp_path_factory)
+
+
+@pytest.mark.parametrize("layout", ["mvsa_single", "mvsa_multiple", "manifest"])
+def test_each_layout_runs_end_to_end_as_an_experiment(workspace, layout, tmp_path, tiny_bert):
+    repo, env = workspace
+    root = tmp_path / layout  # outside the repository, as a user's own data would be
+    run(f"msa demo-data {root} --format {layout} --labelled 100 --test 20 --seed 2", repo, env)
+    # The layouts differ in how posts are read and accounted for; tiny random encoders keep
+    # the features cheap.
+    out = run(f"dvc exp run -n layout-{layout} -S data.format={layout} -S data.root={root} "
+              "-S train.epochs=1 -S augment.views=0 -S fold.n_splits=2 "
+              f"-S featurize.text_model={tiny_bert} -S featurize.text_tuned_layers=0 "
+              "-S featurize.image_model=mobilenetv3_small_050 -S featurize.image_weights=random",
+              repo, env)
+    assert "Running stage 'prepare'" in out and "Running stage 'predict'" in out
+    report = json.loads((repo / "metrics/data.json").read_text())
+    guids = report["guids"]
+    assert guids["listed"] == 120 and guids["unaccounted"] == []
+    assert guids["usable"] + guids["skipped"] == 120
+    if layout.startswith("mvsa"):
+        assert guids["skipped"] == sum(report["problems"][name]["count"]
+                                       for name in ("conflicting_modalities", "no_majority"))
+        assert report["problems"]["conflicting_modalities"]["count"] > 0
+    metrics = json.loads((repo / "metrics/metrics.json").read_text())
+    assert metrics["pairs"] == report["pairs"]["train"]["total"]
+    predictions = (repo / "predictions/test_predictions.txt").read_text().splitlines()
+    assert len(predictions) == 1 + report["pairs"]["test"] and report["pairs"]["test"] > 0
+    run("git checkout . && dvc checkout -q", repo, env)
+
+
