@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
+LAB5 = Path(os.environ.get("LAB5", REPO.parent / "shared" / "lab5"))
 
 # Under pytest-xdist (make test) the workers share the cores: each worker's torch, and every
 # stage it starts, gets its share of threads, since OpenMP threads spin and oversubscribed
@@ -17,7 +18,6 @@ REPO = Path(__file__).resolve().parents[1]
 if "PYTEST_XDIST_WORKER_COUNT" in os.environ and "OMP_NUM_THREADS" not in os.environ:
     os.environ["OMP_NUM_THREADS"] = str(
         max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
-LAB5 = Path(os.environ.get("LAB5", REPO.parent / "shared" / "lab5"))
 
 
 def write_image(path: Path, colour=(200, 100, 50), size=(64, 48), mode="RGB", fmt="JPEG"):
@@ -95,6 +95,8 @@ def make_tiny_bert(folder: Path) -> Path:
 
 # A random-initialised timm CNN small enough for CPU tests (pooled output 1024-d).
 TINY_IMAGE_MODEL = {"image_model": "mobilenetv3_small_050", "image_weights": "random"}
+TINY_IMAGE_OPTIONS = " ".join(f"-S featurize.{key}={value}"
+                              for key, value in TINY_IMAGE_MODEL.items())  # for dvc exp run
 
 
 @pytest.fixture(scope="session")
@@ -111,9 +113,11 @@ def run(cmd: str, cwd: Path, env: dict) -> str:
     return result.stdout + result.stderr
 
 
-def e2e_workspace(tmp_path_factory) -> tuple[Path, dict]:
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory) -> tuple[Path, dict]:
     """A temporary git + DVC repository holding the pipeline and a small demo set, committed,
-    with settings that keep every stage's code path at a fraction of its cost."""
+    with settings that keep every stage's code path at a fraction of its cost: one per e2e
+    module, whose tests run on it in order."""
     import shutil
     import sys
 

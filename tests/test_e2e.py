@@ -8,15 +8,10 @@ import subprocess
 import pytest
 import yaml
 
-from conftest import e2e_results, e2e_workspace, run
+from conftest import e2e_results, run
 
 # One worker runs these in order on one workspace (make test: pytest -n 2 --dist loadgroup).
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("e2e_workflow")]
-
-
-@pytest.fixture(scope="module")
-def workspace(tmp_path_factory):
-    return e2e_workspace(tmp_path_factory)
 
 
 def test_repro_then_nothing_changes(workspace):

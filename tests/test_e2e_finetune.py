@@ -8,18 +8,11 @@ import time
 import pytest
 import yaml
 
-from conftest import e2e_results, e2e_workspace, run
+from conftest import TINY_IMAGE_MODEL, TINY_IMAGE_OPTIONS, e2e_results, run
 
 # One worker runs these in order on one workspace (make test: pytest -n 2 --dist loadgroup).
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("e2e_finetune")]
 
-TINY_IMAGE = ("-S featurize.text_tuned_layers=0 -S featurize.image_model=mobilenetv3_small_050 "
-              "-S featurize.image_weights=random")
-
-
-@pytest.fixture(scope="module")
-def workspace(tmp_path_factory):
-    return e2e_workspace(tmp_path_factory)
 
 
 def check_finished_run(repo, world_size: int) -> str:
@@ -60,7 +53,8 @@ def test_finetune_runs_as_an_experiment_on_two_processes(workspace, tiny_bert):
     uninterrupted rerun below."""
     repo, env = workspace
     out = run("dvc exp run -n finetune-cpu_2proc -S train.regime=finetune "
-              f"-S featurize.text_model={tiny_bert} {TINY_IMAGE} -S train.epochs=1 "
+              f"-S featurize.text_model={tiny_bert} -S featurize.text_tuned_layers=0 "
+              f"{TINY_IMAGE_OPTIONS} -S train.epochs=1 "
               "-S train.batch_size=16 -S train.launch=cpu_2proc", repo, env)
     assert "Running stage 'train'" in out and "Running stage 'predict'" in out
     predictions_text = check_finished_run(repo, world_size=2)
@@ -80,8 +74,7 @@ def test_killed_finetune_resumes_from_its_last_epoch_to_the_uninterrupted_result
 
     repo, env = workspace
     params = yaml.safe_load((repo / "params.yaml").read_text())
-    params["featurize"].update(text_model=str(tiny_bert), text_tuned_layers=0,
-                               image_model="mobilenetv3_small_050", image_weights="random")
+    params["featurize"].update(text_model=str(tiny_bert), text_tuned_layers=0, **TINY_IMAGE_MODEL)
     params["train"].update(regime="finetune", epochs=3, patience=3, batch_size=16)
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     proc = subprocess.Popen("dvc repro", shell=True, cwd=repo, env=env, stdout=subprocess.PIPE,
@@ -103,5 +96,3 @@ def test_killed_finetune_resumes_from_its_last_epoch_to_the_uninterrupted_result
     assert e2e_results(repo) + [(repo / "dvclive/metrics.json").read_bytes()] == recovered
     check_finished_run(repo, world_size=1)
     run("git checkout . && dvc checkout -q", repo, env)
-
-

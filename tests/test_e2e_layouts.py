@@ -4,14 +4,9 @@ import json
 
 import pytest
 
-from conftest import e2e_workspace, run
+from conftest import TINY_IMAGE_OPTIONS, run
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def workspace(tmp_path_factory):
-    return e2e_workspace(tmp_path_factory)
 
 
 @pytest.mark.parametrize("layout", ["mvsa_single", "mvsa_multiple", "manifest"])
@@ -24,8 +19,7 @@ def test_each_layout_runs_end_to_end_as_an_experiment(workspace, layout, tmp_pat
     out = run(f"dvc exp run -n layout-{layout} -S data.format={layout} -S data.root={root} "
               "-S train.epochs=1 -S augment.views=0 -S fold.n_splits=2 "
               f"-S featurize.text_model={tiny_bert} -S featurize.text_tuned_layers=0 "
-              "-S featurize.image_model=mobilenetv3_small_050 -S featurize.image_weights=random",
-              repo, env)
+              + TINY_IMAGE_OPTIONS, repo, env)
     assert "Running stage 'prepare'" in out and "Running stage 'predict'" in out
     report = json.loads((repo / "metrics/data.json").read_text())
     guids = report["guids"]
@@ -40,5 +34,3 @@ def test_each_layout_runs_end_to_end_as_an_experiment(workspace, layout, tmp_pat
     predictions = (repo / "predictions/test_predictions.txt").read_text().splitlines()
     assert len(predictions) == 1 + report["pairs"]["test"] and report["pairs"]["test"] > 0
     run("git checkout . && dvc checkout -q", repo, env)
-
-

@@ -3,7 +3,8 @@
 Each modality carries the true label only part of the time (independently), so text alone,
 image alone and both together score differently. The cues are faint, as in real posts (a short
 phrase among fillers, base colours that overlap between classes), so that a model learns them
-over several epochs, and early stopping's patience has a curve to act on. Texts come in mixed encodings, as in lab5.
+over several epochs, and early stopping's patience has a curve to act on. Texts come in mixed
+encodings, as in lab5.
 Layouts: lab5 (the lists), mvsa_single and mvsa_multiple (annotators label the text and the
 image apart, each mostly right, so the label rule's every case occurs) and manifest (a CSV
 table, text inline or in a file, images in a folder of their own).
@@ -35,8 +36,9 @@ PHRASES = {
                 "weather report for tuesday", "new post on the blog", "photo from the office",
                 "updated the spreadsheet"],
 }
-FILLERS = ["#photo", "#today", "@friend", "RT", "lol", "city", "morning", "weekend", "http://t.co/x",
-           "so", "the", "new", "again", "here", "just", "post", "look", "now", "#tbt"]
+FILLERS = ["#photo", "#today", "@friend", "RT", "lol", "city", "morning", "weekend",
+           "http://t.co/x", "so", "the", "new", "again", "here", "just", "post", "look", "now",
+           "#tbt"]
 CHINESE = ["今天", "天气", "朋友", "周末"]
 # Image styles: base colour (RGB) and the shape drawn on it.
 STYLES = {

@@ -164,24 +164,28 @@ class _ImageViews:
     def __init__(self, paths, views, spec: ImageSpec, augment: AugmentParams):
         # The image pipeline (albumentations, OpenCV, torchvision) loads here, where images are
         # decoded: ~2 s a process that train, which only reads the cache, does not pay.
-        from msa.augment import eval_pipeline, train_pipeline
+        import cv2
 
+        from msa import augment as pipeline
+
+        cv2.setNumThreads(1)  # one core decodes and augments
+        self.pipeline = pipeline
         self.paths, self.views, self.spec = paths, views, spec
-        self.clean = eval_pipeline(spec)
-        self.augment = train_pipeline(spec, augment, augment.seed)
+        self.clean = pipeline.eval_pipeline(spec)
+        self.augment = pipeline.train_pipeline(spec, augment, augment.seed)
         self.seed = augment.seed
 
     def __len__(self):
         return len(self.paths)
 
     def __getitem__(self, i):
-        from msa.augment import load_rgb, resize_size, to_chw
-
-        image = load_rgb(self.paths[i], resize_size(self.spec), self.spec.interpolation)
+        image = self.pipeline.load_rgb(self.paths[i], self.pipeline.resize_size(self.spec),
+                                       self.spec.interpolation)
         out = [self.clean(image)]
         # Seeding per image makes every view independent of batch size.
         self.augment.set_random_seed(self.seed * 1_000_003 + i)
-        out += [to_chw(self.augment(image=image)["image"]) for _ in range(self.views[i])]
+        out += [self.pipeline.to_chw(self.augment(image=image)["image"])
+                for _ in range(self.views[i])]
         return torch.from_numpy(np.stack(out))
 
 
@@ -231,9 +235,6 @@ def encode_images(paths: list[str], views: list[int], params: FeaturizeParams,
     model = model.to(memory_format=torch.channels_last)
     dataset = _ImageViews(paths, views, spec, augment)
     pairs_per_batch = max(1, image_batch_size(params, dtype) // (1 + max(views, default=0)))
-    import cv2
-
-    cv2.setNumThreads(1)  # one core decodes and augments
     clean = np.zeros((len(paths), spec.dim), dtype=np.float32)
     augmented = np.zeros((len(paths), max(views, default=0), spec.dim), dtype=np.float32)
     with tqdm(total=len(paths), desc="featurize images", unit="image",
