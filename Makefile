@@ -6,8 +6,9 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONHASHSEED := 0
 PIP_QUIET := --quiet --progress-bar off
 
-.PHONY: setup demo test ablation bench clean-demo
+.PHONY: setup demo test fuzz ablation bench clean-demo
 LAB5 ?= ../shared/lab5
+DEMO := data/demo
 
 setup: $(VENV)/.installed
 
@@ -19,10 +20,14 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	touch $@
 
 demo: setup
-	msa demo-data data/demo
+	msa demo-data $(DEMO)
 	dvc repro
 
-ablation: setup
+# The experiment targets run on the demo data (params.yaml's data.root); made here when absent.
+$(DEMO)/.msa-demo: | setup
+	msa demo-data $(DEMO)
+
+ablation: setup $(DEMO)/.msa-demo
 	msa ablation
 
 bench: setup
@@ -32,6 +37,11 @@ bench: setup
 
 test: setup
 	pytest -q -n 2 --dist loadgroup  # two workers: the e2e workflow and finetune groups each keep one
+
+# The layout readers' property tests at length (CI runs them bounded): FUZZ_EXAMPLES per layout.
+FUZZ_EXAMPLES ?= 20000
+fuzz: setup
+	MSA_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) pytest -q -p no:cacheprovider tests/test_fuzz_layouts.py
 
 clean-demo:
 	rm -rf data/demo

@@ -19,6 +19,10 @@ def main() -> None:
     files.write_json(args.report, report)
     print(f"prepare: {report['guids']['usable']} usable pairs of {report['guids']['listed']} "
           f"listed, {report['guids']['skipped']} skipped (reasons in {args.report})")
+    skips = [f"{name} {item['count']}" for name, item in report["problems"].items()
+             if item["skips_pair"] and item["count"]]
+    if skips:
+        print(f"prepare: rows and pairs skipped: {', '.join(skips)}")
     duplicates = report["duplicate_posts"]
     if duplicates["groups"]:
         print(f"prepare: {report['problems']['duplicate_post']['count']} pairs repeat another's "

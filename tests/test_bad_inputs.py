@@ -1,5 +1,6 @@
 """Messy lab5 folders: every odd input ends in a defined outcome, and nothing is lost."""
 
+import json
 import subprocess
 import sys
 
@@ -130,3 +131,28 @@ def test_predict_stage_refuses_models_from_other_encoders(tmp_path):
                                     "encoders (text_model: 'bert-base-uncased' in the models")
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "p.txt").exists()
+
+
+def test_one_bad_row_of_each_family_leaves_the_prepare_stage_running(tmp_path):
+    """A name the file system refuses, a value Python's json module refuses, a byte no path
+    holds: each a recorded skip with its reason; the stage ends well and says what it skipped."""
+    root = tmp_path / "root"
+    for guid in ("1", "2"):
+        write_image(root / "img" / f"{guid}.jpg")
+    lines = ['{"id": "1", "text": "kept", "image_path": "img/1.jpg", "label": "positive"}',
+             '{"id": "2", "text": "x", "image_path": "img/' + "n" * 300 + '.jpg"}',
+             '{"id": ' + "9" * 5000 + "}",
+             '{"id": "3", "text": "x", "image_path": "img/2.jpg\\u0000"}']
+    (root / "posts.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (tmp_path / "params.yaml").write_text(
+        "data:\n  format: manifest\n  manifest_file: posts.jsonl\n", encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, str(REPO / "stages" / "prepare.py"), "--root", str(root),
+         "--manifest", "m.jsonl", "--report", "r.json"],
+        cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "prepare: 1 usable pairs of 3 listed, 2 skipped" in result.stdout
+    assert "prepare: rows and pairs skipped: unreadable_row 2, unreadable_post 1" in result.stdout
+    report = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert report["problems"]["unreadable_row"]["guids"] == ["posts.jsonl:3", "3"]
+    assert report["problems"]["unreadable_post"]["guids"] == ["2"]

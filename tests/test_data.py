@@ -146,3 +146,44 @@ def test_manifest_round_trip(tmp_path):
     assert prepared.read(tmp_path / "m.jsonl") == pairs
     files.write_json(tmp_path / "r.json", report)
     assert json.loads((tmp_path / "r.json").read_text(encoding="utf-8")) == report
+
+
+def test_a_guid_too_long_for_a_file_name_is_a_skip_with_its_reason(tmp_path):
+    long_guid = "g" * 300  # a plain name, longer than any file name may be
+    root = make_lab5(tmp_path, {"1": "positive"}, [], test_lines=[f"{long_guid},null"])
+    pairs, report = data.prepare(root, show_progress=False)
+    assert [p.guid for p in pairs] == ["1"]
+    unreadable = report["problems"]["unreadable_post"]
+    assert unreadable["guids"] == [long_guid] and unreadable["skips_pair"]
+    assert "File name too long" in unreadable["reasons"][long_guid]
+    assert report["guids"] == {"listed": 2, "usable": 1, "skipped": 1, "unaccounted": []}
+
+
+def test_a_list_line_past_the_csv_modules_limit_is_a_skip(tmp_path):
+    root = make_lab5(tmp_path, {"1": "positive"}, [],
+                     train_lines=["1,positive", "2," + "x" * 200_000, "3,negative"])
+    pairs, report = data.prepare(root, show_progress=False)
+    assert [p.guid for p in pairs] == ["1"]
+    assert report["problems"]["unreadable_row"]["guids"] == ["train.txt:3"]
+    assert "field larger than field limit" in report["problems"]["unreadable_row"]["reasons"][
+        "train.txt:3"]
+    assert report["problems"]["missing_text"]["guids"] == ["3"]
+
+
+def test_an_unreadable_image_records_why(tmp_path):
+    root = make_lab5(tmp_path, {"1": "positive", "2": "negative"}, [])
+    (root / "data" / "2.jpg").write_bytes(b"not an image")
+    _, report = data.prepare(root, show_progress=False)
+    assert report["problems"]["unreadable_image"]["reasons"] == {
+        "2": "UnidentifiedImageError: cannot identify image file "
+             f"'{root / 'data' / '2.jpg'}'"}
+
+
+def test_lines_break_where_editors_break_them(tmp_path):
+    # a form feed or U+2028 inside a line is not a line break, \r alone is
+    root = make_lab5(tmp_path, {"1": "positive", "2": "negative", "3": "neutral"}, [])
+    (root / "train.txt").write_text("guid,tag\r1,positive\x0c\n2,negative\u2028x\r\n3,neutral\n",
+                                    encoding="utf-8", newline="")
+    pairs, report = data.prepare(root, show_progress=False)
+    assert [(p.guid, p.label) for p in pairs] == [("1", "positive"), ("3", "neutral")]
+    assert report["problems"]["unknown_tag"]["guids"] == ["2"]  # its tag: 'negative\u2028x'

@@ -124,6 +124,7 @@ class FakeDvc:
 
 
 def _params_file(tmp_path, text="train:\n  early_stopping: refit\n"):
+    (tmp_path / "data" / "demo").mkdir(parents=True, exist_ok=True)  # the folder each run copies
     path = tmp_path / "params.yaml"
     path.write_text(text, encoding="utf-8")
     return path
@@ -189,10 +190,22 @@ def test_every_value_is_checked_before_any_experiment_runs(monkeypatch, tmp_path
 
 
 def test_a_failed_run_stops_the_sweep_with_one_line(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
     dvc = FakeDvc(monkeypatch, fail_on="train-patience-1")
     with pytest.raises(MsaError, match="^dvc exp run for train-patience-1 failed"):
         experiments.run_sweep("train.patience", ["1", "2"], [], params_file=_params_file(tmp_path))
     assert len(dvc.runs()) == 1
+
+
+def test_a_sweep_on_absent_data_says_what_writes_it_before_any_run(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    dvc = FakeDvc(monkeypatch)
+    _params_file(tmp_path)
+    (tmp_path / "data" / "demo").rmdir()
+    with pytest.raises(MsaError, match=r"^data.root: data/demo not found; `msa demo-data "
+                                       r"data/demo` \(or `make demo`\) writes"):
+        experiments.run_ablation([])
+    assert dvc.calls == []
 
 
 def test_the_ablation_is_a_sweep_over_mode(monkeypatch, tmp_path):

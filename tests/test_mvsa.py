@@ -118,3 +118,47 @@ def test_test_fraction_is_stratified_and_follows_its_seed(tmp_path):
     other, _ = _prepare(root, "mvsa_single", test_fraction=0.2, test_seed=1)
     assert {p.guid for p in again if p.split == "test"} == test
     assert {p.guid for p in other if p.split == "test"} != test
+
+
+def test_annotator_cells_read_case_and_spaces_aside_as_lab5_tags_are(tmp_path):
+    rows = [["1", " Positive , NEUTRAL "], ["2", "negative ,negative"], ["3", "positive"]]
+    root = make_mvsa(tmp_path, rows)
+    (root / "ids.txt").write_text("2\n", encoding="utf-8")
+    pairs, report = _prepare(root, "mvsa_single", test_list="ids.txt")
+    assert [(p.guid, p.split, p.label) for p in pairs] == [("1", "train", "positive"),
+                                                           ("2", "test", None)]
+    assert _problems(report) == {"malformed_row": ["labelResultAll.txt:4"]}
+
+
+def test_a_folder_without_data_says_so(tmp_path):
+    root = make_mvsa(tmp_path, [[str(k), "positive,positive"] for k in range(30)])
+    for path in (root / "data").iterdir():
+        path.unlink()
+    (root / "data").rmdir()
+    with pytest.raises(MsaError, match=r"/data: folder not found \(the MVSA layouts keep posts "):
+        _prepare(root, "mvsa_single")
+
+
+def test_an_id_too_long_for_a_file_name_is_a_skip_with_its_reason(tmp_path):
+    long_id = "7" * 300
+    root = make_mvsa(tmp_path, [["1", "positive,positive"], ["2", "negative,negative"],
+                                [long_id, "positive,positive"]], files=["1", "2"])
+    (root / "ids.txt").write_text("2\n", encoding="utf-8")
+    pairs, report = _prepare(root, "mvsa_single", test_list="ids.txt")
+    assert [p.guid for p in pairs] == ["1", "2"]
+    assert report["problems"]["unreadable_post"]["guids"] == [long_id]
+    assert "File name too long" in report["problems"]["unreadable_post"]["reasons"][long_id]
+    assert report["guids"]["unaccounted"] == []
+
+
+@pytest.mark.parametrize("test_list, message", [
+    ("../ids.txt", r"^data.test_list: '../ids.txt' leaves data.root$"),
+    ("ids\0.txt", r"^data.test_list: 'ids\\x00.txt' names no file \(ValueError: embedded null"),
+    ("latin1.txt", r"latin1.txt: not a text file"),
+])
+def test_a_test_list_outside_the_folder_or_unreadable_is_one_line(tmp_path, test_list, message):
+    root = make_mvsa(tmp_path / "root", [["1", "positive,positive"]])
+    (tmp_path / "ids.txt").write_text("1\n", encoding="utf-8")
+    (root / "latin1.txt").write_bytes("caf\xe9\n".encode("latin-1"))
+    with pytest.raises(MsaError, match=message):
+        _prepare(root, "mvsa_single", test_list=test_list)

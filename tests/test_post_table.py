@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from msa import data
+from msa import data, files
 from msa.errors import MsaError
 from msa.params import DataParams, ManifestColumns
 from conftest import write_image
@@ -97,3 +97,98 @@ def test_a_table_outside_the_data_folder_is_refused(tmp_path):
     (tmp_path / "posts.csv").write_text("id,text,image_path,label\n", encoding="utf-8")
     with pytest.raises(MsaError, match="leaves data.root"):
         _prepare(tmp_path / "root", manifest_file="../posts.csv")
+
+
+# Rows that once ended prepare with a traceback (found by hand and by tests/test_fuzz_layouts.py):
+# each is now a recorded skip with its reason, or a kept post.
+LONG = "n" * 300  # longer than a file name may be
+
+
+@pytest.mark.parametrize("row, problem, item, reason", [
+    ("1,hi,a\0.jpg,positive", "unreadable_row", "1", "ValueError: embedded null byte"),
+    (f"1,hi,{LONG}.jpg,positive", "unreadable_post", "1", "File name too long"),
+    (f"1,hi,{'/'.join([LONG] * 20)}.jpg,positive", "unreadable_post", "1", "File name too long"),
+])
+def test_a_path_no_file_system_takes_is_a_skip_with_its_reason(tmp_path, row, problem, item,
+                                                                reason):
+    _files(tmp_path, ["2"])
+    (tmp_path / "posts.csv").write_text(f"id,text,image_path,label\n{row}\n"
+                                        "2,ok,img/2.jpg,negative\n", encoding="utf-8")
+    pairs, report = _prepare(tmp_path)
+    assert [p.guid for p in pairs] == ["2"]
+    assert report["problems"][problem]["guids"] == [item]
+    assert reason in report["problems"][problem]["reasons"][item]
+    assert report["guids"]["unaccounted"] == []
+
+
+def test_a_text_path_too_long_for_the_file_system_is_a_skip(tmp_path):
+    _files(tmp_path, ["1"])
+    (tmp_path / "posts.csv").write_text(f"id,text_path,image_path,label\n1,{LONG}.txt,img/1.jpg,"
+                                        "positive\n", encoding="utf-8")
+    pairs, report = _prepare(tmp_path)
+    assert pairs == [] and report["problems"]["unreadable_post"]["guids"] == ["1"]
+
+
+def test_a_cell_past_the_csv_modules_limit_is_read_whole(tmp_path):
+    _files(tmp_path, ["1", "2"])
+    words = "word " * 40_000  # 200,000 characters; csv's default limit is 131,072
+    (tmp_path / "posts.csv").write_text(f"id,text,image_path,label\n1,{words},img/1.jpg,positive\n"
+                                        "2,ok,img/2.jpg,negative\n", encoding="utf-8")
+    pairs, report = _prepare(tmp_path)
+    assert [(p.guid, len(p.text)) for p in pairs] == [("1", len(words.strip())), ("2", 2)]
+
+
+def test_a_column_named_twice_is_one_line(tmp_path):
+    (tmp_path / "posts.csv").write_text("id,id,text,image_path,label\n1,2,x,a.jpg,positive\n",
+                                        encoding="utf-8")
+    with pytest.raises(MsaError, match=r"posts.csv:1: column 'id' appears 2 times"):
+        _prepare(tmp_path)
+
+
+@pytest.mark.parametrize("line, problem, reason", [
+    ('{"id": ' + "9" * 5000 + "}", "unreadable_row", "Exceeds the limit (4300 digits)"),
+    ("[" * 100_000, "unreadable_row", "RecursionError"),
+    ('{"id": "3", "id": "4", "image_path": "img/1.jpg", "text": "x", "label": "positive"}',
+     "malformed_row", None),
+])
+def test_json_lines_pythons_parser_refuses_are_skips(tmp_path, line, problem, reason):
+    _files(tmp_path, ["1"])
+    good = json.dumps({"id": 1, "text": "hi", "image_path": "img/1.jpg", "label": "positive"})
+    (tmp_path / "posts.jsonl").write_text(f"{good}\n{line}\n", encoding="utf-8")
+    pairs, report = _prepare(tmp_path, manifest_file="posts.jsonl")
+    assert [p.guid for p in pairs] == ["1"]
+    assert report["problems"][problem]["guids"] == ["posts.jsonl:2"]
+    if reason:
+        assert reason in report["problems"][problem]["reasons"]["posts.jsonl:2"]
+
+
+def test_lone_surrogates_from_json_escapes(tmp_path):
+    _files(tmp_path, ["1", "2"])
+    lines = [
+        '{"id": "1", "text": "hi \\ud800", "image_path": "img/1.jpg", "label": "positive"}',
+        '{"id": "2", "text": "x", "image_path": "img/\\ud800.jpg", "label": "positive"}',
+        '{"id": "\\ud800", "text": "x", "image_path": "img/1.jpg", "label": "positive"}',
+        '{"id": "4", "text": "line\\u2028separator\\u0085end", "image_path": "img/2.jpg"}',
+    ]
+    (tmp_path / "posts.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    pairs, report = _prepare(tmp_path, manifest_file="posts.jsonl")
+    # a surrogate in the text is replaced, as an undecodable byte in a text file would be
+    assert [(p.guid, p.text) for p in pairs] == [("1", "hi \ufffd"),
+                                                  ("4", "line\u2028separator\u0085end")]
+    assert report["problems"]["replaced_characters"]["guids"] == ["1"]
+    # no file name holds one; an id with one is not a plain name
+    assert report["problems"]["unreadable_row"]["guids"] == ["2"]
+    assert report["problems"]["invalid_guid"]["guids"] == ["\ud800"]
+    # the report still writes as UTF-8 JSON, and reads back the same
+    files.write_json(tmp_path / "r.json", report)
+    assert json.loads((tmp_path / "r.json").read_bytes().decode("utf-8")) == report
+
+
+def test_labels_and_splits_read_case_and_spaces_aside(tmp_path):
+    _files(tmp_path, ["1", "2"])
+    (tmp_path / "posts.csv").write_text("id,text,image_path,label,split\n"
+                                        "1,x,img/1.jpg, NEUTRAL , Train \n"
+                                        "2,y,img/2.jpg,Positive,\tTEST\n", encoding="utf-8")
+    pairs, _ = _prepare(tmp_path)
+    assert [(p.guid, p.split, p.label) for p in pairs] == [("1", "train", "neutral"),
+                                                           ("2", "test", None)]

@@ -11,18 +11,22 @@ noted: when they carry different labels, they show how far the labels themselves
 from __future__ import annotations
 
 import hashlib
+import re
 import warnings
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from tqdm import tqdm
 
-from msa import LABELS, lab5, mvsa, post_table
+from msa import LABELS, lab5, mvsa, post_table, rows
 from msa.errors import MsaError
 from msa.params import DataParams
+from msa.posts import REASONED_PROBLEMS, SKIP_PROBLEMS, Candidate, Report
 from msa.prepared import Pair
-from msa.posts import SKIP_PROBLEMS, Candidate, Report
+from msa.rows import Row, reason
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def decode_text(raw: bytes) -> tuple[str, str, int]:
@@ -47,10 +51,10 @@ def check_image(path: Path) -> str | None:
             with Image.open(path) as image:
                 image.draft("RGB", (64, 64))
                 image.convert("RGB").load()
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as exc:
-        return f"{exc.__class__.__name__}: {exc}".splitlines()[0][:200]
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         return "image exceeds the decompression-bomb pixel limit"
+    except Exception as exc:  # noqa: BLE001 - Pillow's decoders raise many kinds
+        return reason(exc)
     return None
 
 
@@ -65,16 +69,14 @@ def prepare(root: str | Path, layout: DataParams | None = None, show_progress: b
         raise MsaError(f"data.root {root}: folder not found")
     report = Report()
     if layout.format == "lab5":
-        candidates = lab5.candidates(root, report, train_list, test_list)
+        reader = lab5.Lab5(root, train_list, test_list)
     elif layout.format == "manifest":
-        candidates = post_table.candidates(root, layout.manifest_file, layout.columns, report)
+        reader = post_table.PostTable(root, layout.manifest_file, layout.columns)
     else:
-        candidates = mvsa.candidates(root, layout.format, report)
-    pairs = []
-    for candidate in tqdm(candidates, desc="prepare", unit="pair", disable=not show_progress):
-        pair = _load_pair(candidate, report)
-        if pair is not None:
-            pairs.append(pair)
+        reader = mvsa.Mvsa(root, layout.format)
+    candidates = rows.read_layout(reader, report)
+    progress = tqdm(candidates, desc="prepare", unit="pair", disable=not show_progress)
+    pairs = rows.guarded(report, ((c.guid, c) for c in progress), _load_pair, "unreadable_post")
     if layout.format.startswith("mvsa"):
         held_out = mvsa.held_out_guids(root, {p.guid: p.label for p in pairs}, report.listed,
                                        layout.test_list, layout.test_fraction, layout.test_seed)
@@ -85,23 +87,27 @@ def prepare(root: str | Path, layout: DataParams | None = None, show_progress: b
     return pairs, _summary(pairs, report)
 
 
-def _load_pair(candidate: Candidate, report: Report) -> Pair | None:
-    guid, image_path = candidate.guid, candidate.image_path
+def _load_pair(post: Row, candidate: Candidate) -> Pair | None:
+    image_path = candidate.image_path
     if candidate.text is None and (candidate.text_path is None
                                    or not candidate.text_path.is_file()):
-        report.add("missing_text", guid)
+        post.skip("missing_text")
         return None
     if not image_path.is_file():
-        report.add("missing_image", guid)
+        post.skip("missing_image")
         return None
     problem = check_image(image_path)
     if problem is not None:
-        report.add("unreadable_image", guid)
+        post.skip("unreadable_image", problem)
         return None
     if candidate.text is None:
         text, encoding, replaced = decode_text(candidate.text_path.read_bytes())
     else:
-        text, encoding, replaced = candidate.text.strip(), "inline", 0
+        text, encoding = candidate.text.strip(), "inline"
+        # A JSON table's text may hold lone surrogates ("\ud800"), which no UTF-8 file can.
+        text, replaced = _LONE_SURROGATE.subn("\ufffd", text)
+    report = post.report
+    guid = candidate.guid
     report.content[guid] = hashlib.sha1(
         image_path.read_bytes() + b"\0" + text.encode("utf-8")).hexdigest()
     report.text_encodings[encoding] += 1
@@ -152,6 +158,7 @@ def _summary(pairs: list[Pair], report: Report) -> dict:
         "duplicate_posts": report.duplicate_posts,
         "problems": {
             name: {"count": len(items), "skips_pair": name in SKIP_PROBLEMS, "guids": items}
+            | ({"reasons": report.reasons[name]} if name in REASONED_PROBLEMS else {})
             for name, items in report.problems.items()
         },
     }

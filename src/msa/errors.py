@@ -18,7 +18,9 @@ def one_line_errors(main):
         try:
             return main(*args, **kwargs)
         except MsaError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            # One line whatever the message quotes (a path or a cell may hold a line break).
+            message = str(exc).replace("\r", "\\r").replace("\n", "\\n")
+            print(f"error: {message}", file=sys.stderr)
             raise SystemExit(2) from None
 
     return wrapper

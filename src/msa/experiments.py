@@ -288,6 +288,10 @@ def run_sweep(key: str, values: list[str], overrides: list[str], prefix: str | N
         except MsaError as exc:
             raise MsaError(f"sweep {key}={value}: {exc}") from None
         runs.append((experiment_name(prefix, value), sets, _copy_paths(checked.data.root)))
+    for _, _, copy in runs:
+        if copy and not Path(copy[1]).is_dir():
+            raise MsaError(f"data.root: {copy[1]} not found; `msa demo-data {copy[1]}` (or "
+                           "`make demo`) writes the demo data there")
     existing = set(_dvc(["exp", "ls", "--name-only"]).split())
     for name, sets, copy in runs:
         if name in existing:

@@ -32,8 +32,16 @@ def atomic_write_text(path: str | Path, content: str) -> None:
     atomic_write_bytes(path, content.encode("utf-8"))
 
 
+def json_bytes(text: str) -> bytes:
+    """JSON text as UTF-8. A lone surrogate (a JSON "\\ud800" escape read from a table, a file
+    name's undecodable byte) has no UTF-8 form: it stays the escape it came as, so the file is
+    valid UTF-8 and reads back to the same string. Only right inside JSON strings, where the
+    only such characters can be."""
+    return text.encode("utf-8", "backslashreplace")
+
+
 def write_json(path: str | Path, obj) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+    atomic_write_bytes(path, json_bytes(json.dumps(obj, indent=2, ensure_ascii=False) + "\n"))
 
 
 def write_csv(path: str | Path, header: list[str], rows) -> None:

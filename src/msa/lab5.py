@@ -10,100 +10,114 @@ from pathlib import Path
 
 from msa import LABELS
 from msa.errors import MsaError
-from msa.posts import GUID_PATTERN, Candidate, Report
+from msa.posts import GUID_PATTERN, Candidate, Report, label_of
+from msa.rows import Layout, Row, lines, read_text, reason
 
 TRAIN_LIST = "train.txt"
 TEST_LIST = "test_without_label.txt"
 
 
 @dataclass
-class Row:
-    guid: str
-    tag: str
-    where: str  # "file:line", for messages
+class ListLine:
+    split: str  # "train" or "test": the list it is in
+    text: str
+    guid_col: int
+    tag_col: int
+    width: int
 
 
-def read_list(path: Path, report: Report) -> list[Row]:
-    """Parse one list file; rows that cannot be read become `malformed_row` problems."""
-    if not path.is_file():
-        raise MsaError(f"{path}: list file not found")
-    raw = path.read_bytes()
-    try:
-        content = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise MsaError(f"{path}: not a text file (not valid UTF-8)") from None
-    lines = [(n, line) for n, line in enumerate(content.splitlines(), start=1) if line.strip()]
-    if not lines:
-        return []
-    first_no, first = lines[0]
-    header = [cell.strip().lower() for cell in next(csv.reader([first]))]
-    if "guid" in header:
-        if "tag" not in header:
-            raise MsaError(f"{path}:{first_no}: header has no 'tag' column (expected 'guid,tag')")
-        guid_col, tag_col, width = header.index("guid"), header.index("tag"), len(header)
-        body = lines[1:]
-    elif len(header) == 2 and GUID_PATTERN.match(header[0]):
-        guid_col, tag_col, width = 0, 1, 2  # a list without a header line
-        body = lines
-    else:
-        raise MsaError(f"{path}:{first_no}: expected a header line 'guid,tag', got {first!r}")
-    rows = []
-    for number, line in body:
-        where = f"{path.name}:{number}"
-        cells = [cell.strip() for cell in next(csv.reader([line]))]
-        if len(cells) != width or not cells[guid_col]:
-            report.add("malformed_row", where)
-            continue
-        rows.append(Row(cells[guid_col], cells[tag_col].lower(), where))
-    return rows
+def _cells(line: str) -> list[str]:
+    return [cell.strip() for cell in next(csv.reader([line]))]
 
 
-def _labelled_rows(rows: list[Row], report: Report) -> dict[str, str]:
-    """guid -> label for the train list, settling duplicates, conflicts and unknown tags."""
-    tags_by_guid: dict[str, list[str]] = defaultdict(list)
-    for row in rows:
-        if row.tag not in LABELS:
-            report.add("unknown_tag", row.guid)
-            continue
-        tags_by_guid[row.guid].append(row.tag)
-    labels = {}
-    for guid, tags in tags_by_guid.items():
-        if len(set(tags)) > 1:
-            report.add("conflicting_labels", guid)
-        else:
-            if len(tags) > 1:
-                report.add("duplicate_guid", guid)
-            labels[guid] = tags[0]
-    return labels
-
-
-def candidates(root: Path, report: Report, train_list: str | Path | None = None,
-               test_list: str | Path | None = None) -> list[Candidate]:
+class Lab5(Layout):
     """The lists default to the lab5 names inside `root`; `train_list=""` reads no labelled list
     (prediction on a list of one's own)."""
-    data_dir = root / "data"
-    if not data_dir.is_dir():
-        raise MsaError(f"{data_dir}: folder not found (the lab5 layout keeps pairs in ROOT/data/)")
-    train_list = root / TRAIN_LIST if train_list is None else train_list
-    test_list = root / TEST_LIST if test_list is None else test_list
-    train_rows = read_list(Path(train_list), report) if train_list != "" else []
-    test_rows = read_list(Path(test_list), report)
-    report.listed |= {r.guid for r in train_rows + test_rows}
 
-    labels = _labelled_rows([r for r in train_rows if report.valid_guid(r.guid)], report)
-    test_guids: list[str] = []
-    for row in test_rows:
-        if not report.valid_guid(row.guid):
-            continue
-        if row.guid in test_guids:
-            report.add("duplicate_guid", row.guid)
+    def __init__(self, root: Path, train_list: str | Path | None = None,
+                 test_list: str | Path | None = None):
+        self.data_dir = root / "data"
+        if not self.data_dir.is_dir():
+            raise MsaError(f"{self.data_dir}: folder not found (the lab5 layout keeps pairs in "
+                           "ROOT/data/)")
+        self.train_list = root / TRAIN_LIST if train_list is None else train_list
+        self.test_list = root / TEST_LIST if test_list is None else test_list
+
+    def rows(self):
+        if self.train_list != "":
+            yield from self._list(Path(self.train_list), "train")
+        yield from self._list(Path(self.test_list), "test")
+
+    def _list(self, path: Path, split: str):
+        numbered = lines(read_text(path, "list file"))
+        if not numbered:
+            return
+        first_no, first = numbered[0]
+        try:
+            header = [cell.lower() for cell in _cells(first)]
+        except csv.Error as exc:
+            raise MsaError(f"{path}:{first_no}: the header line cannot be read ({reason(exc)})"
+                           ) from None
+        if "guid" in header:
+            if "tag" not in header:
+                raise MsaError(f"{path}:{first_no}: header has no 'tag' column (expected "
+                               "'guid,tag')")
+            guid_col, tag_col, width = header.index("guid"), header.index("tag"), len(header)
+            numbered = numbered[1:]
+        elif len(header) == 2 and GUID_PATTERN.fullmatch(header[0]):
+            guid_col, tag_col, width = 0, 1, 2  # a list without a header line
         else:
-            test_guids.append(row.guid)
-    for guid in test_guids:
-        if guid in labels:
-            # Kept for prediction; dropped from training so no fold sees its own test pair.
-            report.add("guid_in_both_lists", guid)
-            del labels[guid]
-    named = [(g, "train", labels[g]) for g in labels] + [(g, "test", None) for g in test_guids]
-    return [Candidate(g, split, label, data_dir / f"{g}.jpg", data_dir / f"{g}.txt")
-            for g, split, label in named]
+            raise MsaError(f"{path}:{first_no}: expected a header line 'guid,tag', got "
+                           f"{first[:80]!r}")
+        for number, text in numbered:
+            yield f"{path.name}:{number}", ListLine(split, text, guid_col, tag_col, width)
+
+    def read_row(self, row: Row, line: ListLine) -> Candidate | None:
+        cells = _cells(line.text)
+        if len(cells) != line.width or not cells[line.guid_col]:
+            row.skip("malformed_row")
+            return None
+        if not row.name(cells[line.guid_col]):
+            return None
+        if line.split == "test":
+            return self._candidate(row.guid, "test", None)
+        tag = label_of(cells[line.tag_col])
+        if tag not in LABELS:
+            row.skip("unknown_tag")
+            return None
+        return self._candidate(row.guid, "train", tag)
+
+    def settle(self, candidates: list[Candidate], report: Report) -> list[Candidate]:
+        """One label a train guid (duplicates noted, conflicts skipped), one entry a test guid,
+        and a guid in both lists kept for prediction only."""
+        tags_by_guid: dict[str, list[str]] = defaultdict(list)
+        for candidate in candidates:
+            if candidate.split == "train":
+                tags_by_guid[candidate.guid].append(candidate.label)
+        labels = {}
+        for guid, tags in tags_by_guid.items():
+            if len(set(tags)) > 1:
+                report.add("conflicting_labels", guid)
+            else:
+                if len(tags) > 1:
+                    report.add("duplicate_guid", guid)
+                labels[guid] = tags[0]
+        test_guids: list[str] = []
+        for candidate in candidates:
+            if candidate.split != "test":
+                continue
+            if candidate.guid in test_guids:
+                report.add("duplicate_guid", candidate.guid)
+            else:
+                test_guids.append(candidate.guid)
+        for guid in test_guids:
+            if guid in labels:
+                # Kept for prediction; dropped from training so no fold sees its own test pair.
+                report.add("guid_in_both_lists", guid)
+                del labels[guid]
+        return ([self._candidate(g, "train", label) for g, label in labels.items()]
+                + [self._candidate(g, "test", None) for g in test_guids])
+
+    def _candidate(self, guid: str, split: str, label: str | None) -> Candidate:
+        return Candidate(guid, split, label, self.data_dir / f"{guid}.jpg",
+                         self.data_dir / f"{guid}.txt")

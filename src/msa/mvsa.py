@@ -21,7 +21,8 @@ from sklearn.model_selection import train_test_split
 
 from msa import LABELS
 from msa.errors import MsaError
-from msa.posts import Candidate, Report
+from msa.posts import Candidate, label_of
+from msa.rows import Layout, Row, inside, lines, read_text, reason
 
 LABEL_FILE = "labelResultAll.txt"
 ANNOTATORS = {"mvsa_single": 1, "mvsa_multiple": 3}
@@ -42,53 +43,56 @@ def post_label(text: str, image: str) -> str | None:
     return None
 
 
-def candidates(root: Path, layout: str, report: Report) -> list[Candidate]:
-    path = root / LABEL_FILE
-    if not path.is_file():
-        raise MsaError(f"{path}: label file not found (the MVSA layouts keep it in ROOT/)")
-    data_dir = root / "data"
-    try:
-        lines = path.read_bytes().decode("utf-8-sig").splitlines()
-    except UnicodeDecodeError:
-        raise MsaError(f"{path}: not a text file (not valid UTF-8)") from None
-    annotators = ANNOTATORS[layout]
-    numbered = [(n, line) for n, line in enumerate(lines, start=1) if line.strip()]
-    if not numbered or numbered[0][1].split("\t")[0].strip().lower() != "id":
-        raise MsaError(f"{path}:1: expected a header line starting 'ID<tab>text,image'")
-    width = len(numbered[0][1].rstrip("\t").split("\t"))
-    if width != 1 + annotators:
-        raise MsaError(f"{path}:{numbered[0][0]}: the header names {width - 1} annotators; "
-                       f"data.format {layout} has {annotators}")
-    seen: set[str] = set()
-    posts = []
-    for number, line in numbered[1:]:
+class Mvsa(Layout):
+    def __init__(self, root: Path, layout: str):
+        self.path, self.data_dir = root / LABEL_FILE, root / "data"
+        self.annotators = ANNOTATORS[layout]
+        self.layout = layout
+        self.seen: set[str] = set()
+
+    def rows(self):
+        path = self.path
+        if not path.is_file():
+            raise MsaError(f"{path}: label file not found (the MVSA layouts keep it in ROOT/)")
+        if not self.data_dir.is_dir():
+            raise MsaError(f"{self.data_dir}: folder not found (the MVSA layouts keep posts in "
+                           "ROOT/data/)")
+        numbered = lines(read_text(path, "label file"))
+        if not numbered or numbered[0][1].split("\t")[0].strip().lower() != "id":
+            raise MsaError(f"{path}:1: expected a header line starting 'ID<tab>text,image'")
+        width = len(numbered[0][1].rstrip("\t").split("\t"))
+        if width != 1 + self.annotators:
+            raise MsaError(f"{path}:{numbered[0][0]}: the header names {width - 1} annotators; "
+                           f"data.format {self.layout} has {self.annotators}")
+        for number, line in numbered[1:]:
+            yield f"{path.name}:{number}", line
+
+    def read_row(self, row: Row, line: str) -> Candidate | None:
         cells = [cell.strip() for cell in line.rstrip("\t").split("\t")]
-        votes = [cell.lower().split(",") for cell in cells[1:]]
-        if len(cells) != width or not cells[0] or any(len(v) != 2 for v in votes):
-            report.add("malformed_row", f"{path.name}:{number}")
-            continue
-        guid = cells[0]
-        report.listed.add(guid)
-        if not report.valid_guid(guid):
-            continue
-        if guid in seen:
-            report.add("duplicate_guid", guid)
-            continue
-        seen.add(guid)
+        votes = [[label_of(label) for label in cell.split(",")] for cell in cells[1:]]
+        if len(cells) != 1 + self.annotators or not cells[0] or any(len(v) != 2 for v in votes):
+            row.skip("malformed_row")
+            return None
+        if not row.name(cells[0]):
+            return None
+        guid = row.guid
+        if guid in self.seen:
+            row.skip("duplicate_guid")
+            return None
+        self.seen.add(guid)
         if any(label not in LABELS for vote in votes for label in vote):
-            report.add("unknown_tag", guid)
-            continue
+            row.skip("unknown_tag")
+            return None
         text, image = majority([v[0] for v in votes]), majority([v[1] for v in votes])
         if text is None or image is None:
-            report.add("no_majority", guid)
-            continue
+            row.skip("no_majority")
+            return None
         label = post_label(text, image)
         if label is None:
-            report.add("conflicting_modalities", guid)
-            continue
-        posts.append(Candidate(guid, "train", label, data_dir / f"{guid}.jpg",
-                               data_dir / f"{guid}.txt"))
-    return posts
+            row.skip("conflicting_modalities")
+            return None
+        return Candidate(guid, "train", label, self.data_dir / f"{guid}.jpg",
+                         self.data_dir / f"{guid}.txt")
 
 
 def held_out_guids(root: Path, labels: dict[str, str], listed: set[str], test_list: str,
@@ -97,11 +101,15 @@ def held_out_guids(root: Path, labels: dict[str, str], listed: set[str], test_li
     `fraction`. A listed id the label file lacks is an error; one it names but that was
     dropped is already in the report."""
     if test_list:
-        path = root / test_list
+        try:
+            path = inside(root, root, test_list)
+        except (OSError, ValueError) as exc:
+            raise MsaError(f"data.test_list: {test_list!r} names no file ({reason(exc)})") from None
+        if path is None:
+            raise MsaError(f"data.test_list: {test_list!r} leaves data.root")
         if not path.is_file():
             raise MsaError(f"data.test_list: {path} not found")
-        named = [line.strip() for line in path.read_text(encoding="utf-8-sig").splitlines()
-                 if line.strip()]
+        named = [line.strip() for _, line in lines(read_text(path, "data.test_list"))]
         unknown = [g for g in named if g not in listed]
         if unknown:
             raise MsaError(f"{path}: {len(unknown)} ids not in {LABEL_FILE}, first {unknown[0]!r}")

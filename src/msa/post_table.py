@@ -8,38 +8,41 @@ optional split (`train` / `test`, over the label's say). Column names come from 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
+import sys
 from pathlib import Path
 
 from msa import LABELS
 from msa.errors import MsaError
 from msa.params import ManifestColumns
-from msa.posts import Candidate, Report
+from msa.posts import Candidate, Report, label_of
+from msa.rows import Layout, Row, inside, lines, read_text
 
 SPLITS = ("train", "test")
 
 
-def _rows(path: Path):
-    """(where, row dict or None where the line cannot be read) for each post row."""
+class _RepeatedKey(ValueError):
+    pass
+
+
+def _object_without_repeats(pairs: list[tuple[str, object]]) -> dict:
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise _RepeatedKey
+    return dict(pairs)
+
+
+def _csv_records(content: str) -> list[tuple[int, list[str]]]:
+    """(last line of the record, cells) for every record. A cell may be as long as the file:
+    the csv module's default limit (128 KiB) would otherwise end the read in mid-file."""
+    limit = csv.field_size_limit(sys.maxsize)
     try:
-        content = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise MsaError(f"{path}: not a text file (not valid UTF-8)") from None
-    if path.suffix.lower() == ".jsonl":
-        for number, line in enumerate(content.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                row = None
-            yield f"{path.name}:{number}", row if isinstance(row, dict) else None
-        return
-    reader = csv.DictReader(io.StringIO(content, newline=""))
-    for row in reader:
-        where = f"{path.name}:{reader.line_num}"
-        yield where, None if None in row or None in row.values() else row
+        reader = csv.reader(io.StringIO(content, newline=""))
+        return [(reader.line_num, record) for record in reader]
+    finally:
+        csv.field_size_limit(limit)
 
 
 def _cell(row: dict, column: str) -> str:
@@ -47,64 +50,102 @@ def _cell(row: dict, column: str) -> str:
     return "" if value is None else str(value).strip()
 
 
-def _inside(root: Path, base: Path, relative: str) -> Path | None:
-    path = (base / relative).resolve()
-    return path if relative and path.is_relative_to(root.resolve()) else None
+class PostTable(Layout):
+    def __init__(self, root: Path, manifest_file: str, columns: ManifestColumns):
+        self.root, self.columns = root, columns
+        self.path = root / manifest_file
+        if self.path.suffix.lower() not in (".csv", ".jsonl"):
+            raise MsaError(f"data.manifest_file: {manifest_file!r} is neither .csv nor .jsonl")
+        if not self.path.is_file():
+            raise MsaError(f"{self.path}: manifest not found (data.manifest_file, inside "
+                           "data.root)")
+        if inside(root, root, manifest_file) is None:
+            raise MsaError(f"data.manifest_file: {manifest_file!r} leaves data.root")
+        self.jsonl = self.path.suffix.lower() == ".jsonl"
+        self.present: set[str] = set()  # every column some readable row has
+        self.seen: set[str] = set()
 
+    def rows(self):
+        content = read_text(self.path, "manifest")
+        name = self.path.name
+        if self.jsonl:
+            for number, line in lines(content):
+                yield f"{name}:{number}", line
+            return
+        records = [(n, cells) for n, cells in _csv_records(content) if cells]
+        if not records:
+            return
+        header = records[0][1]
+        for column in set(dataclasses.astuple(self.columns)):
+            if header.count(column) > 1:
+                raise MsaError(f"{self.path}:{records[0][0]}: column {column!r} appears "
+                               f"{header.count(column)} times")
+        self.present = set(header)
+        self._check_columns()
+        for number, cells in records[1:]:
+            yield f"{name}:{number}", (dict(zip(header, cells)) if len(cells) == len(header)
+                                       else None)
 
-def candidates(root: Path, manifest_file: str, columns: ManifestColumns,
-               report: Report) -> list[Candidate]:
-    path = root / manifest_file
-    if path.suffix.lower() not in (".csv", ".jsonl"):
-        raise MsaError(f"data.manifest_file: {manifest_file!r} is neither .csv nor .jsonl")
-    if not path.is_file():
-        raise MsaError(f"{path}: manifest not found (data.manifest_file, inside data.root)")
-    if _inside(root, root, manifest_file) is None:
-        raise MsaError(f"data.manifest_file: {manifest_file!r} leaves data.root")
-    rows = list(_rows(path))
-    readable = [row for _, row in rows if row is not None]
-    present = set().union(*readable) if readable else set()
-    for needed in (columns.id, columns.image_path, columns.label):
-        if readable and needed not in present:
-            raise MsaError(f"{path}: no column {needed!r} (data.columns names it)")
-    if readable and columns.text not in present and columns.text_path not in present:
-        raise MsaError(f"{path}: neither a {columns.text!r} nor a {columns.text_path!r} column")
-    posts, seen = [], set()
-    for where, row in rows:
-        if row is None:
-            report.add("malformed_row", where)
-            continue
-        guid = _cell(row, columns.id)
-        split, label = _cell(row, columns.split).lower(), _cell(row, columns.label).lower()
+    def _check_columns(self) -> None:
+        columns = self.columns
+        for needed in (columns.id, columns.image_path, columns.label):
+            if needed not in self.present:
+                raise MsaError(f"{self.path}: no column {needed!r} (data.columns names it)")
+        if columns.text not in self.present and columns.text_path not in self.present:
+            raise MsaError(f"{self.path}: neither a {columns.text!r} nor a "
+                           f"{columns.text_path!r} column")
+
+    def read_row(self, row: Row, raw) -> Candidate | None:
+        if self.jsonl:
+            try:
+                raw = json.loads(raw, object_pairs_hook=_object_without_repeats)
+            except (json.JSONDecodeError, _RepeatedKey):
+                raw = None
+            if isinstance(raw, dict):
+                self.present |= set(raw)
+            else:
+                raw = None
+        if raw is None:
+            row.skip("malformed_row")
+            return None
+        return self._post(row, raw)
+
+    def _post(self, row: Row, fields: dict) -> Candidate | None:
+        columns = self.columns
+        guid = _cell(fields, columns.id)
+        split, label = label_of(_cell(fields, columns.split)), label_of(_cell(fields, columns.label))
         if not guid or (split and split not in SPLITS):
-            report.add("malformed_row", where)
-            continue
-        report.listed.add(guid)
-        if not report.valid_guid(guid):
-            continue
-        if guid in seen:
-            report.add("duplicate_guid", guid)
-            continue
-        seen.add(guid)
+            row.skip("malformed_row")
+            return None
+        if not row.name(guid):
+            return None
+        if guid in self.seen:
+            row.skip("duplicate_guid")
+            return None
+        self.seen.add(guid)
         split = split or ("train" if label else "test")
         if split == "train" and not label:
-            report.add("missing_label", guid)
-            continue
+            row.skip("missing_label")
+            return None
         if split == "train" and label not in LABELS:
-            report.add("unknown_tag", guid)
-            continue
-        image_file, text_file = _cell(row, columns.image_path), _cell(row, columns.text_path)
-        inline = _cell(row, columns.text)
+            row.skip("unknown_tag")
+            return None
+        image_file, text_file = _cell(fields, columns.image_path), _cell(fields, columns.text_path)
+        inline = _cell(fields, columns.text)
         if not image_file:
-            report.add("missing_image", guid)
-            continue
-        image = _inside(root, path.parent, image_file)
-        text_path = _inside(root, path.parent, text_file) if text_file and not inline else None
+            row.skip("missing_image")
+            return None
+        base = self.path.parent
+        image = inside(self.root, base, image_file)
+        text_path = inside(self.root, base, text_file) if text_file and not inline else None
         if image is None or (text_file and not inline and text_path is None):
-            report.add("path_outside_root", guid)
-            continue
+            row.skip("path_outside_root")
+            return None
         # Inline text wins; an empty cell with no file to read is an empty text, kept and noted.
-        text = inline if inline or (columns.text in row and not text_file) else None
-        posts.append(Candidate(guid, split, label if split == "train" else None, image,
-                               text_path, text))
-    return posts
+        text = inline if inline or (columns.text in fields and not text_file) else None
+        return Candidate(guid, split, label if split == "train" else None, image, text_path, text)
+
+    def settle(self, candidates: list[Candidate], report: Report) -> list[Candidate]:
+        if self.present:  # a JSONL table says which columns it has only row by row
+            self._check_columns()
+        return candidates

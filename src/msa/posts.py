@@ -1,8 +1,9 @@
 """What every input layout yields before its files are opened: posts to load, and the problems.
 
-A layout reader (`msa.lab5`, `msa.mvsa`, `msa.post_table`) turns its lists into `Candidate`s and
-records in the `Report` every post it names but cannot use, and why; `msa.data` then opens the
-files. Problems that make a post unusable are skips; the others are notes on posts that are kept.
+A layout reader (`msa.lab5`, `msa.mvsa`, `msa.post_table`, each read through `msa.rows`) turns
+its lists into `Candidate`s and records in the `Report` every post it names but cannot use, and
+why; `msa.data` then opens the files. Problems that make a post unusable are skips; the others are
+notes on posts that are kept.
 """
 
 from __future__ import annotations
@@ -27,9 +28,18 @@ SKIP_PROBLEMS = (
     "missing_text",
     "missing_image",
     "unreadable_image",
+    "unreadable_row",   # a row that raised while read (a parser's limit, a name no path holds)
+    "unreadable_post",  # a post whose files raised while opened (a name the file system refuses)
 )
+# Problems whose items carry a reason of their own, beyond the problem's name.
+REASONED_PROBLEMS = ("unreadable_image", "unreadable_row", "unreadable_post")
 NOTE_PROBLEMS = ("duplicate_guid", "guid_in_both_lists", "empty_text", "replaced_characters",
                  "duplicate_post", "duplicate_post_label_differs")
+
+
+def label_of(cell: str) -> str:
+    """A label or split cell as every layout reads it: case and surrounding spaces aside."""
+    return cell.strip().lower()
 
 
 @dataclass
@@ -52,12 +62,10 @@ class Report:
     replaced_characters: int = 0
     content: dict[str, str] = field(default_factory=dict)  # guid -> digest of image and text
     duplicate_posts: dict[str, int] = field(default_factory=dict)
+    reasons: dict[str, dict[str, str]] = field(
+        default_factory=lambda: {name: {} for name in REASONED_PROBLEMS})
 
-    def add(self, problem: str, item: str) -> None:
+    def add(self, problem: str, item: str, reason: str | None = None) -> None:
         self.problems[problem].append(item)
-
-    def valid_guid(self, guid: str) -> bool:
-        if GUID_PATTERN.match(guid):
-            return True
-        self.add("invalid_guid", guid)
-        return False
+        if reason is not None:
+            self.reasons[problem][item] = reason

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from msa.errors import MsaError
-from msa.files import atomic_write_text
+from msa.files import atomic_write_bytes, json_bytes
 
 
 @dataclass
@@ -22,7 +22,7 @@ class Pair:
 
 def write(pairs: list[Pair], path: str | Path) -> None:
     lines = "".join(json.dumps(asdict(p), ensure_ascii=False) + "\n" for p in pairs)
-    atomic_write_text(path, lines)
+    atomic_write_bytes(path, json_bytes(lines))
 
 
 def read(path: str | Path) -> list[Pair]:

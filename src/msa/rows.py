@@ -1,0 +1,135 @@
+"""The one way rows are read: anything a single row raises becomes a recorded skip.
+
+A layout (`msa.lab5`, `msa.mvsa`, `msa.post_table`) is a `Layout`: `rows()` yields the raw rows
+of its files with their `file:line`, `read_row` turns one raw row into a `Candidate` (or records
+why not), and `settle` decides what only the rows together can (duplicates, conflicts).
+`read_layout` calls them, and `guarded` is the guard around each row: whatever the row's parsing,
+its id, its paths or its files raise (Python's parsers have limits, file systems refuse names, no
+path may hold a NUL) is recorded as a skip naming the id, or the file:line where no id was read,
+with the reason. Only whole-file problems stop the run, as an `MsaError`: a new layout gets the
+guard without writing it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from msa.errors import MsaError
+from msa.posts import GUID_PATTERN, Candidate, Report
+
+Raw = TypeVar("Raw")
+Out = TypeVar("Out")
+
+# Lines end where an editor and Python's csv module end them; str.splitlines would also break
+# at form feeds, U+2028 and other characters a JSON string or a cell may hold.
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+@dataclass
+class Row:
+    """One row being read: where it is, and the id it names once that is known."""
+
+    report: Report
+    where: str  # "file:line", or the id itself once the layout has named it
+    guid: str | None = None
+
+    def name(self, guid: str) -> bool:
+        """List `guid` as named by the layout; False (and an `invalid_guid` skip) when it is not
+        a plain name, so it never names a file."""
+        self.report.listed.add(guid)
+        if not GUID_PATTERN.fullmatch(guid):
+            self.report.add("invalid_guid", guid)
+            return False
+        self.guid = guid
+        return True
+
+    def skip(self, problem: str, reason: str | None = None) -> None:
+        """Record `problem` for this row: under its id where one was named, else its file:line."""
+        self.report.add(problem, self.guid or self.where, reason)
+
+
+class Layout:
+    """A data layout's reader. Subclasses define `rows` and `read_row`, and `settle` where rows
+    decide together; `read_layout` runs them through the guard."""
+
+    def rows(self) -> Iterable[tuple[str, object]]:
+        """(file:line, raw row) for every row of the layout's files; whole-file problems (a file
+        missing, not text, a header that says another layout) raise MsaError."""
+        raise NotImplementedError
+
+    def read_row(self, row: Row, raw) -> Candidate | None:
+        """The post one raw row names, or None once `row` has recorded why there is none."""
+        raise NotImplementedError
+
+    def settle(self, candidates: list[Candidate], report: Report) -> list[Candidate]:
+        return candidates
+
+
+def read_layout(layout: Layout, report: Report) -> list[Candidate]:
+    return layout.settle(guarded(report, layout.rows(), layout.read_row, "unreadable_row"), report)
+
+
+def guarded(report: Report, rows: Iterable[tuple[str, Raw]],
+            read: Callable[[Row, Raw], Out | None], problem: str) -> list[Out]:
+    """`read` on every (where, raw) row; what it raises is recorded as `problem` with its reason.
+    An error raised while the rows themselves are produced stops the run in one line."""
+    out: list[Out] = []
+    iterator: Iterator = iter(rows)
+    where = "the start"
+    while True:
+        try:
+            where, raw = next(iterator)
+        except StopIteration:
+            return out
+        except MsaError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any error here is a file no row can be read from
+            raise MsaError(f"rows after {where} cannot be read ({reason(exc)})") from None
+        row = Row(report, where)
+        try:
+            result = read(row, raw)
+        except MsaError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the guard: one row never ends the run
+            row.skip(problem, reason(exc))
+            continue
+        if result is not None:
+            out.append(result)
+
+
+def reason(exc: BaseException) -> str:
+    """An exception as one short line: its type and message, whitespace collapsed."""
+    return " ".join(f"{exc.__class__.__name__}: {exc}".split())[:300]
+
+
+def lines(content: str) -> list[tuple[int, str]]:
+    """(line number from 1, line) for every line that is not blank."""
+    return [(n, line) for n, line in enumerate(_LINE_BREAK.split(content), start=1)
+            if line.strip()]
+
+
+def read_text(path: Path, what: str) -> str:
+    """A whole UTF-8 file (BOM dropped), or an MsaError in one line saying why not."""
+    if not path.is_file():
+        raise MsaError(f"{path}: {what} not found")
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise MsaError(f"{path}: {what} cannot be read ({reason(exc)})") from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise MsaError(f"{path}: not a text file (not valid UTF-8)") from None
+
+
+def inside(root: Path, base: Path, relative: str) -> Path | None:
+    """`relative` (to `base`) resolved, or None where it is empty or leaves `root`: '..', an
+    absolute path or a link out are refused before anything is opened."""
+    if not relative:
+        return None
+    path = (base / relative).resolve()
+    return path if path.is_relative_to(root.resolve()) else None
