@@ -39,9 +39,10 @@ test: setup
 	pytest -q -n 2 --dist loadgroup  # two workers: the e2e workflow and finetune groups each keep one
 
 # The layout readers' property tests at length (CI runs them bounded): FUZZ_EXAMPLES per layout.
-FUZZ_EXAMPLES ?= 20000
+FUZZ_EXAMPLES ?= 10000
 fuzz: setup
-	MSA_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) pytest -q -p no:cacheprovider tests/test_fuzz_layouts.py
+	MSA_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) pytest -q -p no:cacheprovider --hypothesis-show-statistics \
+	    tests/test_fuzz_layouts.py
 
 clean-demo:
 	rm -rf data/demo
