@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from msa import LABELS, features, folds, lexical, metrics, params, precision, train
+from msa import LABELS, features, folds, metrics, params, precision
+from msa.training import driver, heads, lexical
 
 
 def parse_variant(text: str, base: params.Params) -> tuple[str, params.TrainParams]:
@@ -31,7 +32,7 @@ def parse_variant(text: str, base: params.Params) -> tuple[str, params.TrainPara
     return name, params.from_dict(raw).train
 
 
-def held_out(refit: train.FoldResult, choosing: train.Fit, cache) -> train.FoldResult:
+def held_out(refit: driver.FoldResult, choosing: driver.Fit, cache) -> driver.FoldResult:
     """The fold's result had the choosing run's model been kept (the holdout rule)."""
     probs = choosing.val_probs
     if refit.lexical is not None:
@@ -41,10 +42,10 @@ def held_out(refit: train.FoldResult, choosing: train.Fit, cache) -> train.FoldR
 
 
 def score(name, seed, mode, train_params, results, cache, label_of, wall, dtype) -> dict:
-    rows = train.oof_rows(results, dict(zip(cache.guids, cache.labels)))
+    rows = driver.oof_rows(results, dict(zip(cache.guids, cache.labels)))
     summary = metrics.summarize(mode, [label_of[g] for g, *_ in rows],
                                 [LABELS[int(p.argmax())] for *_, p in rows],
-                                [f for _, f, *_ in rows], train.fold_epochs(results))
+                                [f for _, f, *_ in rows], driver.fold_epochs(results))
     return {"variant": name, "seed": seed, "mode": mode,
             "train": dataclasses.asdict(train_params),
             "accuracy": summary["accuracy"]["mean"], "macro_f1": summary["macro_f1"]["mean"],
@@ -54,7 +55,7 @@ def score(name, seed, mode, train_params, results, cache, label_of, wall, dtype)
             # so what a shorter patience would have chosen can be read off a long run.
             "curves": [{"fold": row["fold"], "epoch": row["epoch"],
                         "stop_score": row["stop_score"], "val_accuracy": row["val_accuracy"],
-                        "val_macro_f1": row["val_macro_f1"]} for row in train.epoch_log(results)],
+                        "val_macro_f1": row["val_macro_f1"]} for row in driver.epoch_log(results)],
             "produced_by": {"featurize": cache.produced_by, "train": precision.provenance(dtype)}}
 
 
@@ -77,21 +78,22 @@ def main() -> None:
             # A refit run first chooses its epoch count by the holdout rule: that run's own
             # result is kept too, as the holdout variant of the same settings, at no extra cost.
             choosing = []
-            real_fit = train.fit
+            real_fit = driver.fit
 
             def recording_fit(*fit_args):
                 result = real_fit(*fit_args)
-                if fit_args[9] == "holdout":
+                if fit_args[1].chooser == "holdout":  # fit(regime, phase, ...)
                     choosing.append(result)
                 return result
 
-            train.fit = recording_fit
+            driver.fit = recording_fit
             started = time.perf_counter()
             try:
-                results = train.train_cross_validated(cache, assignment, base.mode, train_params,
-                                                      seed, dtype, show_progress=False)
+                results = driver.cross_validate(
+                    heads.Heads(cache, base.mode, train_params, seed, dtype), assignment,
+                    show_progress=False)
             finally:
-                train.fit = real_fit
+                driver.fit = real_fit
             wall = round(time.perf_counter() - started, 1)
             runs = [(name, results)]
             if train_params.early_stopping == "refit":

@@ -46,7 +46,8 @@ def main() -> None:
     parser.add_argument("--fold", type=int, default=0)
     parser.add_argument("--out", default=str(REPO / "bench"))
     args = parser.parse_args()
-    from msa import data, features, finetune, folds, params, precision, train
+    from msa import data, features, folds, params, precision
+    from msa.training import driver, finetune, heads
 
     base = params.Params()
     tuned = dataclasses.replace(base, train=dataclasses.replace(
@@ -63,17 +64,19 @@ def main() -> None:
     cache = features.featurize(labelled, base.featurize, base.augment, dtype, show_progress=False)
     featurize_s = time.perf_counter() - start
     start = time.perf_counter()
-    heads = train.train_fold(cache, assignment, args.fold, base.mode, base.train, base.seed, dtype)
-    result["heads"] = {**fold_scores(heads, label_of), "train_s": time.perf_counter() - start,
+    heads_result = driver.train_fold(heads.Heads(cache, base.mode, base.train, base.seed, dtype),
+                                     assignment, args.fold)
+    result["heads"] = {**fold_scores(heads_result, label_of), "train_s": time.perf_counter() - start,
                        "featurize_s": featurize_s}
     print("heads", result["heads"], flush=True)
 
     epoch_s, eval_s = [], []
-    train_epoch, probabilities = finetune.Run.train_epoch, finetune.Run.probabilities
+    train_epoch, probabilities = (finetune.FinetuneRun.train_epoch,
+                                  finetune.FinetuneRun.probabilities)
 
-    def timed_epoch(self, epoch, show_progress):
+    def timed_epoch(self, epoch):
         begin = time.perf_counter()
-        loss = train_epoch(self, epoch, show_progress)
+        loss = train_epoch(self, epoch)
         epoch_s.append(time.perf_counter() - begin)
         result["fit_pairs_per_fold"] = len(self.train_loader.dataset)
         return loss
@@ -84,12 +87,14 @@ def main() -> None:
         eval_s.append(time.perf_counter() - begin)
         return probs
 
-    finetune.Run.train_epoch, finetune.Run.probabilities = timed_epoch, timed_probabilities
+    finetune.FinetuneRun.train_epoch = timed_epoch
+    finetune.FinetuneRun.probabilities = timed_probabilities
     accelerator = finetune.make_accelerator(tuned)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as state:
-        tuned_result = finetune.train_fold(accelerator, tuned, features.encoder_identity(
-            tuned.featurize), labelled, assignment, args.fold, Path(state), show_progress=True)
+        regime = finetune.Finetune(accelerator, tuned, features.encoder_identity(tuned.featurize),
+                                   labelled, Path(state))
+        tuned_result = driver.train_fold(regime, assignment, args.fold)
     total = time.perf_counter() - start
     per_epoch = total / tuned_result.epochs_run
     result["finetune"] = {

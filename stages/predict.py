@@ -1,4 +1,4 @@
-"""Stage predict: the fold ensemble on test_without_label.txt, in the lab5 format."""
+"""Stage predict: the fold ensemble on the posts to predict, in the lab5 format."""
 
 import argparse
 
@@ -16,21 +16,15 @@ def main() -> None:
     args = parser.parse_args()
     p = params.load()
     # Torch and the encoders load after the params check, so a refused param fails at once.
-    from msa import checkpoints, features, precision, predict, prepared
+    from msa import features, precision, predict, prepared
+    from msa.training import checkpoints
 
-    dtype = precision.resolve(p.precision)
     test_pairs = [q for q in prepared.read(args.manifest) if q.split == "test"]
-    guids = [q.guid for q in test_pairs]
-    models, summary = checkpoints.load_models(args.models, dtype)
-    if summary.get("regime") == "finetune":
-        # The encoders were trained too: the fold models read the raw pairs.
-        probs = predict.ensemble_pair_proba(models, test_pairs, summary)
-    else:
-        cache = features.load(args.features)
-        checkpoints.check_compatible(summary, cache)
-        probs = predict.ensemble_proba(models, cache, cache.rows(guids))
-    predict.write_predictions(guids, probs, args.out)
-    print(f"predict: {len(guids)} test pairs -> {args.out}")
+    models, summary = checkpoints.load_models(args.models, precision.resolve(p.precision))
+    probs = predict.ensemble_proba(models, summary, test_pairs,
+                                   lambda: features.load(args.features))
+    predict.write_predictions([q.guid for q in test_pairs], probs, args.out)
+    print(f"predict: {len(test_pairs)} test pairs -> {args.out}")
 
 
 if __name__ == "__main__":

@@ -1,11 +1,11 @@
 """Stage train: one model per fold for params.mode; logs, checkpoints, out-of-fold probabilities.
 
 train.regime heads trains on the cached features; finetune trains the encoders too, from the
-raw pairs, under `accelerate launch` (msa.launch), and resumes a killed run from `--resume`.
+raw pairs, under `accelerate launch` (msa.training.launch), and resumes a killed run from
+`--resume`. Both run on the one cross-validation driver (msa.training.driver).
 """
 
 import argparse
-import shutil
 
 from msa import params
 from msa.errors import one_line_errors
@@ -26,56 +26,46 @@ def main() -> None:
     args = parser.parse_args()
     p = params.load()
     if p.train.regime == "finetune":
-        from msa import launch
+        from msa.training import launch
 
         if not launch.launched():
-            launch.relaunch(p.train.launch)
-        return finetune(p, args)
+            return launch.relaunch(p.train.launch)
     # Torch and the encoders load after the params check, so a refused param fails at once.
-    from msa import checkpoints, features, folds, live, precision, records, train
+    from msa import folds, records
+    from msa.training import checkpoints, driver, live
 
-    cache = features.load(args.features)
-    assignment = folds.read_folds(args.folds)
-    dtype = precision.resolve(p.precision)
-    progress = live.EpochLog(args.live)
-    results = train.train_cross_validated(cache, assignment, p.mode, p.train, p.seed, dtype,
-                                          on_epoch=progress)
+    regime = _finetune(p, args) if p.train.regime == "finetune" else _heads(p, args)
+    progress = live.EpochLog(args.live if regime.is_main else None)
+    results = driver.cross_validate(regime, folds.read_folds(args.folds), on_epoch=progress)
     progress.close()
-    checkpoints.save_models(results, p.mode, cache.encoders, args.models)
-    records.write_oof(train.oof_rows(results, dict(zip(cache.guids, cache.labels))), args.oof)
-    records.write_train_log(train.epoch_log(results), args.log)
-    records.write_summary(args.summary, p.mode, train.fold_epochs(results),
-                          {"featurize": cache.produced_by or {},
-                           "train": precision.provenance(dtype)})
+    if regime.is_main:
+        checkpoints.save_models(results, p.mode, regime.encoders, args.models, p.train.regime,
+                                regime.mixed_precision)
+        records.write_oof(driver.oof_rows(results, regime.label_of), args.oof)
+        records.write_train_log(driver.epoch_log(results), args.log)
+        records.write_summary(args.summary, p.mode, driver.fold_epochs(results),
+                              regime.produced_by())
+    regime.close()
 
 
-def finetune(p, args) -> None:
-    from pathlib import Path
+def _heads(p, args):
+    from msa import features, precision
+    from msa.training.heads import Heads
 
-    from msa import checkpoints, features, finetune, folds, live, prepared, records, train
+    return Heads(features.load(args.features), p.mode, p.train, p.seed,
+                 precision.resolve(p.precision))
+
+
+def _finetune(p, args):
+    from msa import features, prepared
+    from msa.training import finetune
 
     accelerator = finetune.make_accelerator(p)
-    progress = live.EpochLog(args.live if accelerator.is_main_process else None)
-    pairs = [q for q in prepared.read(args.manifest) if q.split == "train"]
-    assignment = folds.read_folds(args.folds)
-    encoders = features.encoder_identity(p.featurize)
-    resume = Path(args.resume)
-    finetune.prepare_state_dir(accelerator, resume,
+    finetune.prepare_state_dir(accelerator, args.resume,
                                finetune.fingerprint(p, [args.manifest, args.folds]))
-    results = finetune.train_cross_validated(accelerator, p, encoders, pairs, assignment, resume,
-                                             on_epoch=progress)
-    progress.close()
-    if accelerator.is_main_process:
-        label_of = {q.guid: q.label for q in pairs}
-        checkpoints.save_models(results, p.mode, encoders, args.models, "finetune",
-                                accelerator.mixed_precision)
-        records.write_oof(train.oof_rows(results, label_of), args.oof)
-        records.write_train_log(train.epoch_log(results), args.log)
-        records.write_summary(args.summary, p.mode, train.fold_epochs(results),
-                              {"train": finetune.provenance(accelerator)})
-        shutil.rmtree(resume)
-    accelerator.wait_for_everyone()
-    accelerator.end_training()
+    pairs = [q for q in prepared.read(args.manifest) if q.split == "train"]
+    return finetune.Finetune(accelerator, p, features.encoder_identity(p.featurize), pairs,
+                             args.resume)
 
 
 if __name__ == "__main__":

@@ -109,14 +109,15 @@ def test_stage_with_a_wrong_param_exits_with_one_line(tmp_path, params_text, mes
 
 
 def test_predict_stage_refuses_models_from_other_encoders(tmp_path):
-    from msa import checkpoints, prepared, train
+    from msa import prepared
     from msa.params import TrainParams
-    from test_train import PARAMS, folds_for, synthetic_features
+    from msa.training import checkpoints
+    from test_train import PARAMS, folds_for, synthetic_features, train_cross_validated
 
     cache = synthetic_features(n=30)
-    results = train.train_cross_validated(cache, folds_for(cache), "text",
-                                          TrainParams(**{**PARAMS.__dict__, "epochs": 1}),
-                                          seed=0, show_progress=False)
+    results = train_cross_validated(cache, folds_for(cache), "text",
+                                    TrainParams(**{**PARAMS.__dict__, "epochs": 1}),
+                                    seed=0, show_progress=False)
     checkpoints.save_models(results, "text", {"text_model": "bert-base-uncased"}, tmp_path / "models")
     cache.encoders = {"text_model": "all-MiniLM-L6-v2"}
     features.save(cache, tmp_path / "features")

@@ -4,7 +4,7 @@ import torch
 
 from msa import backbones, features, precision
 from msa.errors import MsaError
-from msa.model import TextTop
+from msa.training.model import TextTop
 from msa.params import AugmentParams, FeaturizeParams
 
 

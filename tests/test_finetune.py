@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from conftest import TINY_IMAGE_MODEL
-from msa import checkpoints, data, finetune, folds, params, predict
-from msa.end_to_end import PairImages
+from msa import data, folds, params, predict
+from msa.training import checkpoints, driver, finetune
+from msa.training.end_to_end import PairImages
 from msa.features import encoder_identity
 
 # The module's fixture trains once per worker: keep its tests on one (make test runs two).
@@ -32,8 +33,9 @@ def setup(demo_root, tiny_bert):
 
 def _train(p, labelled, assignment, state_dir):
     accelerator = finetune.make_accelerator(p)
-    return finetune.train_cross_validated(accelerator, p, encoder_identity(p.featurize),
-                                          labelled, assignment, state_dir, show_progress=False)
+    regime = finetune.Finetune(accelerator, p, encoder_identity(p.featurize), labelled, state_dir,
+                               show_progress=False)
+    return driver.cross_validate(regime, assignment, show_progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +59,7 @@ def test_every_labelled_pair_is_scored_once_by_the_fold_that_left_it_out(setup, 
 
 def test_the_encoders_themselves_are_trained(setup, uninterrupted):
     p, _, _ = setup
-    from msa import end_to_end
+    from msa.training import end_to_end
 
     fresh, _, _ = end_to_end.build(encoder_identity(p.featurize), p.mode, p.train)
     state = uninterrupted[0].state
@@ -74,7 +76,8 @@ def test_saved_models_reproduce_the_out_of_fold_probabilities_from_raw_pairs(
     models, summary = checkpoints.load_models(tmp_path)
     by_guid = {q.guid: q for q in labelled}
     for model, result in zip(models, uninterrupted):
-        probs = predict.pair_proba(model, [by_guid[g] for g in result.val_guids], summary)
+        probs = predict.ensemble_proba([model], summary, [by_guid[g] for g in result.val_guids],
+                                       features_of=None)
         np.testing.assert_allclose(probs, result.val_probs, atol=1e-5)
 
 
@@ -82,23 +85,23 @@ def test_a_run_that_dies_after_an_epoch_resumes_to_the_uninterrupted_result(
         setup, uninterrupted, tmp_path, monkeypatch):
     p, labelled, assignment = setup
     calls = []
-    original = finetune.Run.train_epoch
+    original = finetune.FinetuneRun.train_epoch
     assert uninterrupted[1].epochs_run >= 2
     # fold 1's second epoch, after its first saved; under refit fold 0 also ran its refit epochs
     refit_epochs = uninterrupted[0].best_epoch if p.train.early_stopping == "refit" else 0
     dying_call = uninterrupted[0].epochs_run + refit_epochs + 2
 
-    def dies_in_the_second_fold(self, epoch, show_progress):
+    def dies_in_the_second_fold(self, epoch):
         calls.append(epoch)
         if len(calls) == dying_call:
             raise KeyboardInterrupt
-        return original(self, epoch, show_progress)
+        return original(self, epoch)
 
-    monkeypatch.setattr(finetune.Run, "train_epoch", dies_in_the_second_fold)
+    monkeypatch.setattr(finetune.FinetuneRun, "train_epoch", dies_in_the_second_fold)
     with pytest.raises(KeyboardInterrupt):
         _train(p, labelled, assignment, tmp_path)
     assert (tmp_path / "fold_1_choose" / "progress.pt").is_file()
-    monkeypatch.setattr(finetune.Run, "train_epoch", original)
+    monkeypatch.setattr(finetune.FinetuneRun, "train_epoch", original)
     resumed = _train(p, labelled, assignment, tmp_path)
     for got, expected in zip(resumed, uninterrupted):
         assert got.log == expected.log and got.best_epoch == expected.best_epoch

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from conftest import REPO
-from msa import launch
+from msa.training import launch
 from msa.errors import MsaError
 
 

@@ -5,7 +5,8 @@ import sys
 import numpy as np
 import pytest
 
-from msa import LABELS, lexical
+from msa import LABELS
+from msa.training import lexical
 from msa.errors import MsaError
 
 
@@ -46,7 +47,7 @@ def test_the_saved_model_is_byte_identical_across_processes_and_predicts_the_sam
     """DVC hashes the saved models: a rerun must write the same bytes whatever the hash seed."""
     script = (
         "import hashlib\n"
-        "from msa import lexical\n"
+        "from msa.training import lexical\n"
         "texts = ['so happy @ana #sun', 'sad rainy day', 'a photo of a car', 'happy sun'] * 4\n"
         "model = lexical.fit(texts, [2, 0, 1, 2] * 4, c=4.0)\n"
         "lexical.predict_proba(model, ['happy @ana'])\n"

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from msa.model import ModelConfig, SentimentClassifier
+from msa.training.model import ModelConfig, SentimentClassifier
 
 
 @pytest.mark.parametrize("mode", ["text", "image", "multimodal"])

@@ -5,9 +5,11 @@ import csv
 import numpy as np
 import pytest
 
-from msa import LABELS, checkpoints, data, features, folds, metrics, predict, train
+from msa import LABELS, data, features, folds, metrics, predict
+from msa.training import checkpoints
 from msa.params import AugmentParams, FeaturizeParams, TrainParams
 from conftest import LAB5
+from test_train import train_cross_validated
 
 pytestmark = [
     pytest.mark.realdata,
@@ -51,8 +53,8 @@ def test_pipeline_on_a_stratified_subset(tmp_path):
     assignment = folds.assign_folds(pairs, n_splits=3, seed=0)
     cache = features.featurize(pairs, FeaturizeParams(), AugmentParams(views=1),
                                show_progress=False)
-    results = train.train_cross_validated(cache, assignment, "multimodal",
-                                          TrainParams(epochs=3), seed=0, show_progress=False)
+    results = train_cross_validated(cache, assignment, "multimodal", TrainParams(epochs=3),
+                                    seed=0, show_progress=False)
     y_true = [cache.labels[cache.guids.index(g)] for r in results for g in r.val_guids]
     y_pred = [LABELS[int(i)] for r in results for i in r.val_probs.argmax(1)]
     fold_of = [r.fold for r in results for _ in r.val_guids]
@@ -60,9 +62,9 @@ def test_pipeline_on_a_stratified_subset(tmp_path):
                                 {r.fold: {"best_epoch": r.best_epoch, "epochs_run": r.epochs_run}
                                  for r in results})
     assert summary["pairs"] == sum(1 for p in pairs if p.split == "train")
-    test_rows = cache.rows([p.guid for p in pairs if p.split == "test"])
+    test_pairs = [p for p in pairs if p.split == "test"]
     models_dir = tmp_path / "models"
     checkpoints.save_models(results, "multimodal", cache.encoders, models_dir)
-    models, _ = checkpoints.load_models(models_dir)
-    probs = predict.ensemble_proba(models, cache, test_rows)
-    assert probs.shape == (len(test_rows), 3) and np.allclose(probs.sum(1), 1, atol=1e-5)
+    models, index = checkpoints.load_models(models_dir)
+    probs = predict.ensemble_proba(models, index, test_pairs, lambda: cache)
+    assert probs.shape == (len(test_pairs), 3) and np.allclose(probs.sum(1), 1, atol=1e-5)

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from msa import LABELS, lexical, records, train
+from msa import LABELS, records
+from msa.training import driver, heads, lexical
 from msa.errors import MsaError
 from msa.features import FeatureSet
 from msa.params import TrainParams
@@ -34,6 +35,17 @@ def synthetic_features(n=150, seed=0, views=2):
                       texts=synthetic_texts(index, rng))
 
 
+def train_fold(cache, folds, fold, mode, params, seed, dtype="fp32", on_epoch=None):
+    """One fold of the heads regime on the cross-validation driver."""
+    return driver.train_fold(heads.Heads(cache, mode, params, seed, dtype), folds, fold, on_epoch)
+
+
+def train_cross_validated(cache, folds, mode, params, seed, dtype="fp32", show_progress=True,
+                          on_epoch=None):
+    return driver.cross_validate(heads.Heads(cache, mode, params, seed, dtype), folds,
+                                 show_progress, on_epoch)
+
+
 def folds_for(cache, k=3):
     return {g: i % k for i, g in enumerate(cache.guids)}
 
@@ -46,7 +58,7 @@ PARAMS = TrainParams(epochs=30, batch_size=16, lr=3e-3, patience=4, hidden_dim=1
 
 def test_training_learns_and_restores_the_best_epoch():
     cache = synthetic_features()
-    result = train.train_fold(cache, folds_for(cache), 0, "multimodal", PARAMS, seed=0)
+    result = train_fold(cache, folds_for(cache), 0, "multimodal", PARAMS, seed=0)
     truth = [cache.labels[int(g)] for g in result.val_guids]
     predicted = [LABELS[i] for i in result.val_probs.argmax(1)]
     accuracy = np.mean([a == b for a, b in zip(truth, predicted)])
@@ -61,7 +73,7 @@ def test_training_learns_and_restores_the_best_epoch():
 def test_monitoring_macro_f1_restores_its_first_best_epoch():
     cache = synthetic_features()
     params = replace(PARAMS, monitor="val_macro_f1", early_stopping="fold")
-    result = train.train_fold(cache, folds_for(cache), 2, "multimodal", params, seed=0)
+    result = train_fold(cache, folds_for(cache), 2, "multimodal", params, seed=0)
     scores = [row["val_macro_f1"] for row in result.log]
     assert [row["stop_score"] for row in result.log] == scores
     assert result.best_epoch == scores.index(max(scores)) + 1
@@ -84,14 +96,14 @@ def test_the_reported_fold_never_chooses_the_epoch_under_holdout():
     stopping it changes which epoch is kept."""
     cache, folds, relabelled = _with_fold_0_relabelled()
     params = replace(PARAMS, epochs=12, patience=12)
-    a = train.train_fold(cache, folds, 0, "multimodal", params, seed=0)
-    b = train.train_fold(relabelled, folds, 0, "multimodal", params, seed=0)
+    a = train_fold(cache, folds, 0, "multimodal", params, seed=0)
+    b = train_fold(relabelled, folds, 0, "multimodal", params, seed=0)
     assert a.best_epoch == b.best_epoch
     np.testing.assert_array_equal(a.val_probs, b.val_probs)
     assert [r["val_loss"] for r in a.log] != [r["val_loss"] for r in b.log]
     fold_params = replace(PARAMS, epochs=12, patience=12, early_stopping="fold")
-    c = train.train_fold(cache, folds, 0, "multimodal", fold_params, seed=0)
-    d = train.train_fold(relabelled, folds, 0, "multimodal", fold_params, seed=0)
+    c = train_fold(cache, folds, 0, "multimodal", fold_params, seed=0)
+    d = train_fold(relabelled, folds, 0, "multimodal", fold_params, seed=0)
     assert c.best_epoch != d.best_epoch
 
 
@@ -100,32 +112,32 @@ def test_holdout_is_stratified_and_kept_out_of_training():
     label_of = dict(zip(cache.guids, cache.labels))
     train_guids = [g for g, f in folds_for(cache).items() if f != 0]
     fifth = replace(PARAMS, holdout_fraction=0.2)
-    fit, stop = train.split_for_stopping(train_guids, label_of, fifth, 0)
+    fit, stop = driver.split_for_stopping(train_guids, label_of, fifth, 0)
     assert sorted(fit + stop) == sorted(train_guids) and not set(fit) & set(stop)
     assert len(stop) == pytest.approx(0.2 * len(train_guids), abs=1)
     share = {x: np.mean([label_of[g] == x for g in stop]) for x in LABELS}
     overall = {x: np.mean([label_of[g] == x for g in train_guids]) for x in LABELS}
     assert all(abs(share[x] - overall[x]) < 0.05 for x in LABELS)
     no_holdout = replace(PARAMS, early_stopping="none")
-    assert train.split_for_stopping(train_guids, label_of, no_holdout, 0) == (train_guids, [])
+    assert driver.split_for_stopping(train_guids, label_of, no_holdout, 0) == (train_guids, [])
 
 
 def test_small_data_holds_out_one_pair_per_class_and_a_lone_class_is_a_clear_error():
     cache = synthetic_features(n=12)
     label_of = {g: LABELS[i % 3] for i, g in enumerate(cache.guids)}
-    fit, stop = train.split_for_stopping(cache.guids, label_of, PARAMS, seed=0)
+    fit, stop = driver.split_for_stopping(cache.guids, label_of, PARAMS, seed=0)
     assert sorted(label_of[g] for g in stop) == sorted(LABELS) and len(fit) == 9
     for g in cache.guids[4::3]:  # one pair left of the second class
         label_of[g] = LABELS[0]
     with pytest.raises(MsaError,
                        match="train.early_stopping: cannot hold out 3 of 12.*early_stopping: none$"):
-        train.split_for_stopping(cache.guids, label_of, PARAMS, seed=0)
+        driver.split_for_stopping(cache.guids, label_of, PARAMS, seed=0)
 
 
 def test_no_early_stopping_keeps_the_last_epoch():
     cache = synthetic_features()
-    result = train.train_fold(cache, folds_for(cache), 0, "text",
-                              replace(PARAMS, epochs=6, patience=1, early_stopping="none"), seed=0)
+    result = train_fold(cache, folds_for(cache), 0, "text",
+                        replace(PARAMS, epochs=6, patience=1, early_stopping="none"), seed=0)
     assert result.epochs_run == result.best_epoch == 6
     assert all(np.isnan(row["stop_score"]) for row in result.log)
 
@@ -133,16 +145,16 @@ def test_no_early_stopping_keeps_the_last_epoch():
 def test_early_stopping_waits_patience_epochs_after_the_best():
     cache = synthetic_features()
     params = replace(PARAMS, epochs=200, patience=3)
-    result = train.train_fold(cache, folds_for(cache), 1, "text", params, seed=0)
+    result = train_fold(cache, folds_for(cache), 1, "text", params, seed=0)
     assert result.epochs_run < 200
     assert result.epochs_run == result.best_epoch + 3
 
 
 def test_same_seed_same_result_other_seed_other_result():
     cache = synthetic_features()
-    a = train.train_fold(cache, folds_for(cache), 0, "multimodal", PARAMS, seed=0)
-    b = train.train_fold(cache, folds_for(cache), 0, "multimodal", PARAMS, seed=0)
-    c = train.train_fold(cache, folds_for(cache), 0, "multimodal", PARAMS, seed=1)
+    a = train_fold(cache, folds_for(cache), 0, "multimodal", PARAMS, seed=0)
+    b = train_fold(cache, folds_for(cache), 0, "multimodal", PARAMS, seed=0)
+    c = train_fold(cache, folds_for(cache), 0, "multimodal", PARAMS, seed=1)
     np.testing.assert_array_equal(a.val_probs, b.val_probs)
     assert a.log == b.log
     assert not np.array_equal(a.val_probs, c.val_probs)
@@ -159,15 +171,15 @@ def test_gradients_are_clipped_after_backward(monkeypatch):
 
     monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", spy)
     cache = synthetic_features(n=60)
-    train.train_fold(cache, folds_for(cache), 0, "image",
-                     replace(PARAMS, epochs=2), seed=0)
+    train_fold(cache, folds_for(cache), 0, "image",
+               replace(PARAMS, epochs=2), seed=0)
     assert seen and all(seen)
 
 
 def test_warmup_then_cosine_schedule_is_logged():
     cache = synthetic_features(n=60)
     params = replace(PARAMS, epochs=10, patience=100, warmup_ratio=0.3)
-    result = train.train_fold(cache, folds_for(cache), 0, "text", params, seed=0)
+    result = train_fold(cache, folds_for(cache), 0, "text", params, seed=0)
     lrs = [row["lr"] for row in result.log]
     peak = int(np.argmax(lrs))
     assert lrs[0] == 0.0 and 0 < peak < len(lrs) - 1
@@ -177,28 +189,28 @@ def test_warmup_then_cosine_schedule_is_logged():
 
 def test_balanced_and_tempered_class_weights():
     labels = np.array([0, 0, 0, 2, 2, 1])
-    balanced = train.class_weights(labels, 1.0)
+    balanced = driver.class_weights(labels, 1.0)
     assert balanced[1] > balanced[2] > balanced[0]
     np.testing.assert_allclose(balanced.numpy(), [6 / 9, 6 / 3, 6 / 6], rtol=1e-6)
-    np.testing.assert_allclose(train.class_weights(labels, 0.5).numpy(),
+    np.testing.assert_allclose(driver.class_weights(labels, 0.5).numpy(),
                                np.sqrt(balanced.numpy()), rtol=1e-6)
-    assert train.class_weights(labels, 0.0) is None
+    assert driver.class_weights(labels, 0.0) is None
 
 
 def test_cross_validation_writes_logs_and_oof_for_every_pair(tmp_path):
     cache = synthetic_features(n=90)
-    results = train.train_cross_validated(cache, folds_for(cache), "multimodal",
-                                          replace(PARAMS, epochs=3),
+    results = train_cross_validated(cache, folds_for(cache), "multimodal",
+                                    replace(PARAMS, epochs=3),
                                           seed=0, show_progress=False)
-    records.write_oof(train.oof_rows(results, dict(zip(cache.guids, cache.labels))), tmp_path / "oof.csv")
-    records.write_train_log(train.epoch_log(results), tmp_path / "log.csv")
+    records.write_oof(driver.oof_rows(results, dict(zip(cache.guids, cache.labels))), tmp_path / "oof.csv")
+    records.write_train_log(driver.epoch_log(results), tmp_path / "log.csv")
     oof = records.read_oof(tmp_path / "oof.csv")
     assert sorted(r["guid"] for r in oof) == sorted(cache.guids)
     assert all(abs(sum(float(r[f"prob_{x}"]) for x in LABELS) - 1) < 1e-4 for r in oof)
     log = records.read_train_log(tmp_path / "log.csv")
     assert {row["fold"] for row in log} == {0, 1, 2}
     assert set(log[0]) == set(records.LOG_COLUMNS)
-    records.write_summary(tmp_path / "training.json", "multimodal", train.fold_epochs(results),
+    records.write_summary(tmp_path / "training.json", "multimodal", driver.fold_epochs(results),
                           {"train": {"precision": "fp32"}})
     summary = records.read_summary(tmp_path / "training.json")
     assert summary["folds"] == {r.fold: {"best_epoch": 3, "epochs_run": 3} for r in results}
@@ -210,7 +222,7 @@ def synthetic_token_features(n=120, seed=0, dim=32):
     from transformers import BertConfig
 
     from msa.features import TokenStates
-    from msa.model import TextTop
+    from msa.training.model import TextTop
 
     rng = np.random.default_rng(seed)
     cache = synthetic_features(n=n, seed=seed)
@@ -235,7 +247,7 @@ TUNED = replace(PARAMS, epochs=12, text_lr=1e-3)
 
 def test_tuned_text_layers_learn_from_token_states_and_move_from_pretrained():
     cache = synthetic_token_features()
-    result = train.train_fold(cache, folds_for(cache), 0, "text", TUNED, seed=0)
+    result = train_fold(cache, folds_for(cache), 0, "text", TUNED, seed=0)
     assert result.config.text_tuned_layers == 2
     truth = [LABELS.index(cache.labels[int(g)]) for g in result.val_guids]
     assert np.mean(result.val_probs.argmax(1) == truth) > 0.8
@@ -247,22 +259,22 @@ def test_tuned_text_layers_learn_from_token_states_and_move_from_pretrained():
 def test_tuned_text_layers_train_at_text_lr():
     cache = synthetic_token_features(n=60)
     params = replace(TUNED, epochs=2, text_lr=1e-12, weight_decay=0.0)
-    result = train.train_fold(cache, folds_for(cache), 0, "multimodal", params, seed=0)
+    result = train_fold(cache, folds_for(cache), 0, "multimodal", params, seed=0)
     for key, value in cache.text_top["state_dict"].items():
         torch.testing.assert_close(result.state[f"text_top.layers.{key}"], value,
                                    atol=1e-6, rtol=0)
     head = result.state["classifier.3.weight"]
-    fresh = train.build_model(cache, "multimodal", params)
+    fresh = heads.build_model(cache, "multimodal", params)
     assert not torch.allclose(head, fresh.state_dict()["classifier.3.weight"])
 
 
 def test_tuned_text_is_deterministic_and_image_mode_ignores_it():
     cache = synthetic_token_features(n=60)
     params = replace(TUNED, epochs=3)
-    a = train.train_fold(cache, folds_for(cache), 1, "multimodal", params, seed=0)
-    b = train.train_fold(cache, folds_for(cache), 1, "multimodal", params, seed=0)
+    a = train_fold(cache, folds_for(cache), 1, "multimodal", params, seed=0)
+    b = train_fold(cache, folds_for(cache), 1, "multimodal", params, seed=0)
     np.testing.assert_array_equal(a.val_probs, b.val_probs)
-    image = train.train_fold(cache, folds_for(cache), 1, "image", params, seed=0)
+    image = train_fold(cache, folds_for(cache), 1, "image", params, seed=0)
     assert image.config.text_tuned_layers == 0
     assert not any(k.startswith("text") for k in image.state)
 
@@ -272,8 +284,8 @@ def test_the_lexical_model_is_fitted_on_the_training_folds_and_blended(mode):
     cache = synthetic_features(n=90)
     folds = folds_for(cache)
     params = replace(PARAMS, epochs=3)
-    alone = train.train_fold(cache, folds, 0, mode, params, seed=0)
-    blended = train.train_fold(cache, folds, 0, mode, replace(params, lexical_weight=0.4), seed=0)
+    alone = train_fold(cache, folds, 0, mode, params, seed=0)
+    blended = train_fold(cache, folds, 0, mode, replace(params, lexical_weight=0.4), seed=0)
     assert alone.lexical is None and blended.lexical_weight == 0.4
     assert alone.log == blended.log  # the network and its epoch choice are untouched
     lexical_probs = lexical.predict_proba(blended.lexical,
@@ -284,16 +296,16 @@ def test_the_lexical_model_is_fitted_on_the_training_folds_and_blended(mode):
     relabelled = synthetic_features(n=90)
     relabelled.labels = [LABELS[0] if folds[g] == 0 else x
                          for g, x in zip(relabelled.guids, relabelled.labels)]
-    again = train.train_fold(relabelled, folds, 0, mode, replace(params, lexical_weight=0.4),
-                             seed=0)
+    again = train_fold(relabelled, folds, 0, mode, replace(params, lexical_weight=0.4),
+                       seed=0)
     np.testing.assert_array_equal(again.val_probs, blended.val_probs)
 
 
 def test_image_mode_never_reads_the_text():
     cache = synthetic_features(n=60)
     cache.texts = None
-    result = train.train_fold(cache, folds_for(cache), 0, "image",
-                              replace(PARAMS, epochs=2, lexical_weight=0.5), seed=0)
+    result = train_fold(cache, folds_for(cache), 0, "image",
+                        replace(PARAMS, epochs=2, lexical_weight=0.5), seed=0)
     assert result.lexical is None and result.lexical_weight == 0.0
 
 
@@ -301,15 +313,15 @@ def test_a_cache_without_texts_is_a_clear_error_when_the_lexical_model_needs_the
     cache = synthetic_features(n=60)
     cache.texts = None
     with pytest.raises(MsaError, match="hold no texts.*rerun featurize"):
-        train.train_fold(cache, folds_for(cache), 0, "text",
-                         replace(PARAMS, epochs=1, lexical_weight=0.5), seed=0)
+        train_fold(cache, folds_for(cache), 0, "text",
+                   replace(PARAMS, epochs=1, lexical_weight=0.5), seed=0)
 
 
 def test_length_bucketed_batches_cover_every_row_once_with_less_padding():
     lengths = np.random.default_rng(0).integers(1, 100, size=1000)
     generator = torch.Generator().manual_seed(0)
-    bucketed = train._epoch_batches(1000, 32, generator, lengths)
-    plain = train._epoch_batches(1000, 32, generator, None)
+    bucketed = heads._epoch_batches(1000, 32, generator, lengths)
+    plain = heads._epoch_batches(1000, 32, generator, None)
     for batches in (bucketed, plain):
         assert sorted(torch.cat(batches).tolist()) == list(range(1000))
 
@@ -321,10 +333,10 @@ def test_length_bucketed_batches_cover_every_row_once_with_less_padding():
 
 
 def test_early_stopping_counts_epochs_without_improvement():
-    loss = train.EarlyStopping("val_loss", patience=2)
+    loss = driver.EarlyStopping("val_loss", patience=2)
     assert [loss.improved(v) for v in (1.0, 0.8, 0.8, 0.9)] == [True, True, False, False]
     assert loss.stop and loss.best == 0.8
-    accuracy = train.EarlyStopping("val_accuracy", patience=2)
+    accuracy = driver.EarlyStopping("val_accuracy", patience=2)
     assert [accuracy.improved(v) for v in (0.5, 0.4, 0.6)] == [True, False, True]
     assert not accuracy.stop  # an improvement starts the wait again
 
@@ -334,7 +346,7 @@ def test_refit_fits_every_training_pair_for_the_epochs_the_holdout_chose(monkeyp
     folds = folds_for(cache)
     params = replace(PARAMS, epochs=12, patience=2, early_stopping="refit", monitor="val_accuracy")
     calls, schedules = [], []
-    real_fit, real_schedule = train.fit, train.optimizer_and_schedule
+    real_fit, real_schedule = driver.fit, heads.optimizer_and_schedule
 
     def recording_fit(*args):
         calls.append(args)
@@ -345,30 +357,31 @@ def test_refit_fits_every_training_pair_for_the_epochs_the_holdout_chose(monkeyp
         schedules.append((args[3], scheduler))
         return optimizer, scheduler
 
-    monkeypatch.setattr(train, "fit", recording_fit)
-    monkeypatch.setattr(train, "optimizer_and_schedule", recording_schedule)
-    result = train.train_fold(cache, folds, 0, "multimodal", params, seed=0)
+    monkeypatch.setattr(driver, "fit", recording_fit)
+    monkeypatch.setattr(heads, "optimizer_and_schedule", recording_schedule)
+    result = train_fold(cache, folds, 0, "multimodal", params, seed=0)
     # the choosing run's schedule spans train.epochs; the refit's the epochs chosen, and ends
     # annealed to a rate of zero
     assert [epochs for epochs, _ in schedules] == [params.epochs, result.best_epoch]
     assert result.best_epoch < params.epochs and schedules[1][1].get_last_lr()[0] == 0.0
     assert schedules[0][1].get_last_lr()[0] > 0.0
-    holdout = train.train_fold(cache, folds, 0, "multimodal",
-                               replace(params, early_stopping="holdout"), seed=0)
+    holdout = train_fold(cache, folds, 0, "multimodal",
+                         replace(params, early_stopping="holdout"), seed=0)
     (choosing, refit), train_guids = calls[:2], [g for g, f in folds.items() if f != 0]
     # the choosing run is the holdout rule's run: same log, same epoch chosen
     assert result.log == holdout.log and result.best_epoch == holdout.best_epoch
     assert result.epochs_run == holdout.epochs_run == len(result.log)
-    assert sorted(refit[6].guids) == sorted(train_guids) and refit[8] is None  # no hold-out
-    assert refit[9] == "none" and refit[10] == result.best_epoch
-    assert len(choosing[6].guids) < len(train_guids)
+    choosing, refit = choosing[1], refit[1]  # fit(regime, phase, ...)
+    assert sorted(refit.fit_guids) == sorted(train_guids) and refit.stop_guids == []  # no hold-out
+    assert refit.chooser == "none" and refit.epochs == result.best_epoch
+    assert len(choosing.fit_guids) < len(train_guids)
     assert not np.array_equal(result.val_probs, holdout.val_probs)
 
 
 def test_the_reported_fold_never_chooses_under_refit():
     cache, folds, relabelled = _with_fold_0_relabelled()
     params = replace(PARAMS, epochs=10, patience=3, early_stopping="refit")
-    a = train.train_fold(cache, folds, 0, "multimodal", params, seed=0)
-    b = train.train_fold(relabelled, folds, 0, "multimodal", params, seed=0)
+    a = train_fold(cache, folds, 0, "multimodal", params, seed=0)
+    b = train_fold(relabelled, folds, 0, "multimodal", params, seed=0)
     assert a.best_epoch == b.best_epoch
     np.testing.assert_array_equal(a.val_probs, b.val_probs)

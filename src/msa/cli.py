@@ -24,9 +24,8 @@ def _demo_data(args) -> None:
 
 
 def _predict(args) -> None:
-    import numpy as np
-
-    from msa import checkpoints, data, features, params, precision, predict
+    from msa import data, features, params, precision, predict
+    from msa.training import checkpoints
 
     p = params.load(args.params)
     dtype = precision.resolve(p.precision)
@@ -39,15 +38,11 @@ def _predict(args) -> None:
               file=sys.stderr)
     if not pairs:
         raise MsaError(f"{args.input}: no usable pairs to predict")
-    if summary.get("regime") == "finetune":
-        # The encoders were trained with the head: the fold models read the pairs themselves.
-        probs = predict.ensemble_pair_proba(models, pairs, summary)
-    else:
-        # Features must come from the encoders the models were trained on, whatever params say.
-        encoder_params = dataclasses.replace(p.featurize, **summary["encoders"])
-        cache = features.featurize(pairs, encoder_params, p.augment, dtype)
-        checkpoints.check_compatible(summary, cache)
-        probs = predict.ensemble_proba(models, cache, np.arange(len(cache.guids)))
+    # Features, where the models read them, come from the encoders the models were trained
+    # on, whatever params say.
+    encoder_params = dataclasses.replace(p.featurize, **summary["encoders"])
+    probs = predict.ensemble_proba(
+        models, summary, pairs, lambda: features.featurize(pairs, encoder_params, p.augment, dtype))
     predict.write_predictions([q.guid for q in pairs], probs, args.output)
     print(f"predict: {len(pairs)} pairs -> {args.output}")
 

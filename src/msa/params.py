@@ -117,7 +117,7 @@ class TrainParams:
     clip_grad_norm: float = 1.0
     patience: int = 3
     monitor: Literal["val_loss", "val_accuracy", "val_macro_f1"] = "val_macro_f1"
-    # How many epochs a fold's model trains (msa.train): chosen on a hold-out of the training
+    # How many epochs a fold's model trains (msa.training.driver): chosen on a hold-out of the training
     # folds (refit then fits every training pair that long, its schedule spread over them;
     # holdout keeps the choosing model), on the scored fold (fold: the seed design's way,
     # optimistic), or train.epochs (none).
@@ -132,13 +132,13 @@ class TrainParams:
     class_weight_power: float = 0.0
     label_smoothing: float = 0.0
     # Text and multimodal modes: the share of a TF-IDF logistic regression over the posts' text
-    # in the blended probabilities (msa.lexical; 0: the network alone), and its inverse
+    # in the blended probabilities (msa.training.lexical; 0: the network alone), and its inverse
     # regularisation strength.
     lexical_weight: float = 0.3
     lexical_c: float = 4.0
-    # heads: the head (and the tuned text layers) on cached features (msa.train); finetune:
+    # heads: the head (and the tuned text layers) on cached features (msa.training.heads); finetune:
     # both encoders and the head end to end from the raw pairs, the images augmented afresh
-    # every epoch, under Hugging Face Accelerate (msa.finetune)
+    # every epoch, under Hugging Face Accelerate (msa.training.finetune)
     regime: Literal["heads", "finetune"] = "heads"
     encoder_lr: float = 2e-5  # finetune: both encoders (the head trains at train.lr)
     gradient_accumulation_steps: int = 1  # finetune: batches per optimizer step

@@ -2,57 +2,50 @@
 
 from __future__ import annotations
 
-import numpy as np
-import torch
-from torch.utils.data import DataLoader
+from collections.abc import Callable
+from pathlib import Path
 
-from msa import LABELS, lexical
-from msa.checkpoints import FoldModel
-from msa.end_to_end import Collate, PairImages, logits_of
+import numpy as np
+
+from msa import LABELS
 from msa.features import FeatureSet
 from msa.files import atomic_write_text
 from msa.prepared import Pair
-from msa.train import predict_proba
+from msa.training import checkpoints, lexical
+from msa.training.checkpoints import FoldModel
+from msa.training.end_to_end import pair_proba
+from msa.training.model import predict_proba
 
 
-def fold_proba(model: FoldModel, features: FeatureSet, rows: np.ndarray) -> np.ndarray:
-    """One fold model's class probabilities for these feature rows, as its OOF ones were made."""
-    return _blend(model, predict_proba(model.network, features, rows),
-                  lambda: features.texts_of(rows))
+def ensemble_proba(models: list[FoldModel], summary: dict, pairs: list[Pair],
+                   features_of: Callable[[], FeatureSet]) -> np.ndarray:
+    """Mean over the fold models of their class probabilities for `pairs`, each blended with
+    its lexical model as its out-of-fold ones were. Models trained end to end read the pairs
+    themselves; the others read the pairs' features, which `features_of()` gives: they must come
+    from the encoders the models were trained on."""
+    if summary.get("regime") == "finetune":
+        bf16 = summary.get("mixed_precision") == "bf16"
+        max_length = summary["encoders"]["text_max_length"]
+
+        def network_proba(model):
+            return pair_proba(model.network, model.tokenizer, model.image_spec, pairs,
+                              max_length, bf16)
+    else:
+        features = features_of()
+        checkpoints.check_compatible(summary, features)
+        rows = features.rows([q.guid for q in pairs])
+
+        def network_proba(model):
+            return predict_proba(model.network, features, rows)
+    texts = [q.text for q in pairs]
+    return np.mean([blend(model, network_proba(model), texts) for model in models], axis=0)
 
 
-def _blend(model: FoldModel, probs: np.ndarray, texts) -> np.ndarray:
-    """The network's probabilities blended with the fold's lexical model on `texts()`."""
+def blend(model: FoldModel, probs: np.ndarray, texts: list[str]) -> np.ndarray:
+    """The network's probabilities blended with the fold's lexical model on `texts`."""
     if model.lexical is None:
         return probs
-    return lexical.blend(probs, lexical.predict_proba(model.lexical, texts()),
-                         model.lexical_weight)
-
-
-def ensemble_proba(models: list[FoldModel], features: FeatureSet, rows: np.ndarray) -> np.ndarray:
-    """Mean over the fold models of their class probabilities, for these feature rows."""
-    return np.mean([fold_proba(m, features, rows) for m in models], axis=0)
-
-
-@torch.no_grad()
-def pair_proba(model: FoldModel, pairs: list[Pair], summary: dict,
-               batch_size: int = 64) -> np.ndarray:
-    """An end-to-end fold model's class probabilities for raw pairs (their clean view), in the
-    precision it was trained in, blended with its lexical model as its OOF ones were."""
-    network = model.network
-    mode = network.head.config.mode
-    loader = DataLoader(PairImages(pairs, model.image_spec, None, mode != "text"), batch_size,
-                        collate_fn=Collate(model.tokenizer, summary["encoders"]["text_max_length"]))
-    bf16 = summary.get("mixed_precision") == "bf16"
-    chunks = []
-    for batch in loader:
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            chunks.append(torch.softmax(logits_of(network, batch).float(), dim=-1).numpy())
-    return _blend(model, np.concatenate(chunks), lambda: [q.text for q in pairs])
-
-
-def ensemble_pair_proba(models: list[FoldModel], pairs: list[Pair], summary: dict) -> np.ndarray:
-    return np.mean([pair_proba(m, pairs, summary) for m in models], axis=0)
+    return lexical.blend(probs, lexical.predict_proba(model.lexical, texts), model.lexical_weight)
 
 
 def write_predictions(guids: list[str], probs: np.ndarray, path: str | Path) -> None:

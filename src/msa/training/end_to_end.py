@@ -1,8 +1,8 @@
 """The designed model end to end, for train.regime finetune: the text and image encoders
-themselves, then the head and fusion of msa.model, all trained together from the raw pairs.
+themselves, then the head and fusion of msa.training.model, all trained together from the raw pairs.
 
-text  -> text encoder -> pooling -> [msa.model: Linear -> hidden]
-image -> image encoder (pooled features) -> [msa.model: MLP -> hidden]
+text  -> text encoder -> pooling -> [msa.training.model: Linear -> hidden]
+image -> image encoder (pooled features) -> [msa.training.model: MLP -> hidden]
 then the same attention fusion and classifier as the heads regime. The pairs come in through
 `PairImages`: training images through the albumentations pipeline afresh every epoch (seeded
 by pair and epoch, so a view does not depend on batch size, worker count or world size),
@@ -14,12 +14,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from msa import LABEL_INDEX, backbones
 from msa.augment import eval_pipeline, load_rgb, resize_size, to_chw, train_pipeline
 from msa.backbones import ImageSpec
-from msa.model import ModelConfig, SentimentClassifier
+from msa.training.model import ModelConfig, SentimentClassifier
 from msa.params import AugmentParams, TrainParams
 from msa.prepared import Pair
 
@@ -155,3 +155,18 @@ class EpochShuffle(Sampler):
 
 def logits_of(model: nn.Module, batch: dict) -> torch.Tensor:
     return model(batch["input_ids"], batch["attention_mask"], batch["pixels"])
+
+
+@torch.no_grad()
+def pair_proba(network: EndToEnd, tokenizer, spec: ImageSpec, pairs: list[Pair],
+               text_max_length: int, bf16: bool, batch_size: int = 64) -> np.ndarray:
+    """An end-to-end network's class probabilities for raw pairs (their clean view), in the
+    order given; under bf16 autocast where it was trained so."""
+    network.eval()
+    loader = DataLoader(PairImages(pairs, spec, None, network.head.config.mode != "text"),
+                        batch_size, collate_fn=Collate(tokenizer, text_max_length))
+    chunks = []
+    for batch in loader:
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            chunks.append(torch.softmax(logits_of(network, batch).float(), dim=-1).numpy())
+    return np.concatenate(chunks)

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
 from msa import LABELS
 from msa.backbones import pool
+from msa.features import FeatureSet
 
 
 @dataclass(frozen=True)
@@ -107,3 +109,21 @@ class SentimentClassifier(nn.Module):
         attended, _ = self.attention(tokens, tokens, tokens, need_weights=False)
         fused = self.norm(tokens + attended)
         return self.classifier(fused.flatten(1))
+
+
+@torch.no_grad()
+def predict_proba(model: SentimentClassifier, features: FeatureSet, rows: np.ndarray,
+                  batch_size: int = 256) -> np.ndarray:
+    """Class probabilities for feature rows, in the order given."""
+    model.eval()
+    probs = np.zeros((len(rows), len(LABELS)), dtype=np.float32)
+    # Length-sorted batches keep the padding of token states small; other inputs don't care.
+    order = (np.argsort(features.text_tokens.lengths[rows], kind="stable") if model.tunes_text
+             else np.arange(len(rows)))
+    image = torch.from_numpy(features.image)
+    for start in range(0, len(rows), batch_size):
+        chosen = order[start:start + batch_size]
+        batch = rows[chosen]
+        logits = model(features.text_input(batch, model.tunes_text), image[batch])
+        probs[chosen] = torch.softmax(logits, dim=-1).numpy()
+    return probs

@@ -1,10 +1,10 @@
 """Train regime finetune: both encoders and the head trained end to end, one model per fold,
 under Hugging Face Accelerate (one CPU process, one GPU, several GPUs or nodes alike).
 
-The same rules as the heads regime (msa.train): the folds, the hold-out that chooses the epoch
-(train.early_stopping, train.monitor, train.patience), the class weights, warm-up + cosine,
-gradient clipping, the lexical blend. What differs is the input: raw pairs, the training
-images augmented afresh every epoch in DataLoader workers.
+The folds, the hold-out that chooses the epoch, refit and the lexical blend are the driver's
+(`msa.training.driver`), as in the heads regime; so are the class weights, warm-up + cosine and
+gradient clipping. What differs is the input: raw pairs, the training images augmented afresh
+every epoch in DataLoader workers.
 
 Distributed rules kept here: every rank evaluates its shard and the probabilities are gathered
 with `gather_for_metrics` (which drops the padding duplicates) before any score is computed,
@@ -34,13 +34,14 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 from transformers import get_cosine_schedule_with_warmup
 
-from msa import LABEL_INDEX, LABELS, end_to_end, precision
-from msa.end_to_end import Collate, EpochShuffle, PairImages
-from msa.model import ModelConfig
-from msa.params import Params, TrainParams
+import msa
+from msa import LABEL_INDEX, LABELS, precision
+from msa.params import Params
 from msa.prepared import Pair
-from msa.train import (EarlyStopping, Fit, FoldResult, blend_lexical, class_weights, epoch_row,
-                       scores, seed_everything, split_for_stopping)
+from msa.training import end_to_end
+from msa.training.driver import Fit, Phase, Progress, class_weights, seed_everything
+from msa.training.end_to_end import Collate, EpochShuffle, PairImages
+from msa.training.model import ModelConfig
 
 # Tokenizers' own threads do not survive the fork into DataLoader workers.
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -73,16 +74,23 @@ def provenance(accelerator) -> dict:
                if accelerator.device.type == "cpu" else {"gpu": torch.cuda.get_device_name()})}
 
 
-class Run:
+class FinetuneRun:
     """The pieces one fold's phase trains with, prepared by the accelerator."""
 
-    def __init__(self, accelerator, p: Params, encoders: dict, fit_pairs: list[Pair],
-                 eval_sets: dict[str, list[Pair]], seed: int, epochs: int):
-        params = p.train
-        self.accelerator, self.params, self.seed = accelerator, params, seed
+    def __init__(self, regime: "Finetune", phase: Phase):
+        accelerator, p, params = regime.accelerator, regime.p, regime.params
+        self.accelerator, self.params, self.seed = accelerator, params, phase.seed
+        self.folder, self.show_progress = regime.phase_dir(phase), regime.show_progress
+        seed_everything(phase.seed, strict=accelerator.device.type == "cpu")
+        seed = phase.seed
+        fit_pairs = [regime.pairs[g] for g in phase.fit_guids]
+        eval_sets = {"val": [regime.pairs[g] for g in phase.val_guids],
+                     **({"stop": [regime.pairs[g] for g in phase.stop_guids]}
+                        if phase.chooser == "holdout" else {})}
+        epochs = phase.epochs
         accelerator.free_memory()  # the previous phase's model, optimizer and loaders
-        model, tokenizer, spec = end_to_end.build(encoders, p.mode, params)
-        collate = Collate(tokenizer, encoders["text_max_length"])
+        model, tokenizer, spec = end_to_end.build(regime.encoders, p.mode, params)
+        collate = Collate(tokenizer, regime.encoders["text_max_length"])
         needs_image = p.mode != "text"
         workers = params.num_workers if needs_image else 0
         train_set = PairImages(fit_pairs, spec, p.augment if p.augment.views else None,
@@ -124,8 +132,11 @@ class Run:
             label_smoothing=params.label_smoothing)
         self.criterion = copy.deepcopy(self.score_criterion).to(accelerator.device)
 
-    def train_epoch(self, epoch: int, show_progress: bool) -> float:
-        accelerator, params = self.accelerator, self.params
+    def lr(self) -> float:
+        return self.scheduler.get_last_lr()[0]
+
+    def train_epoch(self, epoch: int) -> float:
+        accelerator, params, show_progress = self.accelerator, self.params, self.show_progress
         torch.manual_seed(end_to_end.view_seed(self.seed, epoch, 1))
         self.train_loader.set_epoch(epoch)
         self.model.train()
@@ -150,8 +161,8 @@ class Run:
 
     @torch.no_grad()
     def probabilities(self, name: str) -> np.ndarray:
-        """Class probabilities of every pair of an evaluation set, gathered from all ranks, in
-        the set's order; each pair exactly once."""
+        """Class probabilities of every pair of an evaluation set ("val", "stop"), gathered
+        from all ranks, in the set's order; each pair exactly once."""
         self.model.eval()
         n = self.eval_sizes[name]
         probs = np.zeros((n, len(LABELS)), dtype=np.float32)
@@ -171,120 +182,89 @@ class Run:
         model = self.accelerator.unwrap_model(self.model)
         return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
 
+    def restore(self, progress: Progress) -> None:
+        self.accelerator.load_state(str(self.folder / f"state-{progress.epoch}"))
+        self.scheduler.load_state_dict(progress.run_state["scheduler"])
 
-def _labels(pairs: list[Pair]) -> torch.Tensor:
-    return torch.tensor([LABEL_INDEX[q.label] for q in pairs], dtype=torch.long)
-
-
-def fit(accelerator, p: Params, encoders: dict, fit_pairs: list[Pair], val: list[Pair],
-        stop: list[Pair], chooser: str, epochs: int, seed: int, fold: int, phase_dir: Path,
-        show_progress: bool, on_epoch=None) -> Fit:
-    """Up to `epochs` epochs from the pretrained encoders and a fresh head; the epoch kept is
-    chosen as in msa.train.fit. Resumes from `phase_dir` where an earlier run saved epochs."""
-    params = p.train
-    progress_file = phase_dir / "progress.pt"
-    # Our own file, written by an earlier run of this phase (numpy scores need full pickle).
-    saved = (torch.load(progress_file, map_location="cpu", weights_only=False)
-             if progress_file.is_file() else None)
-    if saved:
+    def save(self, progress: Progress) -> None:
+        """The epoch's state on every rank, then (main process) the run so far, pointing at it;
+        the older state goes once the new one is complete."""
+        accelerator, folder, best = self.accelerator, self.folder, progress.best
+        accelerator.save_state(str(folder / f"state-{progress.epoch}"))
+        accelerator.wait_for_everyone()
         if accelerator.is_main_process:
-            print(f"finetune: fold {fold} resumes after epoch {saved['epoch']}, saved in "
-                  f"{phase_dir}", flush=True)
-        for row in saved["log"] if on_epoch else []:
-            on_epoch(row)  # DVCLive's record of the run then holds every epoch, as uninterrupted
-    if saved and saved["finished"]:
-        return Fit(saved["best_state"], ModelConfig(**saved["config"]), saved["log"],
+            tmp = folder / "progress.pt.tmp"
+            torch.save({"epoch": progress.epoch, "stopping": progress.stopping,
+                        "log": progress.log, "scheduler": self.scheduler.state_dict(),
+                        "config": self.config.to_dict(), "best_state": best.state,
+                        "best_epoch": best.best_epoch, "best_probs": best.val_probs,
+                        "finished": progress.finished}, tmp)
+            tmp.replace(folder / "progress.pt")
+            for old in folder.glob("state-*"):
+                if old.name != f"state-{progress.epoch}":
+                    shutil.rmtree(old)
+        accelerator.wait_for_everyone()
+
+
+class Finetune:
+    """The finetune regime over the labelled pairs, on `accelerator`; `state_dir` keeps each
+    phase's epochs, so that a killed run resumes."""
+
+    name = "finetune"
+
+    def __init__(self, accelerator, p: Params, encoders: dict, pairs: list[Pair],
+                 state_dir: str | Path, show_progress: bool = True):
+        self.accelerator, self.p, self.encoders = accelerator, p, encoders
+        self.mode, self.params, self.seed = p.mode, p.train, p.seed
+        self.pairs = {q.guid: q for q in pairs}
+        self.label_of = {q.guid: q.label for q in pairs}
+        self.state_dir, self.show_progress = Path(state_dir), show_progress
+        self.is_main = accelerator.is_main_process
+        self.mixed_precision = accelerator.mixed_precision
+
+    def produced_by(self) -> dict:
+        return {"train": provenance(self.accelerator)}
+
+    def close(self) -> None:
+        """The finished run needs no saved epochs; every process ends together."""
+        if self.is_main:
+            shutil.rmtree(self.state_dir)
+        self.accelerator.wait_for_everyone()
+        self.accelerator.end_training()
+
+    def new_run(self, phase: Phase) -> FinetuneRun:
+        return FinetuneRun(self, phase)
+
+    def saved(self, phase: Phase) -> Progress | None:
+        folder = self.phase_dir(phase)
+        progress_file = folder / "progress.pt"
+        if not progress_file.is_file():
+            return None
+        # Our own file, written by an earlier run of this phase (numpy scores need full pickle).
+        saved = torch.load(progress_file, map_location="cpu", weights_only=False)
+        if self.accelerator.is_main_process:
+            print(f"finetune: fold {phase.fold} resumes after epoch {saved['epoch']}, saved in "
+                  f"{folder}", flush=True)
+        log = saved["log"]
+        best = Fit(saved["best_state"], ModelConfig(**saved["config"]), log,
                    saved["best_epoch"], saved["best_probs"])
-    seed_everything(seed, strict=accelerator.device.type == "cpu")
-    eval_sets = {"val": val, **({"stop": stop} if chooser == "holdout" else {})}
-    run = Run(accelerator, p, encoders, fit_pairs, eval_sets, seed, epochs)
-    stopping = EarlyStopping(params.monitor, params.patience)
-    best, log, start = None, [], 1
-    if saved:
-        accelerator.load_state(str(phase_dir / f"state-{saved['epoch']}"))
-        run.scheduler.load_state_dict(saved["scheduler"])
-        stopping.best, stopping.waited = saved["stopping"]
-        log, start = saved["log"], saved["epoch"] + 1
-        best = Fit(saved["best_state"], run.config, log, saved["best_epoch"], saved["best_probs"])
-    criterion = run.score_criterion
-    val_y = _labels(val)
-    for epoch in range(start, epochs + 1):
-        lr = run.scheduler.get_last_lr()[0]
-        train_loss = run.train_epoch(epoch, show_progress)
-        val_probs = run.probabilities("val")
-        log.append(epoch_row(
-            fold, epoch, train_loss, lr, scores(val_probs, val_y, criterion), chooser,
-            params.monitor, lambda: scores(run.probabilities("stop"), _labels(stop), criterion)))
-        stop_score = log[-1]["stop_score"]
-        if on_epoch:
-            on_epoch(log[-1])
-        finished = False
-        if chooser == "none" or stopping.improved(stop_score):
-            best = Fit(run.state(), run.config, log, epoch, val_probs)
-        elif stopping.stop:
-            finished = True
-        _save_progress(accelerator, run, phase_dir, epoch, stopping, log, best,
-                       finished or epoch == epochs)
-        if finished:
-            break
-    return best
+        return Progress(saved["epoch"], saved["stopping"], log, best, saved["finished"],
+                        {"scheduler": saved["scheduler"]})
+
+    def texts_of(self, guids: list[str]) -> list[str]:
+        return [self.pairs[g].text for g in guids]
+
+    def phase_dir(self, phase: Phase) -> Path:
+        folder = self.state_dir / f"fold_{phase.fold}_{phase.name}"
+        if self.accelerator.is_main_process:
+            folder.mkdir(parents=True, exist_ok=True)
+        self.accelerator.wait_for_everyone()
+        return folder
 
 
-def _save_progress(accelerator, run: Run, phase_dir: Path, epoch: int, stopping: EarlyStopping,
-                   log: list[dict], best: Fit, finished: bool) -> None:
-    """The epoch's state on every rank, then (main process) the run so far, pointing at it;
-    the older state goes once the new one is complete."""
-    accelerator.save_state(str(phase_dir / f"state-{epoch}"))
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        tmp = phase_dir / "progress.pt.tmp"
-        torch.save({"epoch": epoch, "stopping": (stopping.best, stopping.waited), "log": log,
-                    "scheduler": run.scheduler.state_dict(), "config": run.config.to_dict(),
-                    "best_state": best.state, "best_epoch": best.best_epoch,
-                    "best_probs": best.val_probs, "finished": finished}, tmp)
-        tmp.replace(phase_dir / "progress.pt")
-        for old in phase_dir.glob("state-*"):
-            if old.name != f"state-{epoch}":
-                shutil.rmtree(old)
-    accelerator.wait_for_everyone()
-
-
-def train_fold(accelerator, p: Params, encoders: dict, pairs: list[Pair], folds: dict[str, int],
-               fold: int, state_dir: Path, show_progress: bool, on_epoch=None) -> FoldResult:
-    params = p.train
-    label_of = {q.guid: q.label for q in pairs}
-    by_guid = {q.guid: q for q in pairs}
-    val_guids = [g for g, f in folds.items() if f == fold]
-    train_guids = [g for g, f in folds.items() if f != fold]
-    fold_seed = p.seed * 1000 + fold
-    fit_guids, stop_guids = split_for_stopping(train_guids, label_of, params, fold_seed)
-    val = [by_guid[g] for g in val_guids]
-    chooser = "holdout" if params.early_stopping == "refit" else params.early_stopping
-    chosen = fit(accelerator, p, encoders, [by_guid[g] for g in fit_guids], val,
-                 [by_guid[g] for g in stop_guids], chooser, params.epochs, fold_seed, fold,
-                 _phase(accelerator, state_dir, fold, "choose"), show_progress, on_epoch)
-    epochs_run = len(chosen.log)
-    if params.early_stopping == "refit":
-        refit = fit(accelerator, p, encoders, [by_guid[g] for g in train_guids], val, [], "none",
-                    chosen.best_epoch, fold_seed, fold,
-                    _phase(accelerator, state_dir, fold, "refit"), show_progress)
-        chosen = Fit(refit.state, refit.config, chosen.log, chosen.best_epoch, refit.val_probs)
-    result = FoldResult(fold, chosen.state, chosen.config, chosen.log, chosen.best_epoch,
-                        epochs_run, val_guids, chosen.val_probs)
-    return blend_lexical(result, p.mode, params, lambda guids: [by_guid[g].text for g in guids],
-                         train_guids, [LABEL_INDEX[label_of[g]] for g in train_guids])
-
-
-def _phase(accelerator, state_dir: Path, fold: int, phase: str) -> Path:
-    folder = state_dir / f"fold_{fold}_{phase}"
-    if accelerator.is_main_process:
-        folder.mkdir(parents=True, exist_ok=True)
-    accelerator.wait_for_everyone()
-    return folder
-
-
-def prepare_state_dir(accelerator, state_dir: Path, fingerprint: str) -> None:
+def prepare_state_dir(accelerator, state_dir: str | Path, fingerprint: str) -> None:
     """Keep the saved epochs only if they come from the same params, code and data."""
+    state_dir = Path(state_dir)
     if accelerator.is_main_process:
         mark = state_dir / "fingerprint"
         if state_dir.exists() and (not mark.is_file() or mark.read_text() != fingerprint):
@@ -292,19 +272,6 @@ def prepare_state_dir(accelerator, state_dir: Path, fingerprint: str) -> None:
         state_dir.mkdir(parents=True, exist_ok=True)
         mark.write_text(fingerprint)
     accelerator.wait_for_everyone()
-
-
-def train_cross_validated(accelerator, p: Params, encoders: dict, pairs: list[Pair],
-                          folds: dict[str, int], state_dir: str | Path,
-                          show_progress: bool = True, on_epoch=None) -> list[FoldResult]:
-    """One result per fold, from the labelled pairs; `state_dir` holds the resumable state;
-    `on_epoch(row)` (the main process's msa.live) sees each epoch's log row."""
-    state_dir = Path(state_dir)
-    n_folds = max(folds.values()) + 1
-    return [train_fold(accelerator, p, encoders, pairs, folds, fold, state_dir, show_progress,
-                       on_epoch)
-            for fold in tqdm(range(n_folds), desc=f"finetune {p.mode}", unit="fold",
-                             disable=not (show_progress and accelerator.is_local_main_process))]
 
 
 def fingerprint(p: Params, inputs: list[str | Path]) -> str:
@@ -320,7 +287,7 @@ def fingerprint(p: Params, inputs: list[str | Path]) -> str:
     digest.update(json.dumps({k: raw[k] for k in ("mode", "seed", "precision", "featurize",
                                                   "augment", "train")},
                              sort_keys=True).encode())
-    code = sorted(Path(__file__).parent.glob("*.py"))
+    code = sorted(Path(msa.__file__).parent.rglob("*.py"))
     for path in [*map(Path, inputs), *code]:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())

@@ -12,26 +12,26 @@ from pathlib import Path
 import torch
 from sklearn.pipeline import Pipeline
 
-from msa import LABELS, lexical
+from msa import LABELS
 from msa.errors import MsaError
 from msa.features import FeatureSet
 from msa.files import atomic_write_bytes, write_json
-from msa.model import ModelConfig, SentimentClassifier
-from msa.train import FoldResult
+from msa.training import lexical
+from msa.training.model import ModelConfig, SentimentClassifier
 
 INDEX = "models.json"
 
 
 @dataclass
 class FoldModel:
-    network: SentimentClassifier  # or, trained end to end, msa.end_to_end.EndToEnd
+    network: SentimentClassifier  # or, trained end to end, msa.training.end_to_end.EndToEnd
     lexical: Pipeline | None = None
     lexical_weight: float = 0.0
     tokenizer: object = None  # end to end: what reads the raw pairs
     image_spec: object = None
 
 
-def save_models(results: list[FoldResult], mode: str, encoders: dict, folder: str | Path,
+def save_models(results: list, mode: str, encoders: dict, folder: str | Path,
                 regime: str = "heads", mixed_precision: str = "no") -> None:
     """The fold models, and `models.json`: what loading and checking them needs. `regime`
     finetune: each state holds the encoders too, trained under `mixed_precision`."""
@@ -75,7 +75,7 @@ def load_models(folder: str | Path, dtype: str | None = None) -> tuple[list[Fold
                                 weights_only=True)
         config = ModelConfig(**checkpoint["config"])
         if summary.get("regime", "heads") == "finetune":
-            from msa import end_to_end
+            from msa.training import end_to_end
 
             network, tokenizer, spec = end_to_end.build(summary["encoders"], config.mode,
                                                         config=config)
