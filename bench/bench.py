@@ -102,7 +102,7 @@ def plain_features(pairs, params) -> tuple[np.ndarray, np.ndarray, float]:
     from PIL import Image
     from torchvision.transforms import v2 as T
 
-    from msa import backbones
+    from msa.features import backbones
 
     start = time.perf_counter()
     tokenizer, text_model = backbones.build_text_encoder(params.text_model)
@@ -131,7 +131,9 @@ def compare_featurizers(workspace: Path, n_pairs: int, rounds: int) -> dict:
     median, so that a drift of the machine's speed moves both sides of a ratio alike."""
     import statistics
 
-    from msa import features, params, precision, prepared
+    from msa import params, precision
+    from msa.data import prepared
+    from msa.features import extract
 
     p = params.load(workspace / "params.yaml")
     pairs = prepared.read(workspace / "data/prepared/manifest.jsonl")
@@ -142,7 +144,7 @@ def compare_featurizers(workspace: Path, n_pairs: int, rounds: int) -> dict:
     ours_times, plain_times = [], []
     for _ in range(rounds):
         start = time.perf_counter()
-        ours = features.featurize(subset, p.featurize, p.augment, precision.resolve(p.precision),
+        ours = extract.featurize(subset, p.featurize, p.augment, precision.resolve(p.precision),
                                   show_progress=False)
         ours_times.append(time.perf_counter() - start)
         text, image, plain_s = plain_features(subset, p.featurize)

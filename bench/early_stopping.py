@@ -19,7 +19,10 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from msa import LABELS, features, folds, metrics, params, precision
+from msa import LABELS, params, precision
+from msa.data import folds
+from msa.evaluation import metrics
+from msa.features import store
 from msa.training import driver, heads, lexical
 
 
@@ -68,7 +71,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench/early_stopping.jsonl"))
     args = parser.parse_args()
     base = params.load(args.workspace / "params.yaml")
-    cache = features.load(args.workspace / "data/features")
+    cache = store.load(args.workspace / "data/features")
     assignment = folds.read_folds(args.workspace / "data/folds.csv")
     dtype = precision.resolve(base.precision)
     label_of = dict(zip(cache.guids, cache.labels))

@@ -46,13 +46,15 @@ def main() -> None:
     parser.add_argument("--fold", type=int, default=0)
     parser.add_argument("--out", default=str(REPO / "bench"))
     args = parser.parse_args()
-    from msa import data, features, folds, params, precision
+    from msa import params, precision
+    from msa.data import folds, reading
+    from msa.features import extract
     from msa.training import driver, finetune, heads
 
     base = params.Params()
     tuned = dataclasses.replace(base, train=dataclasses.replace(
         base.train, regime="finetune", epochs=args.epochs))
-    pairs, _ = data.prepare(args.lab5, show_progress=False)
+    pairs, _ = reading.prepare(args.lab5, show_progress=False)
     labelled = [q for q in pairs if q.split == "train"]
     label_of = {q.guid: q.label for q in labelled}
     assignment = folds.assign_folds(labelled, base.fold.n_splits, base.fold.seed, base.fold.group)
@@ -61,7 +63,7 @@ def main() -> None:
 
     dtype = precision.resolve(base.precision)
     start = time.perf_counter()
-    cache = features.featurize(labelled, base.featurize, base.augment, dtype, show_progress=False)
+    cache = extract.featurize(labelled, base.featurize, base.augment, dtype, show_progress=False)
     featurize_s = time.perf_counter() - start
     start = time.perf_counter()
     heads_result = driver.train_fold(heads.Heads(cache, base.mode, base.train, base.seed, dtype),
@@ -92,7 +94,7 @@ def main() -> None:
     accelerator = finetune.make_accelerator(tuned)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as state:
-        regime = finetune.Finetune(accelerator, tuned, features.encoder_identity(tuned.featurize),
+        regime = finetune.Finetune(accelerator, tuned, extract.encoder_identity(tuned.featurize),
                                    labelled, Path(state))
         tuned_result = driver.train_fold(regime, assignment, args.fold)
     total = time.perf_counter() - start

@@ -39,7 +39,7 @@ RSS_LIMIT_GIB = 4.0
 
 def run_size(n_posts: int, workspace: Path, data: Path, env: dict, logs: Path,
              settings: dict) -> dict:
-    from msa.demo import write_demo_data
+    from msa.data.demo import write_demo_data
 
     n_labelled = int(n_posts * 0.9)
     write_demo_data(data, n_labelled=n_labelled, n_test=n_posts - n_labelled, seed=0)

@@ -2,7 +2,8 @@
 
 import argparse
 
-from msa import files, metrics, params, records
+from msa import files, params
+from msa.evaluation import metrics, records
 from msa.errors import one_line_errors
 
 

@@ -15,11 +15,13 @@ def main() -> None:
     args = parser.parse_args()
     p = params.load()
     # Torch and the encoders load after the params check, so a refused param fails at once.
-    from msa import features, precision, prepared
+    from msa import precision
+    from msa.data import prepared
+    from msa.features import extract, store
 
     pairs = prepared.read(args.manifest)
-    cache = features.featurize(pairs, p.featurize, p.augment, precision.resolve(p.precision))
-    features.save(cache, args.out)
+    cache = extract.featurize(pairs, p.featurize, p.augment, precision.resolve(p.precision))
+    store.save(cache, args.out)
 
 
 if __name__ == "__main__":

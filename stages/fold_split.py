@@ -2,7 +2,8 @@
 
 import argparse
 
-from msa import folds, params, prepared
+from msa import params
+from msa.data import folds, prepared
 from msa.errors import one_line_errors
 
 

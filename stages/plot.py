@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from msa import files, metrics, params, plots, records
+from msa import files, params
+from msa.evaluation import metrics, plots, records
 from msa.errors import one_line_errors
 
 

@@ -2,7 +2,8 @@
 
 import argparse
 
-from msa import data, files, params, prepared
+from msa import files, params
+from msa.data import prepared, reading
 from msa.errors import one_line_errors
 
 
@@ -14,7 +15,7 @@ def main() -> None:
     parser.add_argument("--report", required=True)
     args = parser.parse_args()
     layout = params.load().data
-    pairs, report = data.prepare(args.root, layout)
+    pairs, report = reading.prepare(args.root, layout)
     prepared.write(pairs, args.manifest)
     files.write_json(args.report, report)
     print(f"prepare: {report['guids']['usable']} usable pairs of {report['guids']['listed']} "

@@ -31,7 +31,8 @@ def main() -> None:
         if not launch.launched():
             return launch.relaunch(p.train.launch)
     # Torch and the encoders load after the params check, so a refused param fails at once.
-    from msa import folds, records
+    from msa.data import folds
+    from msa.evaluation import records
     from msa.training import checkpoints, driver, live
 
     regime = _finetune(p, args) if p.train.regime == "finetune" else _heads(p, args)
@@ -49,22 +50,24 @@ def main() -> None:
 
 
 def _heads(p, args):
-    from msa import features, precision
+    from msa import precision
+    from msa.features import extract, store
     from msa.training.heads import Heads
 
-    return Heads(features.load(args.features), p.mode, p.train, p.seed,
+    return Heads(store.load(args.features), p.mode, p.train, p.seed,
                  precision.resolve(p.precision))
 
 
 def _finetune(p, args):
-    from msa import features, prepared
+    from msa.data import prepared
+    from msa.features import extract, store
     from msa.training import finetune
 
     accelerator = finetune.make_accelerator(p)
     finetune.prepare_state_dir(accelerator, args.resume,
                                finetune.fingerprint(p, [args.manifest, args.folds]))
     pairs = [q for q in prepared.read(args.manifest) if q.split == "train"]
-    return finetune.Finetune(accelerator, p, features.encoder_identity(p.featurize), pairs,
+    return finetune.Finetune(accelerator, p, extract.encoder_identity(p.featurize), pairs,
                              args.resume)
 
 

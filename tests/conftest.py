@@ -52,7 +52,7 @@ def make_lab5(root: Path, train: dict[str, str], test: list[str], texts: dict | 
 
 @pytest.fixture(scope="session")
 def demo_root(tmp_path_factory) -> Path:
-    from msa.demo import write_demo_data
+    from msa.data.demo import write_demo_data
 
     root = tmp_path_factory.mktemp("demo")
     write_demo_data(root, n_labelled=60, n_test=12, seed=3)
@@ -62,12 +62,13 @@ def demo_root(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def demo_features(demo_root):
     """Features of the small demo set with the packaged encoders (fp32 for exact comparisons)."""
-    from msa import data, features
+    from msa.data import reading
+    from msa.features import extract
     from msa.params import AugmentParams, FeaturizeParams
 
-    pairs, _ = data.prepare(demo_root, show_progress=False)
+    pairs, _ = reading.prepare(demo_root, show_progress=False)
     params = FeaturizeParams(image_batch_size=16)
-    cache = features.featurize(pairs, params, AugmentParams(views=2),
+    cache = extract.featurize(pairs, params, AugmentParams(views=2),
                                show_progress=False)
     return pairs, cache
 

@@ -1,7 +1,7 @@
 import numpy as np
 
-from msa import augment
-from msa.backbones import ImageSpec
+from msa.features import augment
+from msa.features.backbones import ImageSpec
 from msa.params import AugmentParams
 
 SPEC = ImageSpec(64, 0.875, (0.5,) * 3, (0.5,) * 3, "bicubic", 8)

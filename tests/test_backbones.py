@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from msa import backbones
+from msa.features import backbones
 from msa.errors import MsaError
 
 

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from msa import data, features, folds
+from msa.data import folds, reading
+from msa.features import extract, store
 from msa.errors import MsaError
 from msa.params import AugmentParams, FeaturizeParams
 from conftest import REPO, make_lab5, write_image
@@ -36,7 +37,7 @@ def test_odd_but_valid_files_are_kept_and_featurized(tmp_path):
     write_image(d / "11.jpg", size=(1, 1))                   # a 1x1 image
     write_image(d / "12.jpg", mode="I;16", fmt="PNG")        # 16-bit greyscale
     write_image(d / "13.jpg", mode="RGBA", fmt="PNG")        # RGBA
-    pairs, report = data.prepare(root, show_progress=False)
+    pairs, report = reading.prepare(root, show_progress=False)
     assert len(pairs) == 13 and report["guids"]["skipped"] == 0
     text = {p.guid: p.text for p in pairs}
     assert text["1"] == "bom first"
@@ -44,7 +45,7 @@ def test_odd_but_valid_files_are_kept_and_featurized(tmp_path):
     assert text["4"] == "" and _problems(report)["empty_text"] == ["4"]
     assert text["5"] == "混合 encodings"
     assert _problems(report)["replaced_characters"] == ["6"] and report["replaced_characters"] > 0
-    cache = features.featurize(pairs, FeaturizeParams(text_max_length=32),
+    cache = extract.featurize(pairs, FeaturizeParams(text_max_length=32),
                                AugmentParams(views=1), show_progress=False)
     assert np.isfinite(cache.text).all() and np.isfinite(cache.image).all()
     assert np.isfinite(cache.image_views).all()
@@ -54,18 +55,18 @@ def test_decompression_bomb_is_skipped(tmp_path, monkeypatch):
     root = make_lab5(tmp_path, {"1": "positive", "2": "negative"}, [])
     write_image(root / "data" / "2.jpg", size=(200, 200))
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100 * 100)  # 2.jpg is 4x the limit
-    pairs, report = data.prepare(root, show_progress=False)
+    pairs, report = reading.prepare(root, show_progress=False)
     assert [p.guid for p in pairs] == ["1"]
     assert _problems(report)["unreadable_image"] == ["2"]
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 150 * 150)  # between 1x and 2x: a warning
-    assert "decompression-bomb" in data.check_image(root / "data" / "2.jpg")
+    assert "decompression-bomb" in reading.check_image(root / "data" / "2.jpg")
 
 
 def test_list_variants(tmp_path):
     root = make_lab5(tmp_path, {"1": "positive", "abc": "negative", "3": "neutral"}, ["4"])
     (root / "train.txt").write_text("GUID , Tag , source\n1,positive,web\nabc, NEGATIVE ,app\n\n"
                                     "3,neutral\n", encoding="utf-8")
-    pairs, report = data.prepare(root, show_progress=False)
+    pairs, report = reading.prepare(root, show_progress=False)
     # header columns found by name; a non-numeric guid with files is fine; 3 lacks a column
     assert {p.guid: p.label for p in pairs if p.split == "train"} == {"1": "positive",
                                                                       "abc": "negative"}
@@ -74,20 +75,20 @@ def test_list_variants(tmp_path):
 
 def test_guid_with_no_files_and_empty_lists(tmp_path):
     root = make_lab5(tmp_path, {}, [], train_lines=["77,positive"], test_lines=[])
-    pairs, report = data.prepare(root, show_progress=False)
+    pairs, report = reading.prepare(root, show_progress=False)
     assert pairs == [] and _problems(report)["missing_text"] == ["77"]
     assert report["guids"] == {"listed": 1, "usable": 0, "skipped": 1, "unaccounted": []}
     with pytest.raises(MsaError, match="no labelled pairs"):
         folds.assign_folds(pairs, 5, 0)
     with pytest.raises(MsaError, match="no usable pairs"):
-        features.featurize(pairs, FeaturizeParams(), AugmentParams(), show_progress=False)
+        extract.featurize(pairs, FeaturizeParams(), AugmentParams(), show_progress=False)
 
 
 def test_binary_list_file_is_an_error_naming_the_file(tmp_path):
     root = make_lab5(tmp_path, {"1": "positive"}, [])
     (root / "test_without_label.txt").write_bytes(b"\xff\xd8\xff\xe0 not text")
     with pytest.raises(MsaError, match="test_without_label.txt: not a text file"):
-        data.prepare(root, show_progress=False)
+        reading.prepare(root, show_progress=False)
 
 
 @pytest.mark.parametrize("params_text, message", [
@@ -109,7 +110,7 @@ def test_stage_with_a_wrong_param_exits_with_one_line(tmp_path, params_text, mes
 
 
 def test_predict_stage_refuses_models_from_other_encoders(tmp_path):
-    from msa import prepared
+    from msa.data import prepared
     from msa.params import TrainParams
     from msa.training import checkpoints
     from test_train import PARAMS, folds_for, synthetic_features, train_cross_validated
@@ -120,7 +121,7 @@ def test_predict_stage_refuses_models_from_other_encoders(tmp_path):
                                     seed=0, show_progress=False)
     checkpoints.save_models(results, "text", {"text_model": "bert-base-uncased"}, tmp_path / "models")
     cache.encoders = {"text_model": "all-MiniLM-L6-v2"}
-    features.save(cache, tmp_path / "features")
+    store.save(cache, tmp_path / "features")
     prepared.write([prepared.Pair("0", "test", None, "t", "x.jpg")], tmp_path / "manifest.jsonl")
     (tmp_path / "params.yaml").write_bytes((REPO / "params.yaml").read_bytes())
     result = subprocess.run(

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from msa import predict
+from msa.evaluation import predict
 from msa.errors import MsaError
 from msa.params import TrainParams
-from msa.prepared import Pair
+from msa.data.prepared import Pair
 from msa.training import checkpoints
 from test_train import (PARAMS, folds_for, synthetic_features, synthetic_token_features,
                         train_cross_validated)

@@ -2,7 +2,8 @@ import hashlib
 
 import pytest
 
-from msa import cli, data
+from msa import cli
+from msa.data import reading
 
 
 def _digest(folder):
@@ -17,7 +18,7 @@ def test_demo_data_is_lab5_layout_and_deterministic(tmp_path, capsys):
     cli.main(["demo-data", str(tmp_path / "a"), "--labelled", "40", "--test", "8"])
     cli.main(["demo-data", str(tmp_path / "b"), "--labelled", "40", "--test", "8"])
     assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
-    pairs, report = data.prepare(tmp_path / "a", show_progress=False)
+    pairs, report = reading.prepare(tmp_path / "a", show_progress=False)
     assert report["pairs"]["train"]["total"] == 40 and report["pairs"]["test"] == 8
     assert report["guids"]["skipped"] == 0
     assert set(report["pairs"]["train"]) == {"negative", "neutral", "positive", "total"}

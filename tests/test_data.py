@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from msa import data, files, prepared
+from msa import files
+from msa.data import prepared, reading
 from msa.errors import MsaError
 from conftest import make_lab5, write_image
 
@@ -12,16 +13,16 @@ def _problems(report):
 
 
 def test_decode_text_tries_utf8_then_gb18030_then_replaces():
-    assert data.decode_text("héllo 你好".encode("utf-8")) == ("héllo 你好", "utf-8", 0)
-    assert data.decode_text("你好 world".encode("gbk")) == ("你好 world", "gb18030", 0)
-    assert data.decode_text("\ufeffbom text\r\n".encode("utf-8")) == ("bom text", "utf-8", 0)
-    text, encoding, replaced = data.decode_text(b"ok \xff\xff\xff\xff end")
+    assert reading.decode_text("héllo 你好".encode("utf-8")) == ("héllo 你好", "utf-8", 0)
+    assert reading.decode_text("你好 world".encode("gbk")) == ("你好 world", "gb18030", 0)
+    assert reading.decode_text("\ufeffbom text\r\n".encode("utf-8")) == ("bom text", "utf-8", 0)
+    text, encoding, replaced = reading.decode_text(b"ok \xff\xff\xff\xff end")
     assert encoding == "replaced" and replaced >= 1 and text.startswith("ok")
 
 
 def test_clean_folder_gives_every_pair(tmp_path):
     root = make_lab5(tmp_path, {"1": "positive", "2": "negative", "3": "neutral"}, ["4", "5"])
-    pairs, report = data.prepare(root, show_progress=False)
+    pairs, report = reading.prepare(root, show_progress=False)
     assert [p.guid for p in pairs] == ["1", "2", "3", "4", "5"]
     assert [p.split for p in pairs] == ["train"] * 3 + ["test"] * 2
     assert report["pairs"]["train"] == {"negative": 1, "neutral": 1, "positive": 1, "total": 3}
@@ -38,7 +39,7 @@ def test_file_problems_are_recorded(tmp_path):
     (root / "data" / "3.jpg").write_bytes(b"")                     # zero-byte image
     full = (root / "data" / "4.jpg").read_bytes()
     (root / "data" / "4.jpg").write_bytes(full[: len(full) // 2])  # truncated JPEG
-    pairs, report = data.prepare(root, show_progress=False)
+    pairs, report = reading.prepare(root, show_progress=False)
     problems = _problems(report)
     assert problems["missing_image"] == ["1"]
     assert problems["missing_text"] == ["2"]
@@ -64,7 +65,7 @@ def test_list_problems_are_recorded_and_every_guid_accounted_for(tmp_path):
     ]
     root = make_lab5(tmp_path, {str(g): "positive" for g in range(1, 9)}, ["6", "9"],
                      train_lines=lines)
-    pairs, report = data.prepare(root, show_progress=False)
+    pairs, report = reading.prepare(root, show_progress=False)
     problems = _problems(report)
     assert problems["duplicate_guid"] == ["2"]
     assert problems["conflicting_labels"] == ["3"]
@@ -88,7 +89,7 @@ def test_identical_posts_are_kept_and_noted_with_their_labels(tmp_path):
     for guid in ("2", "3", "6"):  # 1, 2 and 6 repeat one post; 3 shares only the image
         (images / f"{guid}.jpg").write_bytes((images / "1.jpg").read_bytes())
     (images / "5.jpg").write_bytes((images / "4.jpg").read_bytes())  # 4, 5: another post
-    pairs, report = data.prepare(root, show_progress=False)
+    pairs, report = reading.prepare(root, show_progress=False)
     problems = _problems(report)
     assert len(pairs) == 6
     assert problems["duplicate_post"] == ["1", "2", "6", "4", "5"]
@@ -96,7 +97,7 @@ def test_identical_posts_are_kept_and_noted_with_their_labels(tmp_path):
     assert report["duplicate_posts"] == {"groups": 2, "groups_with_differing_labels": 2}
     write_image(images / "2.jpg", colour=(1, 2, 3))
     (images / "5.txt").write_text("different words", encoding="utf-8")
-    _, report = data.prepare(root, show_progress=False)
+    _, report = reading.prepare(root, show_progress=False)
     assert _problems(report)["duplicate_post"] == ["1", "6"]
     assert report["duplicate_posts"] == {"groups": 1, "groups_with_differing_labels": 0}
 
@@ -104,9 +105,9 @@ def test_identical_posts_are_kept_and_noted_with_their_labels(tmp_path):
 def test_invalid_guid_is_never_opened(tmp_path, monkeypatch):
     root = make_lab5(tmp_path, {"1": "positive"}, [], train_lines=["1,positive", "/abs/x,negative"])
     opened = []
-    real_check = data.check_image
-    monkeypatch.setattr(data, "check_image", lambda path: opened.append(path) or real_check(path))
-    data.prepare(root, show_progress=False)
+    real_check = reading.check_image
+    monkeypatch.setattr(reading, "check_image", lambda path: opened.append(path) or real_check(path))
+    reading.prepare(root, show_progress=False)
     assert all("abs" not in str(p) for p in opened)
 
 
@@ -114,34 +115,34 @@ def test_invalid_guid_is_never_opened(tmp_path, monkeypatch):
 def test_image_modes_convert_to_rgb(tmp_path, mode):
     path = tmp_path / "x.jpg"
     write_image(path, mode=mode, fmt="PNG" if mode in ("P", "RGBA", "I;16") else "JPEG")
-    assert data.check_image(path) is None
+    assert reading.check_image(path) is None
 
 
 def test_bad_list_header_is_an_error_naming_file_and_line(tmp_path):
     root = make_lab5(tmp_path, {"1": "positive"}, [])
     (root / "train.txt").write_text("\n\nid;label\n1;positive\n", encoding="utf-8")
     with pytest.raises(MsaError, match=r"train.txt:3: expected a header line"):
-        data.prepare(root, show_progress=False)
+        reading.prepare(root, show_progress=False)
 
 
 def test_headerless_list_is_read(tmp_path):
     root = make_lab5(tmp_path, {"1": "positive", "2": "negative"}, [])
     (root / "train.txt").write_text("1,positive\n2,negative\n", encoding="utf-8")
-    pairs, _ = data.prepare(root, show_progress=False)
+    pairs, _ = reading.prepare(root, show_progress=False)
     assert [p.label for p in pairs] == ["positive", "negative"]
 
 
 def test_missing_folders_are_clear_errors(tmp_path):
     with pytest.raises(MsaError, match="folder not found"):
-        data.prepare(tmp_path / "absent", show_progress=False)
+        reading.prepare(tmp_path / "absent", show_progress=False)
     (tmp_path / "train.txt").write_text("guid,tag\n", encoding="utf-8")
     with pytest.raises(MsaError, match=r"data.*folder not found"):
-        data.prepare(tmp_path, show_progress=False)
+        reading.prepare(tmp_path, show_progress=False)
 
 
 def test_manifest_round_trip(tmp_path):
     root = make_lab5(tmp_path / "lab5", {"1": "positive"}, ["2"], texts={"1": "ü, \"quoted\"\nline"})
-    pairs, report = data.prepare(root, show_progress=False)
+    pairs, report = reading.prepare(root, show_progress=False)
     prepared.write(pairs, tmp_path / "m.jsonl")
     assert prepared.read(tmp_path / "m.jsonl") == pairs
     files.write_json(tmp_path / "r.json", report)
@@ -151,7 +152,7 @@ def test_manifest_round_trip(tmp_path):
 def test_a_guid_too_long_for_a_file_name_is_a_skip_with_its_reason(tmp_path):
     long_guid = "g" * 300  # a plain name, longer than any file name may be
     root = make_lab5(tmp_path, {"1": "positive"}, [], test_lines=[f"{long_guid},null"])
-    pairs, report = data.prepare(root, show_progress=False)
+    pairs, report = reading.prepare(root, show_progress=False)
     assert [p.guid for p in pairs] == ["1"]
     unreadable = report["problems"]["unreadable_post"]
     assert unreadable["guids"] == [long_guid] and unreadable["skips_pair"]
@@ -162,7 +163,7 @@ def test_a_guid_too_long_for_a_file_name_is_a_skip_with_its_reason(tmp_path):
 def test_a_list_line_past_the_csv_modules_limit_is_a_skip(tmp_path):
     root = make_lab5(tmp_path, {"1": "positive"}, [],
                      train_lines=["1,positive", "2," + "x" * 200_000, "3,negative"])
-    pairs, report = data.prepare(root, show_progress=False)
+    pairs, report = reading.prepare(root, show_progress=False)
     assert [p.guid for p in pairs] == ["1"]
     assert report["problems"]["unreadable_row"]["guids"] == ["train.txt:3"]
     assert "field larger than field limit" in report["problems"]["unreadable_row"]["reasons"][
@@ -173,7 +174,7 @@ def test_a_list_line_past_the_csv_modules_limit_is_a_skip(tmp_path):
 def test_an_unreadable_image_records_why(tmp_path):
     root = make_lab5(tmp_path, {"1": "positive", "2": "negative"}, [])
     (root / "data" / "2.jpg").write_bytes(b"not an image")
-    _, report = data.prepare(root, show_progress=False)
+    _, report = reading.prepare(root, show_progress=False)
     assert report["problems"]["unreadable_image"]["reasons"] == {
         "2": "UnidentifiedImageError: cannot identify image file "
              f"'{root / 'data' / '2.jpg'}'"}
@@ -184,6 +185,6 @@ def test_lines_break_where_editors_break_them(tmp_path):
     root = make_lab5(tmp_path, {"1": "positive", "2": "negative", "3": "neutral"}, [])
     (root / "train.txt").write_text("guid,tag\r1,positive\x0c\n2,negative\u2028x\r\n3,neutral\n",
                                     encoding="utf-8", newline="")
-    pairs, report = data.prepare(root, show_progress=False)
+    pairs, report = reading.prepare(root, show_progress=False)
     assert [(p.guid, p.label) for p in pairs] == [("1", "positive"), ("3", "neutral")]
     assert report["problems"]["unknown_tag"]["guids"] == ["2"]  # its tag: 'negative\u2028x'

@@ -1,6 +1,6 @@
 import pytest
 
-from msa import experiments
+from msa.evaluation import experiments
 from msa.errors import MsaError
 
 

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from msa import backbones, features, precision
+from msa import precision
+from msa.features import backbones, extract, store
 from msa.errors import MsaError
 from msa.training.model import TextTop
 from msa.params import AugmentParams, FeaturizeParams
@@ -26,11 +27,11 @@ def test_cache_shapes_and_order(demo_features):
 def test_mean_pooling_ignores_padding():
     params = FeaturizeParams()
     short = "good"
-    alone, _, _ = features.encode_texts([short], params, show_progress=False)
-    padded, _, _ = features.encode_texts([short, "a much longer post " * 10], params,
+    alone, _, _ = extract.encode_texts([short], params, show_progress=False)
+    padded, _, _ = extract.encode_texts([short, "a much longer post " * 10], params,
                                          show_progress=False)
     np.testing.assert_allclose(alone[0], padded[0], atol=1e-5)
-    cls, _, _ = features.encode_texts(
+    cls, _, _ = extract.encode_texts(
         [short], FeaturizeParams(text_pooling="cls"), show_progress=False)
     assert not np.allclose(cls[0], alone[0])
 
@@ -39,7 +40,7 @@ def test_mean_pooling_ignores_padding():
 def test_cached_token_states_through_the_pretrained_top_layers_give_the_pooled_features(pooling):
     texts = ["good", "a much longer post " * 10, "so sad today :("]
     params = FeaturizeParams(text_pooling=pooling, text_tuned_layers=2)
-    pooled, tokens, top = features.encode_texts(texts, params, show_progress=False)
+    pooled, tokens, top = extract.encode_texts(texts, params, show_progress=False)
     assert list(tokens.lengths) == [3, 42, 7] and tokens.values.dtype == np.float16
     assert "_name_or_path" not in top["config"]  # the cache must not depend on the install path
     text_top = TextTop(top["config"], 2, pooling, bf16=False)
@@ -58,15 +59,15 @@ def test_tuned_layers_need_a_bert_family_encoder_with_that_many_layers():
     from types import SimpleNamespace
     mpnet = SimpleNamespace(config=SimpleNamespace(model_type="mpnet", num_hidden_layers=12))
     with pytest.raises(MsaError, match="featurize.text_tuned_layers: .* 'mpnet' model"):
-        features._top_layers(mpnet, FeaturizeParams(text_tuned_layers=2))
+        extract._top_layers(mpnet, FeaturizeParams(text_tuned_layers=2))
     with pytest.raises(MsaError, match="featurize.text_tuned_layers: 7 is not allowed; .* 6 layers"):
-        features.encode_texts(["x"], FeaturizeParams(text_tuned_layers=7), show_progress=False)
+        extract.encode_texts(["x"], FeaturizeParams(text_tuned_layers=7), show_progress=False)
 
 
 def test_clean_view_does_not_depend_on_augmentation_or_batching(demo_features):
     pairs, cache = demo_features
     subset = pairs[:5] + [p for p in pairs if p.split == "test"][:3]
-    other = features.featurize(subset, FeaturizeParams(image_batch_size=3),
+    other = extract.featurize(subset, FeaturizeParams(image_batch_size=3),
                                AugmentParams(views=0, hflip_p=1.0, seed=5), show_progress=False)
     rows = cache.rows(other.guids)
     np.testing.assert_allclose(other.image, cache.image[rows], atol=1e-5)
@@ -77,7 +78,7 @@ def test_clean_view_does_not_depend_on_augmentation_or_batching(demo_features):
 def test_bf16_features_match_fp32_within_tolerance(demo_features):
     pairs, cache = demo_features
     subset = pairs[:8]
-    fast = features.featurize(subset, FeaturizeParams(), AugmentParams(views=0), "bf16",
+    fast = extract.featurize(subset, FeaturizeParams(), AugmentParams(views=0), "bf16",
                               show_progress=False)
     assert fast.produced_by["precision"] == "bf16" and cache.produced_by["precision"] == "fp32"
     rows = cache.rows(fast.guids)
@@ -91,13 +92,13 @@ def test_featurize_is_deterministic_and_round_trips(demo_features, tmp_path):
     pairs, cache = demo_features
     subset = [p for p in pairs if p.split == "train"][:6]
     params, aug = FeaturizeParams(text_tuned_layers=2), AugmentParams(views=2)
-    first = features.featurize(subset, params, aug, show_progress=False)
-    second = features.featurize(subset, params, aug, show_progress=False)
+    first = extract.featurize(subset, params, aug, show_progress=False)
+    second = extract.featurize(subset, params, aug, show_progress=False)
     np.testing.assert_array_equal(first.image_views, second.image_views)
     np.testing.assert_array_equal(first.text, second.text)
-    features.save(first, tmp_path / "cache")
+    store.save(first, tmp_path / "cache")
     np.testing.assert_array_equal(first.text_tokens.values, second.text_tokens.values)
-    loaded = features.load(tmp_path / "cache")
+    loaded = store.load(tmp_path / "cache")
     assert loaded.guids == first.guids and loaded.encoders == first.encoders
     assert loaded.produced_by == first.produced_by == precision.provenance("fp32")
     assert loaded.texts == [p.text for p in subset]
@@ -107,10 +108,10 @@ def test_featurize_is_deterministic_and_round_trips(demo_features, tmp_path):
     for key, value in first.text_top["state_dict"].items():
         assert torch.equal(loaded.text_top["state_dict"][key], value)
     # a frozen-text cache written over it leaves no stale token states behind
-    frozen = features.featurize(subset, FeaturizeParams(text_tuned_layers=0),
+    frozen = extract.featurize(subset, FeaturizeParams(text_tuned_layers=0),
                                 aug, show_progress=False)
-    features.save(frozen, tmp_path / "cache")
-    reloaded = features.load(tmp_path / "cache")
+    store.save(frozen, tmp_path / "cache")
+    reloaded = store.load(tmp_path / "cache")
     assert reloaded.text_tokens is None and reloaded.text_top is None
     assert reloaded.encoders["text_tuned_layers"] == 0
 
@@ -119,13 +120,13 @@ def test_missing_cache_is_a_clear_error(tmp_path):
     from msa.errors import MsaError
 
     with pytest.raises(MsaError, match="run the featurize stage first"):
-        features.load(tmp_path)
+        store.load(tmp_path)
 
 
 def test_image_batch_size_follows_the_precision_unless_set():
-    assert features.image_batch_size(FeaturizeParams(), "bf16") == 32
-    assert features.image_batch_size(FeaturizeParams(), "fp32") == 8
-    assert features.image_batch_size(FeaturizeParams(image_batch_size=5), "bf16") == 5
+    assert extract.image_batch_size(FeaturizeParams(), "bf16") == 32
+    assert extract.image_batch_size(FeaturizeParams(), "fp32") == 8
+    assert extract.image_batch_size(FeaturizeParams(image_batch_size=5), "bf16") == 5
 
 
 @pytest.mark.parametrize("dtype, folds", [("fp32", True), ("bf16", False)])
@@ -135,6 +136,6 @@ def test_batch_norms_are_folded_only_in_fp32(demo_features, monkeypatch, dtype, 
     real = backbones.fold_batch_norms
     monkeypatch.setattr(backbones, "fold_batch_norms",
                         lambda *args: calls.append(args) or real(*args))
-    features.encode_images([pairs[0].image], [0], FeaturizeParams(), AugmentParams(views=0),
+    extract.encode_images([pairs[0].image], [0], FeaturizeParams(), AugmentParams(views=0),
                            dtype, show_progress=False)
     assert bool(calls) == folds

@@ -7,10 +7,12 @@ import pytest
 import torch
 
 from conftest import TINY_IMAGE_MODEL
-from msa import data, folds, params, predict
+from msa import params
+from msa.data import folds, reading
+from msa.evaluation import predict
 from msa.training import checkpoints, driver, finetune
 from msa.training.end_to_end import PairImages
-from msa.features import encoder_identity
+from msa.features.extract import encoder_identity
 
 # The module's fixture trains once per worker: keep its tests on one (make test runs two).
 pytestmark = pytest.mark.xdist_group("finetune_unit")
@@ -26,7 +28,7 @@ def setup(demo_root, tiny_bert):
         "train": {"regime": "finetune", "epochs": 3, "patience": 1, "batch_size": 16,
                   "num_workers": 1},
     })
-    pairs, _ = data.prepare(demo_root, show_progress=False)
+    pairs, _ = reading.prepare(demo_root, show_progress=False)
     labelled = [q for q in pairs if q.split == "train"]
     return p, labelled, folds.assign_folds(labelled, 2, 0)
 
@@ -124,7 +126,7 @@ def test_a_saved_run_from_other_params_is_not_resumed(setup, tmp_path):
 
 def test_training_views_are_fresh_each_epoch_and_do_not_depend_on_the_order_drawn(setup):
     p, labelled, _ = setup
-    from msa import backbones
+    from msa.features import backbones
 
     _, spec = backbones.build_image_encoder(**{"name": TINY_IMAGE_MODEL["image_model"],
                                                "weights": "random"})

@@ -2,8 +2,8 @@ from collections import Counter
 
 import pytest
 
-from msa import folds
-from msa.prepared import Pair
+from msa.data import folds
+from msa.data.prepared import Pair
 from msa.errors import MsaError
 
 

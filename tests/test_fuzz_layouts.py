@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from conftest import REPO
-from msa import prepared
+from msa.data import prepared
 
 LONG_RUN = int(os.environ.get("MSA_FUZZ_EXAMPLES", "0"))
 FUZZ = settings(

@@ -1,6 +1,6 @@
 import pytest
 
-from msa import metrics
+from msa.evaluation import metrics
 
 
 def test_summary_per_fold_pooled_per_class_and_baseline():

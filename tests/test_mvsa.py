@@ -1,6 +1,6 @@
 import pytest
 
-from msa import data, mvsa
+from msa.data import mvsa, reading
 from msa.errors import MsaError
 from msa.params import DataParams
 from conftest import write_image
@@ -48,7 +48,7 @@ def test_majority_of_annotators(votes, label):
 
 
 def _prepare(root, layout="mvsa_multiple", **kwargs):
-    return data.prepare(root, DataParams(format=layout, **kwargs), show_progress=False)
+    return reading.prepare(root, DataParams(format=layout, **kwargs), show_progress=False)
 
 
 def test_multiple_every_case_of_the_rule_and_every_bad_row(tmp_path):

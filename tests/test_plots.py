@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from msa import plots
+from msa.evaluation import plots
 
 
 def _log(stop_score=lambda fold, epoch: float("nan")):

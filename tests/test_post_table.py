@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from msa import data, files
+from msa import files
+from msa.data import reading
 from msa.errors import MsaError
 from msa.params import DataParams, ManifestColumns
 from conftest import write_image
@@ -13,7 +14,7 @@ def _problems(report):
 
 
 def _prepare(root, **kwargs):
-    return data.prepare(root, DataParams(format="manifest", **kwargs), show_progress=False)
+    return reading.prepare(root, DataParams(format="manifest", **kwargs), show_progress=False)
 
 
 def _files(root, guids):

@@ -1,6 +1,6 @@
 import numpy as np
 
-from msa import predict
+from msa.evaluation import predict
 
 
 def test_predictions_are_in_lab5_format_and_input_order(tmp_path):

@@ -5,7 +5,10 @@ import csv
 import numpy as np
 import pytest
 
-from msa import LABELS, data, features, folds, metrics, predict
+from msa import LABELS
+from msa.data import folds, reading
+from msa.evaluation import metrics, predict
+from msa.features import extract
 from msa.training import checkpoints
 from msa.params import AugmentParams, FeaturizeParams, TrainParams
 from conftest import LAB5
@@ -18,7 +21,7 @@ pytestmark = [
 
 
 def test_prepare_accounts_for_every_real_pair():
-    pairs, report = data.prepare(LAB5, show_progress=False)
+    pairs, report = reading.prepare(LAB5, show_progress=False)
     assert report["guids"]["listed"] == 3501 + 511
     assert report["guids"]["unaccounted"] == []
     assert report["guids"]["usable"] + report["guids"]["skipped"] == 3501 + 511
@@ -48,10 +51,10 @@ def _subset(tmp_path, per_class=12, n_test=6):
 
 def test_pipeline_on_a_stratified_subset(tmp_path):
     root = _subset(tmp_path)
-    pairs, report = data.prepare(root, show_progress=False)
+    pairs, report = reading.prepare(root, show_progress=False)
     assert report["guids"]["listed"] == 42
     assignment = folds.assign_folds(pairs, n_splits=3, seed=0)
-    cache = features.featurize(pairs, FeaturizeParams(), AugmentParams(views=1),
+    cache = extract.featurize(pairs, FeaturizeParams(), AugmentParams(views=1),
                                show_progress=False)
     results = train_cross_validated(cache, assignment, "multimodal", TrainParams(epochs=3),
                                     seed=0, show_progress=False)

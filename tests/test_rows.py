@@ -2,9 +2,9 @@
 
 import pytest
 
-from msa import rows
+from msa.data import rows
 from msa.errors import MsaError
-from msa.posts import Candidate, Report
+from msa.data.posts import Candidate, Report
 
 
 class Numbers(rows.Layout):

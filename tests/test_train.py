@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from msa import LABELS, records
+from msa import LABELS
+from msa.evaluation import records
 from msa.training import driver, heads, lexical
 from msa.errors import MsaError
-from msa.features import FeatureSet
+from msa.features.store import FeatureSet
 from msa.params import TrainParams
 
 
@@ -221,7 +222,7 @@ def synthetic_token_features(n=120, seed=0, dim=32):
     """Token states that carry the label in every token; a tiny randomly initialised BERT on top."""
     from transformers import BertConfig
 
-    from msa.features import TokenStates
+    from msa.features.store import TokenStates
     from msa.training.model import TextTop
 
     rng = np.random.default_rng(seed)

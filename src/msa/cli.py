@@ -11,7 +11,7 @@ from msa.errors import MsaError, one_line_errors
 
 
 def _demo_data(args) -> None:
-    from msa.demo import write_demo_data
+    from msa.data.demo import write_demo_data
 
     write_demo_data(args.dir, n_labelled=args.labelled, n_test=args.test, seed=args.seed,
                     layout=args.format)
@@ -24,13 +24,16 @@ def _demo_data(args) -> None:
 
 
 def _predict(args) -> None:
-    from msa import data, features, params, precision, predict
+    from msa import params, precision
+    from msa.data import reading
+    from msa.evaluation import predict
+    from msa.features import extract
     from msa.training import checkpoints
 
     p = params.load(args.params)
     dtype = precision.resolve(p.precision)
     models, summary = checkpoints.load_models(args.models, dtype)
-    pairs, report = data.prepare(args.data, train_list="", test_list=args.input)
+    pairs, report = reading.prepare(args.data, train_list="", test_list=args.input)
     skipped = {name: item["guids"] for name, item in report["problems"].items()
                if item["skips_pair"] and item["guids"]}
     for name, guids in skipped.items():
@@ -42,13 +45,13 @@ def _predict(args) -> None:
     # on, whatever params say.
     encoder_params = dataclasses.replace(p.featurize, **summary["encoders"])
     probs = predict.ensemble_proba(
-        models, summary, pairs, lambda: features.featurize(pairs, encoder_params, p.augment, dtype))
+        models, summary, pairs, lambda: extract.featurize(pairs, encoder_params, p.augment, dtype))
     predict.write_predictions([q.guid for q in pairs], probs, args.output)
     print(f"predict: {len(pairs)} pairs -> {args.output}")
 
 
 def _ablation(args) -> None:
-    from msa import experiments
+    from msa.evaluation import experiments
 
     names = experiments.run_ablation(args.set)
     chosen = experiments.select(names)
@@ -58,7 +61,7 @@ def _ablation(args) -> None:
 
 
 def _sweep(args) -> None:
-    from msa import experiments
+    from msa.evaluation import experiments
 
     key, values = experiments.parse_sweep(args.spec)
     names = experiments.run_sweep(key, values, args.set, queue=args.queue)
@@ -73,7 +76,7 @@ def _sweep(args) -> None:
 
 
 def _compare(args) -> None:
-    from msa import experiments
+    from msa.evaluation import experiments
 
     chosen = experiments.select(args.names, all_commits=args.all_commits)
     columns = experiments.differing_params(chosen)

@@ -52,8 +52,8 @@ class ManifestColumns:
 @dataclass(frozen=True)
 class DataParams:
     root: str = "data/demo"
-    # lab5 (msa.lab5) | mvsa_single | mvsa_multiple (msa.mvsa, as released) | manifest: a CSV
-    # or JSONL table of posts (msa.post_table)
+    # lab5 (msa.data.lab5) | mvsa_single | mvsa_multiple (msa.data.mvsa, as released) | manifest:
+    # a CSV or JSONL table of posts (msa.data.post_table)
     format: Literal["lab5", "mvsa_single", "mvsa_multiple", "manifest"] = "lab5"
     manifest_file: str = "posts.csv"  # manifest: the table, inside data.root
     columns: ManifestColumns = field(default_factory=ManifestColumns)

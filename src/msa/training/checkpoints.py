@@ -14,7 +14,7 @@ from sklearn.pipeline import Pipeline
 
 from msa import LABELS
 from msa.errors import MsaError
-from msa.features import FeatureSet
+from msa.features.store import FeatureSet
 from msa.files import atomic_write_bytes, write_json
 from msa.training import lexical
 from msa.training.model import ModelConfig, SentimentClassifier

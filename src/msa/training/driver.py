@@ -107,7 +107,7 @@ class Regime(Protocol):
     seed: int
     label_of: dict[str, str]  # every labelled guid's label
     is_main: bool  # the process that shows progress and writes files
-    encoders: dict  # what the fold models read (msa.features.encoder_identity)
+    encoders: dict  # what the fold models read (msa.features.extract.encoder_identity)
     mixed_precision: str  # what the fold models were trained under: no | bf16 | fp16
 
     def new_run(self, phase: Phase) -> Run: ...

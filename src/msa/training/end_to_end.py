@@ -16,12 +16,13 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from msa import LABEL_INDEX, backbones
-from msa.augment import eval_pipeline, load_rgb, resize_size, to_chw, train_pipeline
-from msa.backbones import ImageSpec
+from msa import LABEL_INDEX
+from msa.features import backbones
+from msa.features.augment import eval_pipeline, load_rgb, resize_size, to_chw, train_pipeline
+from msa.features.backbones import ImageSpec
 from msa.training.model import ModelConfig, SentimentClassifier
 from msa.params import AugmentParams, TrainParams
-from msa.prepared import Pair
+from msa.data.prepared import Pair
 
 class EndToEnd(nn.Module):
     """Both encoders (the one a mode needs) and the heads regime's head over their outputs."""

@@ -37,7 +37,7 @@ from transformers import get_cosine_schedule_with_warmup
 import msa
 from msa import LABEL_INDEX, LABELS, precision
 from msa.params import Params
-from msa.prepared import Pair
+from msa.data.prepared import Pair
 from msa.training import end_to_end
 from msa.training.driver import Fit, Phase, Progress, class_weights, seed_everything
 from msa.training.end_to_end import Collate, EpochShuffle, PairImages

@@ -17,7 +17,7 @@ from torch import nn
 from transformers import get_cosine_schedule_with_warmup
 
 from msa import precision
-from msa.features import FeatureSet
+from msa.features.store import FeatureSet
 from msa.params import TrainParams
 from msa.training.driver import Phase, Progress, class_weights, labels_of, seed_everything
 from msa.training.model import ModelConfig, SentimentClassifier, predict_proba

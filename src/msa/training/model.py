@@ -15,8 +15,8 @@ import torch
 from torch import nn
 
 from msa import LABELS
-from msa.backbones import pool
-from msa.features import FeatureSet
+from msa.features.backbones import pool
+from msa.features.store import FeatureSet
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
-from msa.prepared import Pair
+from msa.data.prepared import Pair
 from msa.errors import MsaError
 from msa.files import write_csv
 

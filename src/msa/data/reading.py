@@ -1,8 +1,8 @@
 """Reading a data folder in any layout (`data.format`): text decoding, image checks, the
-usable pairs (written by `msa.prepared`) and the data report.
+usable pairs (written by `msa.data.prepared`) and the data report.
 
 Every id the layout names ends up in exactly one place: the manifest of usable pairs, or a
-problem in the report with its reason (`msa.posts`). Problems that make a pair unusable are
+problem in the report with its reason (`msa.data.posts`). Problems that make a pair unusable are
 skips; the others (`empty_text`, `duplicate_guid`, `guid_in_both_lists`, ...) are notes on pairs
 that are kept. Identical posts (the same image bytes and text under different ids) are kept and
 noted: when they carry different labels, they show how far the labels themselves disagree.
@@ -19,12 +19,13 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
-from msa import LABELS, lab5, mvsa, post_table, rows
+from msa import LABELS
+from msa.data import lab5, mvsa, post_table, rows
 from msa.errors import MsaError
 from msa.params import DataParams
-from msa.posts import REASONED_PROBLEMS, SKIP_PROBLEMS, Candidate, Report
-from msa.prepared import Pair
-from msa.rows import Row, reason
+from msa.data.posts import REASONED_PROBLEMS, SKIP_PROBLEMS, Candidate, Report
+from msa.data.prepared import Pair
+from msa.data.rows import Row, reason
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -62,7 +63,7 @@ def prepare(root: str | Path, layout: DataParams | None = None, show_progress: b
             train_list: str | Path | None = None,
             test_list: str | Path | None = None) -> tuple[list[Pair], dict]:
     """Validate and decode every post under `root` in `layout.format`; return the usable pairs
-    and the data report. `train_list` and `test_list` replace the lab5 lists (`msa.lab5`)."""
+    and the data report. `train_list` and `test_list` replace the lab5 lists (`msa.data.lab5`)."""
     layout = layout or DataParams()
     root = Path(root)
     if not root.is_dir():

@@ -1,6 +1,6 @@
 """The one way rows are read: anything a single row raises becomes a recorded skip.
 
-A layout (`msa.lab5`, `msa.mvsa`, `msa.post_table`) is a `Layout`: `rows()` yields the raw rows
+A layout (`lab5`, `mvsa`, `post_table` in this package) is a `Layout`: `rows()` yields the raw rows
 of its files with their `file:line`, `read_row` turns one raw row into a `Candidate` (or records
 why not), and `settle` decides what only the rows together can (duplicates, conflicts).
 `read_layout` calls them, and `guarded` is the guard around each row: whatever the row's parsing,
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from msa.errors import MsaError
-from msa.posts import GUID_PATTERN, Candidate, Report
+from msa.data.posts import GUID_PATTERN, Candidate, Report
 
 Raw = TypeVar("Raw")
 Out = TypeVar("Out")

@@ -1,5 +1,5 @@
 """data/prepared/manifest.jsonl: the usable pairs, one JSON line each, whatever layout they came
-from. The prepare stage writes it (`msa.data`); every later stage reads it."""
+from. The prepare stage writes it (`msa.data.reading`); every later stage reads it."""
 
 from __future__ import annotations
 

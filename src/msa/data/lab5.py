@@ -10,8 +10,8 @@ from pathlib import Path
 
 from msa import LABELS
 from msa.errors import MsaError
-from msa.posts import GUID_PATTERN, Candidate, Report, label_of
-from msa.rows import Layout, Row, lines, read_text, reason
+from msa.data.posts import GUID_PATTERN, Candidate, Report, label_of
+from msa.data.rows import Layout, Row, lines, read_text, reason
 
 TRAIN_LIST = "train.txt"
 TEST_LIST = "test_without_label.txt"

@@ -1,8 +1,8 @@
 """What every input layout yields before its files are opened: posts to load, and the problems.
 
-A layout reader (`msa.lab5`, `msa.mvsa`, `msa.post_table`, each read through `msa.rows`) turns
+A layout reader (`lab5`, `mvsa`, `post_table`, each read through `rows`) turns
 its lists into `Candidate`s and records in the `Report` every post it names but cannot use, and
-why; `msa.data` then opens the files. Problems that make a post unusable are skips; the others are
+why; `reading` then opens the files. Problems that make a post unusable are skips; the others are
 notes on posts that are kept.
 """
 

@@ -21,8 +21,8 @@ from sklearn.model_selection import train_test_split
 
 from msa import LABELS
 from msa.errors import MsaError
-from msa.posts import Candidate, label_of
-from msa.rows import Layout, Row, inside, lines, read_text, reason
+from msa.data.posts import Candidate, label_of
+from msa.data.rows import Layout, Row, inside, lines, read_text, reason
 
 LABEL_FILE = "labelResultAll.txt"
 ANNOTATORS = {"mvsa_single": 1, "mvsa_multiple": 3}

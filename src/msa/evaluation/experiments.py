@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 from msa import LABELS, params  # noqa: E402
 from msa.files import atomic_write_text, save_figure  # noqa: E402
 from msa.errors import MsaError  # noqa: E402
-from msa.metrics import HEADLINE  # noqa: E402
+from msa.evaluation.metrics import HEADLINE  # noqa: E402
 
 METRICS_FILE = "metrics/metrics.json"
 NAMES = {"accuracy": "accuracy", "macro_f1": "macro-F1", "weighted_f1": "weighted-F1"}

@@ -21,7 +21,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from msa import LABELS
 from msa.errors import MsaError
-from msa.mvsa import LABEL_FILE
+from msa.data.mvsa import LABEL_FILE
 
 FORMATS = ("lab5", "mvsa_single", "mvsa_multiple", "manifest")
 

@@ -17,8 +17,8 @@ from pathlib import Path
 from msa import LABELS
 from msa.errors import MsaError
 from msa.params import ManifestColumns
-from msa.posts import Candidate, Report, label_of
-from msa.rows import Layout, Row, inside, lines, read_text
+from msa.data.posts import Candidate, Report, label_of
+from msa.data.rows import Layout, Row, inside, lines, read_text
 
 SPLITS = ("train", "test")
 

@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 from torchvision.transforms import v2 as T
 
-from msa.backbones import ImageSpec
+from msa.features.backbones import ImageSpec
 from msa.params import AugmentParams
 
 _INTERPOLATION = {"bicubic": cv2.INTER_CUBIC, "bilinear": cv2.INTER_LINEAR}

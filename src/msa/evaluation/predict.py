@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from msa import LABELS
-from msa.features import FeatureSet
+from msa.features.store import FeatureSet
 from msa.files import atomic_write_text
-from msa.prepared import Pair
+from msa.data.prepared import Pair
 from msa.training import checkpoints, lexical
 from msa.training.checkpoints import FoldModel
 from msa.training.end_to_end import pair_proba

@@ -1,0 +1,2 @@
+"""The data step: the layouts (one reader each, all through the row guard of `rows`), reading a
+folder into the prepared manifest (`reading`, `prepared`), the folds, and the demo data."""
