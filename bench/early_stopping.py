@@ -58,7 +58,7 @@ def score(name, seed, mode, train_params, results, cache, label_of, wall, dtype)
             # so what a shorter patience would have chosen can be read off a long run.
             "curves": [{"fold": row["fold"], "epoch": row["epoch"],
                         "stop_score": row["stop_score"], "val_accuracy": row["val_accuracy"],
-                        "val_macro_f1": row["val_macro_f1"]} for row in driver.epoch_log(results)],
+                        "val_macro_f1": row["val_macro_f1"]} for row in driver.train_log(results)],
             "produced_by": {"featurize": cache.produced_by, "train": precision.provenance(dtype)}}
 
 

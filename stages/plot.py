@@ -39,9 +39,8 @@ def main() -> None:
         {f: v["epochs_run"] for f, v in folds.items()}, out / "learning_curves.png",
         title=f"{mode}: learning curves, mean ± std over the folds still running"
               + (" (the run that chose the epoch count; the kept model was refitted)"
-                 if stopping.early_stopping == "refit" else ""),
-        holdout_monitor=(stopping.monitor if stopping.early_stopping in ("holdout", "refit")
-                         else None))
+                 if stopping.refits else ""),
+        holdout_monitor=stopping.monitor if stopping.holdout_chooses else None)
     matrix = metrics.confusion([r["label"] for r in rows], [r["predicted"] for r in rows])
     plots.plot_confusion(np.asarray(matrix), out / "confusion.png",
                          title=f"{mode}: confusion matrix of the out-of-fold predictions")

@@ -43,7 +43,7 @@ def main() -> None:
         checkpoints.save_models(results, p.mode, regime.encoders, args.models, p.train.regime,
                                 regime.mixed_precision)
         records.write_oof(driver.oof_rows(results, regime.label_of), args.oof)
-        records.write_train_log(driver.epoch_log(results), args.log)
+        records.write_train_log(driver.train_log(results), args.log)
         records.write_summary(args.summary, p.mode, driver.fold_epochs(results),
                               regime.produced_by())
     regime.close()

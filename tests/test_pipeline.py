@@ -91,3 +91,26 @@ def test_stages_that_read_artifacts_run_no_model_code(name):
     assert not any(f.startswith(("src/msa/training/", "src/msa/features/")) for f in closure)
     assert "src/msa/evaluation/predict.py" not in closure
     assert "models" not in PIPELINE[name]["deps"]
+
+
+def test_the_plots_dvc_shows_draw_the_curves_of_the_epoch_log():
+    """dvc.yaml's learning-curve plots name columns of plots/learning_curves.csv and
+    plots/stopping_curve.csv that msa.evaluation.plots writes from msa.epoch_log; every score
+    train.monitor may choose is drawn."""
+    from msa import epoch_log
+    from msa.evaluation import plots
+
+    written = {"plots/learning_curves.csv": {"folds_running", *(f"{c}_mean" for c in
+                                                                epoch_log.CURVES)},
+               "plots/stopping_curve.csv": set(plots.STOPPING_COLUMNS) - {"epoch"}}
+    drawn = set()
+    plot_specs = yaml.safe_load((REPO / "dvc.yaml").read_text())["plots"]
+    for spec in plot_specs:
+        for definition in spec.values() if isinstance(spec, dict) else []:
+            for path, columns in ((definition or {}).get("y") or {}).items():
+                if path in written:
+                    columns = [columns] if isinstance(columns, str) else columns
+                    assert set(columns) <= written[path], (path, columns)
+                    drawn |= set(columns)
+    assert {f"{score}_mean" for score in epoch_log.SCORES} <= drawn
+    assert "stop_score_mean" in drawn

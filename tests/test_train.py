@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from msa import LABELS
+from msa import LABELS, epoch_log
 from msa.evaluation import records
 from msa.training import driver, heads, lexical
 from msa.errors import MsaError
@@ -204,13 +204,13 @@ def test_cross_validation_writes_logs_and_oof_for_every_pair(tmp_path):
                                     replace(PARAMS, epochs=3),
                                           seed=0, show_progress=False)
     records.write_oof(driver.oof_rows(results, dict(zip(cache.guids, cache.labels))), tmp_path / "oof.csv")
-    records.write_train_log(driver.epoch_log(results), tmp_path / "log.csv")
+    records.write_train_log(driver.train_log(results), tmp_path / "log.csv")
     oof = records.read_oof(tmp_path / "oof.csv")
     assert sorted(r["guid"] for r in oof) == sorted(cache.guids)
     assert all(abs(sum(float(r[f"prob_{x}"]) for x in LABELS) - 1) < 1e-4 for r in oof)
     log = records.read_train_log(tmp_path / "log.csv")
     assert {row["fold"] for row in log} == {0, 1, 2}
-    assert set(log[0]) == set(records.LOG_COLUMNS)
+    assert set(log[0]) == set(epoch_log.COLUMNS)
     records.write_summary(tmp_path / "training.json", "multimodal", driver.fold_epochs(results),
                           {"train": {"precision": "fp32"}})
     summary = records.read_summary(tmp_path / "training.json")

@@ -16,6 +16,7 @@ from typing import Literal
 
 import yaml
 
+from msa import epoch_log
 from msa.errors import MsaError
 
 MODES = ("text", "image", "multimodal")
@@ -116,7 +117,7 @@ class TrainParams:
     warmup_ratio: float = 0.1
     clip_grad_norm: float = 1.0
     patience: int = 3
-    monitor: Literal["val_loss", "val_accuracy", "val_macro_f1"] = "val_macro_f1"
+    monitor: Literal[epoch_log.SCORES] = "val_macro_f1"
     # How many epochs a fold's model trains (msa.training.driver): chosen on a hold-out of the training
     # folds (refit then fits every training pair that long, its schedule spread over them;
     # holdout keeps the choosing model), on the scored fold (fold: the seed design's way,
@@ -149,6 +150,16 @@ class TrainParams:
     # finetune: DataLoader processes that decode and augment the images (1 measured fastest on
     # 2 CPU cores; a GPU machine wants more)
     num_workers: int = 1
+
+    @property
+    def holdout_chooses(self) -> bool:
+        """The epoch is chosen on a hold-out of the training folds (and the rule's knobs apply)."""
+        return self.early_stopping in ("holdout", "refit")
+
+    @property
+    def refits(self) -> bool:
+        """A fresh model fits every training pair for the epochs the hold-out chose."""
+        return self.early_stopping == "refit"
 
 
 @dataclass(frozen=True)
@@ -250,7 +261,7 @@ _DEAD = [
       for key in ("patience", "monitor")],
     ("train.holdout_fraction",
      lambda p: (f"train.early_stopping is {p.train.early_stopping}"
-                if p.train.early_stopping not in ("holdout", "refit") else None),
+                if not p.train.holdout_chooses else None),
      "set train.early_stopping to holdout or refit, or leave the key at its default"),
     ("featurize.image_weights",
      lambda p: (f"featurize.image_model is {p.featurize.image_model}"

@@ -25,7 +25,6 @@ from msa.errors import MsaError  # noqa: E402
 from msa.evaluation.metrics import HEADLINE  # noqa: E402
 
 METRICS_FILE = "metrics/metrics.json"
-NAMES = {"accuracy": "accuracy", "macro_f1": "macro-F1", "weighted_f1": "weighted-F1"}
 
 
 @dataclass
@@ -133,7 +132,7 @@ def _markdown(header: list[str], rows: list[list[str]]) -> list[str]:
 
 def table(experiments: list[Experiment], param_columns: list[str]) -> str:
     """A Markdown table: differing params, headline scores, per-class F1, epochs run."""
-    header = (["experiment", *param_columns, "mode"] + [f"{NAMES[m]} (mean ± std)" for m in HEADLINE]
+    header = (["experiment", *param_columns, "mode"] + [f"{HEADLINE[m]} (mean ± std)" for m in HEADLINE]
               + ["pooled accuracy", "pooled macro-F1"] + [f"F1 {label}" for label in LABELS]
               + ["epochs run (per fold)"])
     rows = []
@@ -173,7 +172,7 @@ def seed_table(experiments: list[Experiment], param_columns: list[str]) -> str:
         return ""
     shared_columns = [k for k in param_columns if k != "seed"]
     header = ([*shared_columns, "mode", "seeds"]
-              + [f"{NAMES[m]} over seeds (mean ± std, min-max)" for m in HEADLINE])
+              + [f"{HEADLINE[m]} over seeds (mean ± std, min-max)" for m in HEADLINE])
     rows = []
     for group in groups:
         first = group[0]
@@ -204,7 +203,7 @@ def chart(experiments: list[Experiment], path: str | Path, title: str) -> None:
     for i, name in enumerate(HEADLINE):
         ax.hlines(base[name], i - 0.45, i + 0.45, colors="black", linestyles="--",
                   label="majority-class baseline" if i == 0 else None)
-    ax.set_xticks(x, [NAMES[m] for m in HEADLINE])
+    ax.set_xticks(x, [HEADLINE[m] for m in HEADLINE])
     ax.set_ylim(0, 1)
     ax.set_ylabel("cross-validated score (mean over folds)")
     ax.set_title(title)

@@ -9,7 +9,9 @@ from sklearn.metrics import (accuracy_score, confusion_matrix, f1_score,
 from msa import LABELS
 from msa.files import write_csv
 
-HEADLINE = ("accuracy", "macro_f1", "weighted_f1")
+# The headline scores, owned here: metrics.json, `msa compare` and the sweep reports (with the
+# names they are shown by).
+HEADLINE = {"accuracy": "accuracy", "macro_f1": "macro-F1", "weighted_f1": "weighted-F1"}
 
 
 def scores(y_true, y_pred) -> dict[str, float]:

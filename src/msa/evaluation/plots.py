@@ -10,10 +10,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from msa import LABELS  # noqa: E402
+from msa import LABELS, epoch_log  # noqa: E402
 from msa.files import save_figure, write_table  # noqa: E402
 
-CURVES = ("train_loss", "val_loss", "val_accuracy", "val_macro_f1", "lr")
 
 
 def learning_curve_table(log: list[dict]) -> list[dict]:
@@ -22,7 +21,7 @@ def learning_curve_table(log: list[dict]) -> list[dict]:
     A fold that stopped early drops out of later epochs; nothing is padded or truncated.
     `stop_score` (what chose the epoch on the hold-out) is a curve too where it was logged.
     """
-    curves = CURVES + (("stop_score",) if any(np.isfinite(row["stop_score"]) for row in log)
+    curves = epoch_log.CURVES + (("stop_score",) if any(np.isfinite(row["stop_score"]) for row in log)
                        else ())
     table = []
     for epoch in sorted({row["epoch"] for row in log}):

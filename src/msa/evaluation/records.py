@@ -14,12 +14,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from msa import LABELS
+from msa import LABELS, epoch_log
 from msa.errors import MsaError
 from msa.files import read_csv, write_csv, write_json, write_table
 
-LOG_COLUMNS = ("fold", "epoch", "train_loss", "val_loss", "val_accuracy", "val_macro_f1",
-               "stop_score", "lr")
 OOF_COLUMNS = ("guid", "fold", "label", *(f"prob_{x}" for x in LABELS), "predicted")
 
 
@@ -35,11 +33,11 @@ def read_oof(path: str | Path) -> list[dict]:
 
 
 def write_train_log(log: list[dict], path: str | Path) -> None:
-    write_table(log, path, LOG_COLUMNS)
+    write_table(log, path, epoch_log.COLUMNS)
 
 
 def read_train_log(path: str | Path) -> list[dict]:
-    return [{k: (int(v) if k in ("fold", "epoch") else float(v)) for k, v in row.items()}
+    return [{k: (int(v) if k in epoch_log.COUNTERS else float(v)) for k, v in row.items()}
             for row in read_csv(path, "training log", "train")]
 
 

@@ -31,7 +31,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.class_weight import compute_class_weight
 from tqdm import tqdm
 
-from msa import LABEL_INDEX, LABELS
+from msa import LABEL_INDEX, LABELS, epoch_log
 from msa.errors import MsaError
 from msa.params import TrainParams
 from msa.training import lexical
@@ -138,7 +138,7 @@ def class_weights(labels: np.ndarray, power: float) -> torch.Tensor | None:
 def split_for_stopping(train_guids: list[str], label_of: dict, params: TrainParams,
                        seed: int) -> tuple[list[str], list[str]]:
     """(guids to fit, guids that choose the epoch); a hold-out only for holdout and refit."""
-    if params.early_stopping not in ("holdout", "refit"):
+    if not params.holdout_chooses:
         return train_guids, []
     labels = [label_of[g] for g in train_guids]
     # At least one pair of every class, so that small data sets can still stop early.
@@ -154,13 +154,13 @@ def split_for_stopping(train_guids: list[str], label_of: dict, params: TrainPara
 
 
 def scores(probs: np.ndarray, y: torch.Tensor, criterion) -> dict:
+    """The epoch's scores (epoch_log.SCORES, in its order): loss, accuracy and macro-F1."""
     predicted = probs.argmax(1)
-    return {
-        "val_loss": criterion(torch.log(torch.from_numpy(probs).clamp_min(1e-12)), y).item(),
-        "val_accuracy": accuracy_score(y.numpy(), predicted),
-        "val_macro_f1": f1_score(y.numpy(), predicted, average="macro",
-                                 labels=range(len(LABELS)), zero_division=0),
-    }
+    return dict(zip(epoch_log.SCORES, (
+        criterion(torch.log(torch.from_numpy(probs).clamp_min(1e-12)), y).item(),
+        accuracy_score(y.numpy(), predicted),
+        f1_score(y.numpy(), predicted, average="macro", labels=range(len(LABELS)),
+                 zero_division=0))))
 
 
 class EarlyStopping:
@@ -171,7 +171,8 @@ class EarlyStopping:
         self.best, self.waited = None, 0
 
     def improved(self, value: float) -> bool:
-        better = self.best is None or (value < self.best if self.monitor == "val_loss"
+        better = self.best is None or (value < self.best
+                                       if self.monitor in epoch_log.LOWER_IS_BETTER
                                        else value > self.best)
         if better:
             self.best, self.waited = value, 0
@@ -192,8 +193,9 @@ def epoch_row(fold: int, epoch: int, train_loss: float, lr: float, val_scores: d
         stop_score = stop_scores()[monitor]
     else:
         stop_score = val_scores[monitor] if chooser == "fold" else float("nan")
-    return {"fold": fold, "epoch": epoch, "train_loss": train_loss, **val_scores,
-            "stop_score": stop_score, "lr": lr}
+    return dict(zip(epoch_log.COLUMNS, (fold, epoch, train_loss,
+                                        *(val_scores[s] for s in epoch_log.SCORES), stop_score,
+                                        lr)))
 
 
 def labels_of(regime: Regime, guids: list[str]) -> torch.Tensor:
@@ -247,11 +249,11 @@ def train_fold(regime: Regime, folds: dict[str, int], fold: int, on_epoch=None) 
     train_guids = [g for g, f in folds.items() if f != fold]
     fold_seed = regime.seed * 1000 + fold
     fit_guids, stop_guids = split_for_stopping(train_guids, regime.label_of, params, fold_seed)
-    chooser = "holdout" if params.early_stopping == "refit" else params.early_stopping
+    chooser = "holdout" if params.holdout_chooses else params.early_stopping
     chosen = fit(regime, Phase(fold, "choose", fit_guids, val_guids, stop_guids, chooser,
                                params.epochs, fold_seed), on_epoch)
     epochs_run = len(chosen.log)
-    if params.early_stopping == "refit":
+    if params.refits:
         # The hold-out chose how many epochs; a fresh model fits every training pair for that
         # many, its warm-up and cosine spread over them, so that it ends annealed as a run of
         # fixed epochs does. The log stays the choosing run's.
@@ -295,7 +297,7 @@ def oof_rows(results: list[FoldResult], label_of: dict[str, str]):
             for result in results for guid, probs in zip(result.val_guids, result.val_probs)]
 
 
-def epoch_log(results: list[FoldResult]) -> list[dict]:
+def train_log(results: list[FoldResult]) -> list[dict]:
     return [row for result in results for row in result.log]
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import math
 
-FIELDS = ("fold", "epoch", "train_loss", "val_loss", "val_accuracy", "val_macro_f1",
-          "stop_score", "lr")
+from msa import epoch_log
+
 
 
 class EpochLog:
@@ -24,10 +24,10 @@ class EpochLog:
     def __call__(self, row: dict) -> None:
         if self.live is None:
             return
-        for name in FIELDS:
-            value = int(row[name]) if name in ("fold", "epoch") else float(row[name])
+        for name in epoch_log.COLUMNS:
+            value = int(row[name]) if name in epoch_log.COUNTERS else float(row[name])
             if not math.isnan(value):  # stop_score under early_stopping none
-                self.live.log_metric(name, value, plot=name not in ("fold", "epoch"))
+                self.live.log_metric(name, value, plot=name not in epoch_log.COUNTERS)
         self.live.next_step()
 
     def close(self) -> None:
