@@ -130,3 +130,22 @@ def test_a_knob_the_other_settings_leave_unread_is_refused_naming_both(raw, mess
 ])
 def test_knobs_that_are_read_or_at_their_default_are_accepted(raw):
     params.from_dict(raw)
+
+
+def test_every_param_is_declared_once_with_its_help_and_spelt_out_in_params_yaml():
+    import yaml
+
+    described = params.describe()
+    assert all(help_text.strip() for _, _, help_text in described)
+    keys = [key for key, _, _ in described]
+    assert len(keys) == len(set(keys))
+
+    def flat(raw, prefix=""):
+        return [k for name, value in raw.items()
+                for k in (flat(value, f"{prefix}{name}.") if isinstance(value, dict)
+                          else [prefix + name])]
+
+    assert flat(yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))) == keys
+    by_key = {key: text for key, _, text in described}
+    assert by_key["train.lexical_weight"].endswith("[a number in [0, 1] (0: the network alone)]")
+    assert by_key["train.monitor"].endswith("[val_loss | val_accuracy | val_macro_f1]")

@@ -85,6 +85,13 @@ def _compare(args) -> None:
     print(f"compare: report in {args.out}.md, chart in {args.out}.png")
 
 
+def _params(args) -> None:
+    from msa import params
+
+    for key, default, help_text in params.describe():
+        print(f"{key} = {default!r}\n    {help_text}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="msa", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -133,6 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--out", default="reports/compare", help="path stem of the .md and .png")
     cmp.add_argument("--title", default="Experiments compared")
     cmp.set_defaults(run=_compare)
+
+    prm = commands.add_parser("params", help="every key of params.yaml: its default, when it "
+                                             "applies, and what it allows")
+    prm.set_defaults(run=_params)
     return parser
 
 

@@ -1,20 +1,24 @@
 """The typed, validated params object read from params.yaml.
 
-Every key is a dataclass field; an unknown key, a wrong type or a value out of range fails at
-load time with the key's dotted name and what is allowed, before any work starts.
+Each param is declared once, below: its type, its default, its range and a one-line help that
+says when it applies (`knob`), on pydantic's dataclasses. An unknown key, a wrong type, a value
+out of range, or a knob the other settings leave unread (`_DEAD`) fails at load time in one line
+that names the dotted key and what is allowed, before any work starts.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import re
 import typing
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
+from pydantic import BeforeValidator, ConfigDict, Field, StrictInt, TypeAdapter, ValidationError
+from pydantic.dataclasses import dataclass
 
 from msa import epoch_log
 from msa.errors import MsaError
@@ -40,116 +44,152 @@ _Yaml12Loader.add_implicit_resolver(
     _BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
 
-@dataclass(frozen=True)
+def _not_bool(value):
+    if isinstance(value, bool):  # YAML's true is no number here
+        raise ValueError("a boolean")
+    return value
+
+
+# The types params are read as: integers as written; numbers also from YAML's strings such as
+# 1e-3 (no dot); an empty value is an empty string, or a section at its defaults.
+Integer = StrictInt
+Number = Annotated[float, BeforeValidator(_not_bool)]
+Text = Annotated[str, BeforeValidator(lambda value: "" if value is None else value)]
+_CONFIG = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+
+
+def section(cls):
+    """A nested section of keys, its defaults where params.yaml leaves it empty."""
+    return Annotated[cls, BeforeValidator(lambda value: {} if value is None else value)]
+
+
+def knob(default, help: str, note: str = "", **limits):
+    """A param's default, its one-line help (when it applies), and its range: ge, gt, le, lt;
+    `note` is said with the range when a value is refused."""
+    factory = {"default_factory": default} if callable(default) else {"default": default}
+    return Field(**factory, description=help, **limits,
+                 json_schema_extra={"note": note} if note else None)
+
+
+SEED = {"ge": 0, "lt": 2**32}  # numpy's and sklearn's seeds
+
+
+@dataclass(frozen=True, config=_CONFIG)
 class ManifestColumns:
-    id: str = "id"
-    text: str = "text"              # the text inline; or
-    text_path: str = "text_path"    # a text file, relative to the manifest's folder
-    image_path: str = "image_path"  # relative to the manifest's folder
-    label: str = "label"            # empty: a post to predict
-    split: str = "split"            # optional: train | test
+    id: Text = knob("id", "manifest: the column of post ids")
+    text: Text = knob("text", "manifest: the text inline; or")
+    text_path: Text = knob("text_path", "manifest: a text file, relative to the table's folder")
+    image_path: Text = knob("image_path", "manifest: the image, relative to the table's folder")
+    label: Text = knob("label", "manifest: the label; empty: a post to predict")
+    split: Text = knob("split", "manifest: optional, train | test")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_CONFIG)
 class DataParams:
-    root: str = "data/demo"
-    # lab5 (msa.data.lab5) | mvsa_single | mvsa_multiple (msa.data.mvsa, as released) | manifest:
-    # a CSV or JSONL table of posts (msa.data.post_table)
-    format: Literal["lab5", "mvsa_single", "mvsa_multiple", "manifest"] = "lab5"
-    manifest_file: str = "posts.csv"  # manifest: the table, inside data.root
-    columns: ManifestColumns = field(default_factory=ManifestColumns)
-    # mvsa: the release names no test posts; a stratified share drawn with test_seed, or a file
-    # in data.root listing the ids to predict (one per line)
-    test_fraction: float = 0.1
-    test_seed: int = 0
-    test_list: str = ""
+    root: Text = knob("data/demo", "the data folder")
+    format: Literal["lab5", "mvsa_single", "mvsa_multiple", "manifest"] = knob(
+        "lab5", "lab5 (msa.data.lab5) | MVSA as released (msa.data.mvsa) | manifest: a CSV or "
+        "JSONL table of posts (msa.data.post_table)")
+    manifest_file: Text = knob("posts.csv", "manifest: the table, inside data.root")
+    columns: section(ManifestColumns) = knob(ManifestColumns, "manifest: its column names")
+    test_fraction: Number = knob(0.1, "mvsa: a stratified share of the posts held out to "
+                                 "predict (the release names none)", gt=0, lt=1)
+    test_seed: Integer = knob(0, "mvsa: the seed of that share", **SEED)
+    test_list: Text = knob("", "mvsa: or a file in data.root naming them, one id per line")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_CONFIG)
 class FoldParams:
-    n_splits: int = 5
-    seed: int = 0  # which pairs share a fold; apart from `seed`, so training seeds share folds
-    # none: every pair is split alone | text: posts with the same text (case, URLs and spacing
-    # aside) share a fold, so no copy is scored by a model trained on another.
-    group: Literal["none", "text"] = "none"
+    n_splits: Integer = knob(5, "folds of StratifiedKFold", ge=2)
+    seed: Integer = knob(0, "which pairs share a fold; apart from `seed`, so training seeds "
+                         "share folds", **SEED)
+    group: Literal["none", "text"] = knob(
+        "none", "text: posts with the same text (case, URLs and spacing aside) share a fold, so "
+        "no copy is scored by a model trained on another")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_CONFIG)
 class FeaturizeParams:
-    # A packaged alias (all-MiniLM-L6-v2), a Hugging Face name or a local model folder.
-    text_model: str = "all-MiniLM-L6-v2"
-    text_pooling: Literal["mean", "cls"] = "mean"
-    text_max_length: int = 128
-    # Top layers of the (BERT-family) text encoder that train fine-tunes; 0 (the default, for a
-    # train stage of seconds on any CPU) keeps it frozen. Featurize caches the per-token states
-    # entering them, so train never reruns the rest.
-    text_tuned_layers: int = 0
-    # A packaged alias (efficientnet_lite0/1/2), resnet50 or another timm architecture (these
-    # two need image_weights).
-    image_model: str = "efficientnet_lite0"
-    # Local state_dict file for resnet50 or a timm architecture; "random" builds it untrained
-    # (for tests only).
-    image_weights: str = ""
-    text_batch_size: int = 64
-    # 0: by precision, 32 in bf16 and 8 in fp32 (small batches stay in cache; measured faster)
-    image_batch_size: int = 0
+    text_model: Text = knob("all-MiniLM-L6-v2", "a packaged alias, a Hugging Face name or a "
+                            "local model folder")
+    text_pooling: Literal["mean", "cls"] = knob("mean", "mean over real tokens, or cls")
+    text_max_length: Integer = knob(128, "tokens read of a post", ge=8)
+    text_tuned_layers: Integer = knob(
+        0, "top layers of a BERT-family text encoder that train fine-tunes on their cached "
+        "input states", note="0: frozen text encoder", ge=0)
+    image_model: Text = knob("efficientnet_lite0", "a packaged alias (efficientnet_lite0/1/2), "
+                             "resnet50 or another timm architecture (these need image_weights)")
+    image_weights: Text = knob("", "resnet50 or a timm architecture: a local state_dict file; "
+                               "random builds it untrained (tests only)")
+    text_batch_size: Integer = knob(64, "texts a batch", ge=1)
+    image_batch_size: Integer = knob(0, "images a batch", note="0: by precision, 32 in bf16 and "
+                                     "8 in fp32, measured fastest", ge=0)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_CONFIG)
 class AugmentParams:
-    views: int = 4
-    crop_scale_min: float = 0.5
-    hflip_p: float = 0.5
-    blur_p: float = 0.2
-    grid_distortion_p: float = 0.2
-    color_jitter_p: float = 0.5
-    color_jitter_strength: float = 0.2
-    seed: int = 0  # the augmented views; apart from `seed`, so training seeds share features
+    views: Integer = knob(4, "augmented views featurize caches of each labelled image", ge=0)
+    crop_scale_min: Number = knob(0.5, "views: random resized crop, smallest share", gt=0, le=1)
+    hflip_p: Number = knob(0.5, "views: horizontal flip, probability", ge=0, le=1)
+    blur_p: Number = knob(0.2, "views: blur, probability", ge=0, le=1)
+    grid_distortion_p: Number = knob(0.2, "views: grid distortion, probability", ge=0, le=1)
+    color_jitter_p: Number = knob(0.5, "views: colour jitter, probability", ge=0, le=1)
+    color_jitter_strength: Number = knob(0.2, "views: colour jitter, strength", ge=0, le=1)
+    seed: Integer = knob(0, "the augmented views; apart from `seed`, so training seeds share "
+                         "features", **SEED)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_CONFIG)
 class TrainParams:
-    epochs: int = 10  # at most, where early stopping chooses how many
-    batch_size: int = 64
-    lr: float = 1e-3
-    text_lr: float = 1e-4  # the fine-tuned text layers (featurize.text_tuned_layers > 0)
-    weight_decay: float = 1e-2
-    warmup_ratio: float = 0.1
-    clip_grad_norm: float = 1.0
-    patience: int = 3
-    monitor: Literal[epoch_log.SCORES] = "val_macro_f1"
-    # How many epochs a fold's model trains (msa.training.driver): chosen on a hold-out of the training
-    # folds (refit then fits every training pair that long, its schedule spread over them;
-    # holdout keeps the choosing model), on the scored fold (fold: the seed design's way,
-    # optimistic), or train.epochs (none).
-    early_stopping: Literal["none", "holdout", "refit", "fold"] = "refit"
-    holdout_fraction: float = 0.1
-    hidden_dim: int = 128
-    image_hidden_dim: int = 512
-    attention_heads: int = 8
-    attention_dropout: float = 0.1
-    dropout: float = 0.3  # projections and classifier
-    # Loss weights are sklearn's "balanced" weights to this power: 1 balanced, 0 unweighted.
-    class_weight_power: float = 0.0
-    label_smoothing: float = 0.0
-    # Text and multimodal modes: the share of a TF-IDF logistic regression over the posts' text
-    # in the blended probabilities (msa.training.lexical; 0: the network alone), and its inverse
-    # regularisation strength.
-    lexical_weight: float = 0.3
-    lexical_c: float = 4.0
-    # heads: the head (and the tuned text layers) on cached features (msa.training.heads); finetune:
-    # both encoders and the head end to end from the raw pairs, the images augmented afresh
-    # every epoch, under Hugging Face Accelerate (msa.training.finetune)
-    regime: Literal["heads", "finetune"] = "heads"
-    encoder_lr: float = 2e-5  # finetune: both encoders (the head trains at train.lr)
-    gradient_accumulation_steps: int = 1  # finetune: batches per optimizer step
-    # finetune: auto is the `precision` param's choice on a CPU, bf16 (or fp16 where bf16 is
-    # not supported) on a GPU
-    mixed_precision: Literal["auto", "no", "bf16", "fp16"] = "auto"
-    launch: str = "cpu"  # finetune: the launch, configs/accelerate/<launch>.yaml
-    # finetune: DataLoader processes that decode and augment the images (1 measured fastest on
-    # 2 CPU cores; a GPU machine wants more)
-    num_workers: int = 1
+    epochs: Integer = knob(10, "at most, where early stopping chooses how many", ge=1)
+    batch_size: Integer = knob(64, "pairs a batch (finetune: a device)", ge=1)
+    lr: Number = knob(1e-3, "AdamW's rate for the head", gt=0)
+    text_lr: Number = knob(1e-4, "heads: the fine-tuned text layers' rate "
+                           "(featurize.text_tuned_layers > 0)", gt=0)
+    weight_decay: Number = knob(1e-2, "AdamW's weight decay", ge=0)
+    warmup_ratio: Number = knob(0.1, "share of the steps warming up before the cosine decay",
+                                ge=0, lt=1)
+    clip_grad_norm: Number = knob(1.0, "gradient norm clipped to", gt=0)
+    patience: Integer = knob(3, "holdout, refit, fold: epochs waited after the best", ge=1)
+    early_stopping: Literal["none", "holdout", "refit", "fold"] = knob(
+        "refit", "how many epochs a fold's model trains (msa.training.driver): chosen on a "
+        "hold-out of the training folds (refit then fits every training pair that long; "
+        "holdout keeps the choosing model), on the scored fold (fold), or train.epochs (none)")
+    monitor: Literal[epoch_log.SCORES] = knob("val_macro_f1", "holdout, refit, fold: the score "
+                                              "that chooses the epoch")
+    holdout_fraction: Number = knob(0.1, "holdout, refit: the share held out", gt=0, le=0.5)
+    hidden_dim: Integer = knob(128, "the width both modalities are projected to", ge=1)
+    image_hidden_dim: Integer = knob(512, "the image MLP's hidden width", ge=1)
+    attention_heads: Integer = knob(8, "multimodal: heads of the fusion attention", ge=1)
+    attention_dropout: Number = knob(0.1, "multimodal: dropout in the fusion attention", ge=0,
+                                     lt=1)
+    dropout: Number = knob(0.3, "projections and classifier", ge=0, lt=1)
+    class_weight_power: Number = knob(0.0, "loss weights: sklearn's balanced weights to this "
+                                      "power", note="1: balanced, 0: unweighted", ge=0, le=1)
+    label_smoothing: Number = knob(0.0, "of the cross-entropy", ge=0, lt=1)
+    lexical_weight: Number = knob(0.3, "text, multimodal: the share of a TF-IDF logistic "
+                                  "regression (msa.training.lexical) in the probabilities",
+                                  note="0: the network alone", ge=0, le=1)
+    lexical_c: Number = knob(4.0, "the lexical model's inverse regularisation strength", gt=0)
+    regime: Literal["heads", "finetune"] = knob(
+        "heads", "heads: the head (and tuned text layers) on cached features "
+        "(msa.training.heads); finetune: both encoders and the head end to end from the raw "
+        "pairs under Accelerate (msa.training.finetune)")
+    encoder_lr: Number = knob(2e-5, "finetune: both encoders' rate", gt=0)
+    gradient_accumulation_steps: Integer = knob(1, "finetune: batches an optimizer step", ge=1)
+    mixed_precision: Literal["auto", "no", "bf16", "fp16"] = knob(
+        "auto", "finetune: auto is `precision`'s choice on a CPU, bf16 (fp16 where bf16 is not "
+        "supported) on a GPU")
+    launch: Text = knob("cpu", "finetune: the launch, configs/accelerate/<launch>.yaml",
+                        pattern=r"^[A-Za-z0-9_-]+$")
+    num_workers: Integer = knob(1, "finetune: DataLoader processes decoding and augmenting the "
+                                "images (1 measured fastest on 2 CPU cores)",
+                                note="0: in the training process", ge=0)
+
+    def __post_init__(self):
+        if self.hidden_dim % self.attention_heads:
+            raise ParamsError(f"train.attention_heads: {self.attention_heads!r} is not allowed; "
+                              "use an integer >= 1 that divides train.hidden_dim")
 
     @property
     def holdout_chooses(self) -> bool:
@@ -162,78 +202,20 @@ class TrainParams:
         return self.early_stopping == "refit"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_CONFIG)
 class Params:
-    mode: Literal["text", "image", "multimodal"] = "multimodal"
-    seed: int = 0  # training: initialisation, batch order, the view drawn, the hold-out
-    # Where the encoders autocast (featurize; the tuned text layers in train and predict):
-    # auto is bf16 where the CPU runs it natively (AVX-512 BF16, AMX) and fp32 elsewhere,
-    # where bf16 is emulated and 7-22x slower (msa.precision).
-    precision: Literal["auto", "bf16", "fp32"] = "auto"
-    data: DataParams = field(default_factory=DataParams)
-    fold: FoldParams = field(default_factory=FoldParams)
-    featurize: FeaturizeParams = field(default_factory=FeaturizeParams)
-    augment: AugmentParams = field(default_factory=AugmentParams)
-    train: TrainParams = field(default_factory=TrainParams)
-
-
-# (dotted key, check, what is allowed) for constraints the types cannot express.
-_RANGES = [
+    mode: Literal["text", "image", "multimodal"] = knob("multimodal", "the modalities trained on")
     # train derives each fold's seed as seed * 1000 + fold, which numpy and sklearn need < 2**32
-    ("seed", lambda p: 0 <= p.seed < 10**6, "an integer in [0, 10**6)"),
-    ("data.test_fraction", lambda p: 0 < p.data.test_fraction < 1, "a number in (0, 1)"),
-    ("data.test_seed", lambda p: 0 <= p.data.test_seed < 2**32, "an integer in [0, 2**32)"),
-    ("fold.n_splits", lambda p: p.fold.n_splits >= 2, "an integer >= 2"),
-    ("fold.seed", lambda p: 0 <= p.fold.seed < 2**32, "an integer in [0, 2**32)"),
-    ("augment.seed", lambda p: 0 <= p.augment.seed < 2**32, "an integer in [0, 2**32)"),
-    ("featurize.text_max_length", lambda p: p.featurize.text_max_length >= 8, "an integer >= 8"),
-    ("featurize.text_tuned_layers", lambda p: p.featurize.text_tuned_layers >= 0,
-     "an integer >= 0 (0: frozen text encoder)"),
-    ("featurize.text_batch_size", lambda p: p.featurize.text_batch_size >= 1, "an integer >= 1"),
-    ("featurize.image_batch_size", lambda p: p.featurize.image_batch_size >= 0,
-     "an integer >= 0 (0: by precision)"),
-    ("augment.views", lambda p: p.augment.views >= 0, "an integer >= 0"),
-    ("augment.crop_scale_min", lambda p: 0 < p.augment.crop_scale_min <= 1, "a number in (0, 1]"),
-    ("augment.hflip_p", lambda p: 0 <= p.augment.hflip_p <= 1, "a probability in [0, 1]"),
-    ("augment.blur_p", lambda p: 0 <= p.augment.blur_p <= 1, "a probability in [0, 1]"),
-    ("augment.grid_distortion_p", lambda p: 0 <= p.augment.grid_distortion_p <= 1,
-     "a probability in [0, 1]"),
-    ("augment.color_jitter_p", lambda p: 0 <= p.augment.color_jitter_p <= 1,
-     "a probability in [0, 1]"),
-    ("augment.color_jitter_strength", lambda p: 0 <= p.augment.color_jitter_strength <= 1,
-     "a number in [0, 1]"),
-    ("train.epochs", lambda p: p.train.epochs >= 1, "an integer >= 1"),
-    ("train.batch_size", lambda p: p.train.batch_size >= 1, "an integer >= 1"),
-    ("train.lr", lambda p: p.train.lr > 0, "a number > 0"),
-    ("train.text_lr", lambda p: p.train.text_lr > 0, "a number > 0"),
-    ("train.weight_decay", lambda p: p.train.weight_decay >= 0, "a number >= 0"),
-    ("train.warmup_ratio", lambda p: 0 <= p.train.warmup_ratio < 1, "a number in [0, 1)"),
-    ("train.clip_grad_norm", lambda p: p.train.clip_grad_norm > 0, "a number > 0"),
-    ("train.patience", lambda p: p.train.patience >= 1, "an integer >= 1"),
-    ("train.holdout_fraction", lambda p: 0 < p.train.holdout_fraction <= 0.5,
-     "a number in (0, 0.5]"),
-    ("train.hidden_dim", lambda p: p.train.hidden_dim >= 1, "an integer >= 1"),
-    ("train.image_hidden_dim", lambda p: p.train.image_hidden_dim >= 1, "an integer >= 1"),
-    ("train.attention_heads",
-     lambda p: p.train.attention_heads >= 1 and p.train.hidden_dim % p.train.attention_heads == 0,
-     "an integer >= 1 that divides train.hidden_dim"),
-    ("train.dropout", lambda p: 0 <= p.train.dropout < 1, "a number in [0, 1)"),
-    ("train.attention_dropout", lambda p: 0 <= p.train.attention_dropout < 1,
-     "a number in [0, 1)"),
-    ("train.class_weight_power", lambda p: 0 <= p.train.class_weight_power <= 1,
-     "a number in [0, 1] (1: balanced, 0: unweighted)"),
-    ("train.label_smoothing", lambda p: 0 <= p.train.label_smoothing < 1, "a number in [0, 1)"),
-    ("train.lexical_weight", lambda p: 0 <= p.train.lexical_weight <= 1,
-     "a number in [0, 1] (0: the network alone)"),
-    ("train.lexical_c", lambda p: p.train.lexical_c > 0, "a number > 0"),
-    ("train.encoder_lr", lambda p: p.train.encoder_lr > 0, "a number > 0"),
-    ("train.gradient_accumulation_steps", lambda p: p.train.gradient_accumulation_steps >= 1,
-     "an integer >= 1"),
-    ("train.num_workers", lambda p: p.train.num_workers >= 0, "an integer >= 0 (0: in the "
-     "training process)"),
-    ("train.launch", lambda p: re.fullmatch(r"[A-Za-z0-9_-]+", p.train.launch) is not None,
-     "the name of a file in configs/accelerate/, without .yaml"),
-]
+    seed: Integer = knob(0, "training: initialisation, batch order, the view drawn, the "
+                         "hold-out", ge=0, lt=10**6)
+    precision: Literal["auto", "bf16", "fp32"] = knob(
+        "auto", "where the encoders autocast (featurize; the tuned text layers in train and "
+        "predict): auto is bf16 where the CPU runs it natively, else fp32 (msa.precision)")
+    data: section(DataParams) = knob(DataParams, "the posts")
+    fold: section(FoldParams) = knob(FoldParams, "the folds")
+    featurize: section(FeaturizeParams) = knob(FeaturizeParams, "the encoders")
+    augment: section(AugmentParams) = knob(AugmentParams, "the training images' views")
+    train: section(TrainParams) = knob(TrainParams, "the training")
 
 
 _AUGMENT_KNOBS = ("crop_scale_min", "hflip_p", "blur_p", "grid_distortion_p", "color_jitter_p",
@@ -286,6 +268,23 @@ _DEAD = [
 ]
 
 
+def describe(cls=Params, prefix: str = "") -> list[tuple[str, object, str]]:
+    """(dotted key, default, help with its choices or range) of every param, in file order."""
+    rows = []
+    for name, field in cls.__pydantic_fields__.items():
+        key, default = prefix + name, field.get_default(call_default_factory=True)
+        if dataclasses.is_dataclass(field.annotation):
+            rows += describe(field.annotation, key + ".")
+            continue
+        if typing.get_origin(field.annotation) is Literal:
+            allowed = " | ".join(typing.get_args(field.annotation))
+        else:
+            allowed = _allowed(field) if any(hasattr(m, b) for m in field.metadata
+                                             for b in ("ge", "gt", "le", "lt")) else ""
+        rows.append((key, default, field.description + (f" [{allowed}]" if allowed else "")))
+    return rows
+
+
 def _value(params, key: str):
     return functools.reduce(getattr, key.split("."), params)
 
@@ -299,62 +298,105 @@ def _refuse_dead_knobs(params: Params) -> None:
             raise ParamsError(f"{key}: {value!r} is never read while {reason}; {remedy}")
 
 
-def _convert(value, hint, key: str):
-    origin = typing.get_origin(hint)
-    if origin is Literal:
-        allowed = typing.get_args(hint)
-        if value not in allowed:
-            raise ParamsError(f"{key}: {value!r} is not allowed; use one of {', '.join(allowed)}")
-        return value
-    if dataclasses.is_dataclass(hint):
-        if value is None:
-            value = {}
-        if not isinstance(value, dict):
-            raise ParamsError(f"{key}: expected a section of keys, got {value!r}")
-        return _build(hint, value, key + ".")
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise ParamsError(f"{key}: expected true or false, got {value!r}")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ParamsError(f"{key}: expected an integer, got {value!r}")
-        return value
-    if hint is float:
-        # YAML reads 1e-3 (no dot) as a string; accept what float() accepts.
-        if isinstance(value, bool):
-            raise ParamsError(f"{key}: expected a number, got {value!r}")
-        try:
-            return float(value)
-        except (TypeError, ValueError):
-            raise ParamsError(f"{key}: expected a number, got {value!r}") from None
-    if hint is str:
-        if value is None:
-            return ""
-        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-            raise ParamsError(f"{key}: expected a string, got {value!r}")
-        return str(value)
-    raise TypeError(f"unsupported param type {hint!r} for {key}")
+def _section(key: tuple) -> type:
+    """The params class that holds the key at this location."""
+    cls = Params
+    for name in key[:-1]:
+        cls = cls.__pydantic_fields__[name].annotation
+    return cls
 
 
-def _build(cls, raw: dict, prefix: str = ""):
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    unknown = [k for k in raw if k not in names]
-    if unknown:
-        raise ParamsError(
-            f"{prefix}{unknown[0]}: unknown key; the keys here are {', '.join(names)}"
-        )
-    return cls(**{k: _convert(v, hints[k], prefix + k) for k, v in raw.items()})
+def _number(value) -> str:
+    """A bound as people write it: 0.5, 2**32, 10**6."""
+    for base in (2, 10):
+        power = round(math.log(value, base)) if value > 1 else 0
+        if value >= 2**16 and base**power == value:
+            return f"{base}**{power}"
+    return f"{value:g}"
+
+
+def _allowed(field) -> str:
+    """What a field's range allows, in words: 'an integer >= 1', 'a number in (0, 1]'."""
+    kind = "an integer" if field.annotation is int else "a number"
+    limits = {bound: getattr(m, bound) for m in field.metadata
+              for bound in ("ge", "gt", "le", "lt") if hasattr(m, bound)}
+    low = [f"[{_number(limits['ge'])}" if "ge" in limits else
+           f"({_number(limits['gt'])}" if "gt" in limits else None][0]
+    high = [f"{_number(limits['le'])}]" if "le" in limits else
+            f"{_number(limits['lt'])})" if "lt" in limits else None][0]
+    if low and high:
+        words = f"{kind} in {low}, {high}"
+    else:
+        bound = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
+        words = " and ".join(f"{kind} {bound[k]} {_number(v)}" for k, v in limits.items())
+    note = (field.json_schema_extra or {}).get("note")
+    return f"{words} ({note})" if note else words
+
+
+def _one_line(error: ValidationError) -> ParamsError:
+    """The first error pydantic found, as one line naming the dotted key."""
+    first = error.errors()[0]
+    loc, value, kind = first["loc"], first.get("input"), first["type"]
+    key = ".".join(str(part) for part in loc)
+    if kind in ("unexpected_keyword_argument", "extra_forbidden"):
+        names = ", ".join(_section(loc).__pydantic_fields__)
+        return ParamsError(f"{key}: unknown key; the keys here are {names}")
+    if kind in ("dataclass_type", "dataclass_args_type", "model_type"):
+        return ParamsError(f"{key}: expected a section of keys, got {value!r}")
+    field = _section(loc).__pydantic_fields__[loc[-1]] if loc else None
+    if kind == "literal_error":
+        allowed = typing.get_args(field.annotation)
+        return ParamsError(f"{key}: {value!r} is not allowed; use one of {', '.join(allowed)}")
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        return ParamsError(f"{key}: {value!r} is not allowed; use {_allowed(field)}")
+    if kind == "string_pattern_mismatch":
+        return ParamsError(f"{key}: {value!r} is not allowed; use the name of a file in "
+                           "configs/accelerate/, without .yaml")
+    expected = {"int": "an integer", "float": "a number", "string": "a string",
+                "value": "a number"}.get(kind.split("_")[0], kind)
+    return ParamsError(f"{key}: expected {expected}, got {value!r}")
+
+
+def describe(cls=Params, prefix: str = "") -> list[tuple[str, object, str]]:
+    """(dotted key, default, help with its choices or range) of every param, in file order."""
+    rows = []
+    for name, field in cls.__pydantic_fields__.items():
+        key, default = prefix + name, field.get_default(call_default_factory=True)
+        if dataclasses.is_dataclass(field.annotation):
+            rows += describe(field.annotation, key + ".")
+            continue
+        if typing.get_origin(field.annotation) is Literal:
+            allowed = " | ".join(typing.get_args(field.annotation))
+        else:
+            allowed = _allowed(field) if any(hasattr(m, b) for m in field.metadata
+                                             for b in ("ge", "gt", "le", "lt")) else ""
+        rows.append((key, default, field.description + (f" [{allowed}]" if allowed else "")))
+    return rows
+
+
+def _value(params, key: str):
+    return functools.reduce(getattr, key.split("."), params)
+
+
+def _refuse_dead_knobs(params: Params) -> None:
+    defaults = Params()
+    for key, dead_because, remedy in _DEAD:
+        value = _value(params, key)
+        reason = dead_because(params)
+        if reason and value != _value(defaults, key):
+            raise ParamsError(f"{key}: {value!r} is never read while {reason}; {remedy}")
+
+
+_PARAMS = TypeAdapter(Params)
 
 
 def from_dict(raw: dict) -> Params:
     if not isinstance(raw, dict):
         raise ParamsError("params.yaml must be a mapping of keys")
-    params = _build(Params, raw)
-    for key, ok, allowed in _RANGES:
-        if not ok(params):
-            raise ParamsError(f"{key}: {_value(params, key)!r} is not allowed; use {allowed}")
+    try:
+        params = _PARAMS.validate_python(raw)
+    except ValidationError as error:
+        raise _one_line(error) from None
     _refuse_dead_knobs(params)
     return params
 
