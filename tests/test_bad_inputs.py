@@ -113,7 +113,7 @@ def test_predict_stage_refuses_models_from_other_encoders(tmp_path):
     from msa.data import prepared
     from msa.params import TrainParams
     from msa.training import checkpoints
-    from test_train import PARAMS, folds_for, synthetic_features, train_cross_validated
+    from synthetic import PARAMS, folds_for, synthetic_features, train_cross_validated
 
     cache = synthetic_features(n=30)
     results = train_cross_validated(cache, folds_for(cache), "text",

@@ -6,7 +6,7 @@ from msa.errors import MsaError
 from msa.params import TrainParams
 from msa.data.prepared import Pair
 from msa.training import checkpoints
-from test_train import (PARAMS, folds_for, synthetic_features, synthetic_token_features,
+from synthetic import (PARAMS, folds_for, synthetic_features, synthetic_token_features,
                         train_cross_validated)
 
 

@@ -12,7 +12,7 @@ from msa.features import extract
 from msa.training import checkpoints
 from msa.params import AugmentParams, FeaturizeParams, TrainParams
 from conftest import LAB5
-from test_train import train_cross_validated
+from synthetic import train_cross_validated
 
 pytestmark = [
     pytest.mark.realdata,

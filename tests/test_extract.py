@@ -116,13 +116,6 @@ def test_featurize_is_deterministic_and_round_trips(demo_features, tmp_path):
     assert reloaded.encoders["text_tuned_layers"] == 0
 
 
-def test_missing_cache_is_a_clear_error(tmp_path):
-    from msa.errors import MsaError
-
-    with pytest.raises(MsaError, match="run the featurize stage first"):
-        store.load(tmp_path)
-
-
 def test_image_batch_size_follows_the_precision_unless_set():
     assert extract.image_batch_size(FeaturizeParams(), "bf16") == 32
     assert extract.image_batch_size(FeaturizeParams(), "fp32") == 8
