@@ -268,36 +268,6 @@ _DEAD = [
 ]
 
 
-def describe(cls=Params, prefix: str = "") -> list[tuple[str, object, str]]:
-    """(dotted key, default, help with its choices or range) of every param, in file order."""
-    rows = []
-    for name, field in cls.__pydantic_fields__.items():
-        key, default = prefix + name, field.get_default(call_default_factory=True)
-        if dataclasses.is_dataclass(field.annotation):
-            rows += describe(field.annotation, key + ".")
-            continue
-        if typing.get_origin(field.annotation) is Literal:
-            allowed = " | ".join(typing.get_args(field.annotation))
-        else:
-            allowed = _allowed(field) if any(hasattr(m, b) for m in field.metadata
-                                             for b in ("ge", "gt", "le", "lt")) else ""
-        rows.append((key, default, field.description + (f" [{allowed}]" if allowed else "")))
-    return rows
-
-
-def _value(params, key: str):
-    return functools.reduce(getattr, key.split("."), params)
-
-
-def _refuse_dead_knobs(params: Params) -> None:
-    defaults = Params()
-    for key, dead_because, remedy in _DEAD:
-        value = _value(params, key)
-        reason = dead_because(params)
-        if reason and value != _value(defaults, key):
-            raise ParamsError(f"{key}: {value!r} is never read while {reason}; {remedy}")
-
-
 def _section(key: tuple) -> type:
     """The params class that holds the key at this location."""
     cls = Params
