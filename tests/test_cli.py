@@ -37,3 +37,16 @@ def test_demo_data_refuses_a_folder_it_did_not_make(tmp_path, capsys):
     assert err.count("\n") == 1
     assert (tmp_path / "mine.txt").read_text(encoding="utf-8") == "precious"
     assert not (tmp_path / "data").exists()
+
+
+def test_params_lists_every_key_and_a_closed_pipe_is_no_traceback():
+    import subprocess
+    import sys
+
+    full = subprocess.run([sys.executable, "-m", "msa.cli", "params"], capture_output=True,
+                          text=True, check=True).stdout
+    assert "train.patience = 3\n    holdout, refit, fold: epochs waited after the best" in full
+    # `true` reads nothing and exits at once: every write then meets a closed pipe
+    closed = subprocess.run(f"{sys.executable} -m msa.cli params | true", shell=True,
+                            capture_output=True, text=True)
+    assert closed.stderr == ""
