@@ -217,6 +217,9 @@ class Params:
     augment: section(AugmentParams) = knob(AugmentParams, "the training images' views")
     train: section(TrainParams) = knob(TrainParams, "the training")
 
+    def __post_init__(self):
+        _refuse_dead_knobs(self)
+
 
 _AUGMENT_KNOBS = ("crop_scale_min", "hflip_p", "blur_p", "grid_distortion_p", "color_jitter_p",
                   "color_jitter_strength", "seed")
@@ -348,12 +351,19 @@ def _value(params, key: str):
     return functools.reduce(getattr, key.split("."), params)
 
 
+def _default(key: str):
+    name = key.rsplit(".", 1)[-1]
+    return _section(tuple(key.split("."))).__pydantic_fields__[name].get_default(
+        call_default_factory=True)
+
+
 def _refuse_dead_knobs(params: Params) -> None:
-    defaults = Params()
+    """The validator of the rules in _DEAD: a knob set away from its default where it is never
+    read is refused, naming both keys."""
     for key, dead_because, remedy in _DEAD:
         value = _value(params, key)
         reason = dead_because(params)
-        if reason and value != _value(defaults, key):
+        if reason and value != _default(key):
             raise ParamsError(f"{key}: {value!r} is never read while {reason}; {remedy}")
 
 
@@ -364,11 +374,9 @@ def from_dict(raw: dict) -> Params:
     if not isinstance(raw, dict):
         raise ParamsError("params.yaml must be a mapping of keys")
     try:
-        params = _PARAMS.validate_python(raw)
+        return _PARAMS.validate_python(raw)
     except ValidationError as error:
         raise _one_line(error) from None
-    _refuse_dead_knobs(params)
-    return params
 
 
 def load_raw(path: str | Path = "params.yaml") -> dict:
