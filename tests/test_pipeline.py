@@ -114,3 +114,11 @@ def test_the_plots_dvc_shows_draw_the_curves_of_the_epoch_log():
                     drawn |= set(columns)
     assert {f"{score}_mean" for score in epoch_log.SCORES} <= drawn
     assert "stop_score_mean" in drawn
+
+
+def test_the_fold_models_are_a_dvc_model_artifact_of_the_train_stage():
+    from dvc.repo import Repo
+
+    artifact = Repo(str(REPO)).artifacts.read()["dvc.yaml"]["fold-models"]
+    assert artifact.type == "model" and artifact.desc and artifact.labels
+    assert artifact.path in PIPELINE["train"]["outs"]
