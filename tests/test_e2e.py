@@ -160,6 +160,28 @@ def test_ablation_report_matches_the_experiments_in_dvc(workspace):
     assert rows == {}, "every experiment in the report is in dvc exp show"
 
 
+def test_msa_predict_on_posts_in_another_layout(workspace):
+    """New posts as a manifest table: every row predicted in table order, every bad one named."""
+    repo, env = workspace
+    guids = [x.split(",")[0] for x in
+             (repo / "data/demo/test_without_label.txt").read_text().splitlines()[1:5]]
+    rows = [f"{g},data/demo/data/{g}.txt,data/demo/data/{g}.jpg" for g in guids]
+    rows += ["77,,data/demo/data/77.jpg", "x/y,,a.jpg"]
+    (repo / "new.csv").write_text("id,text_path,image_path\n" + "\n".join(rows) + "\n")
+    out = run("msa predict --data . --format manifest --manifest-file new.csv "
+              "--output table.txt", repo, env)
+    assert "warning: skipped 1 pairs (missing_text): 77" in out  # neither text nor text_path
+    assert "warning: skipped 1 pairs (invalid_guid): x/y" in out
+    lines = (repo / "table.txt").read_text().splitlines()
+    assert lines[0] == "guid,tag" and [x.split(",")[0] for x in lines[1:]] == guids
+    assert all(x.split(",")[1] in ("negative", "neutral", "positive") for x in lines[1:])
+    result = subprocess.run("msa predict --data . --format manifest --input mine.txt "
+                            "--output x.txt", shell=True, cwd=repo, env=env, capture_output=True,
+                            text=True)
+    assert result.returncode == 2 and result.stderr.startswith("error: --input: a list file is "
+                                                               "for the lab5 layout")
+
+
 def test_msa_predict_on_a_list(workspace):
     repo, env = workspace
     listed = (repo / "data/demo/test_without_label.txt").read_text().splitlines()

@@ -162,3 +162,12 @@ def test_a_test_list_outside_the_folder_or_unreadable_is_one_line(tmp_path, test
     (root / "latin1.txt").write_bytes("caf\xe9\n".encode("latin-1"))
     with pytest.raises(MsaError, match=message):
         _prepare(root, "mvsa_single", test_list=test_list)
+
+
+def test_for_prediction_every_usable_post_stays_unsplit(tmp_path):
+    rows = [["1", "neutral,positive"], ["2", "negative,positive"], ["3", "negative,negative"]]
+    root = make_mvsa(tmp_path, rows)
+    pairs, report = reading.prepare(root, DataParams(format="mvsa_single"), show_progress=False,
+                                    for_prediction=True)
+    assert [p.guid for p in pairs] == ["1", "3"]  # 2: conflicting_modalities, reported
+    assert report["problems"]["conflicting_modalities"]["guids"] == ["2"]

@@ -193,3 +193,14 @@ def test_labels_and_splits_read_case_and_spaces_aside(tmp_path):
     pairs, _ = _prepare(tmp_path)
     assert [(p.guid, p.split, p.label) for p in pairs] == [("1", "train", "neutral"),
                                                            ("2", "test", None)]
+
+
+def test_a_table_of_posts_to_predict_needs_no_label_column(tmp_path):
+    _files(tmp_path, ["a", "b"])
+    (tmp_path / "new.csv").write_text("id,text,image_path\na,x,img/a.jpg\nb,y,img/b.jpg\n",
+                                      encoding="utf-8")
+    with pytest.raises(MsaError, match="no column 'label'"):
+        _prepare(tmp_path, manifest_file="new.csv")
+    pairs, _ = reading.prepare(tmp_path, DataParams(format="manifest", manifest_file="new.csv"),
+                               show_progress=False, for_prediction=True)
+    assert [(p.guid, p.split, p.label) for p in pairs] == [("a", "test", None), ("b", "test", None)]

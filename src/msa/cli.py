@@ -34,19 +34,27 @@ def _predict(args) -> None:
     p = params.load(args.params)
     dtype = precision.resolve(p.precision)
     models, summary = checkpoints.load_models(args.models, dtype)
-    pairs, report = reading.prepare(args.data, train_list="", test_list=args.input)
+    layout = dataclasses.replace(p.data, format=args.format or p.data.format,
+                                 manifest_file=args.manifest_file or p.data.manifest_file)
+    if args.input and layout.format != "lab5":
+        raise MsaError(f"--input: a list file is for the lab5 layout; {layout.format} names its "
+                       "posts itself")
+    # Every post the folder names is predicted, whatever its split, and every skip reported.
+    pairs, report = reading.prepare(args.data, layout, train_list="" if args.input else None,
+                                    test_list=args.input, for_prediction=True)
     skipped = {name: item["guids"] for name, item in report["problems"].items()
                if item["skips_pair"] and item["guids"]}
     for name, guids in skipped.items():
         print(f"warning: skipped {len(guids)} pairs ({name}): {' '.join(guids[:20])}",
               file=sys.stderr)
     if not pairs:
-        raise MsaError(f"{args.input}: no usable pairs to predict")
+        raise MsaError(f"{args.input or args.data}: no usable pairs to predict")
     # Features, where the models read them, come from the encoders the models were trained
-    # on, whatever params say.
+    # on, whatever params say; only the clean view of each image is predicted from.
     encoder_params = dataclasses.replace(p.featurize, **summary["encoders"])
+    clean = dataclasses.replace(p.augment, views=0)
     probs = predict.ensemble_proba(
-        models, summary, pairs, lambda: extract.featurize(pairs, encoder_params, p.augment, dtype))
+        models, summary, pairs, lambda: extract.featurize(pairs, encoder_params, clean, dtype))
     predict.write_predictions([q.guid for q in pairs], probs, args.output)
     print(f"predict: {len(pairs)} pairs -> {args.output}")
 
@@ -107,9 +115,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(run=_demo_data)
 
-    pred = commands.add_parser("predict", help="predict a lab5-format list with the fold models")
-    pred.add_argument("--data", required=True, help="lab5 folder holding data/{guid}.jpg|txt")
-    pred.add_argument("--input", required=True, help="list file: guid,tag header then rows")
+    pred = commands.add_parser("predict", help="predict new posts, in any layout, with the fold "
+                                               "models")
+    pred.add_argument("--data", required=True, help="the folder of the posts")
+    pred.add_argument("--format", choices=("lab5", "mvsa_single", "mvsa_multiple", "manifest"),
+                      help="its layout (default: data.format in the params)")
+    pred.add_argument("--manifest-file", help="manifest: the table in the folder (default: "
+                                              "data.manifest_file in the params)")
+    pred.add_argument("--input", help="lab5: a list file (guid,tag header, then rows) of the "
+                                      "posts to predict (default: both lists)")
     pred.add_argument("--output", required=True, help="where to write guid,tag predictions")
     pred.add_argument("--models", default="models")
     pred.add_argument("--params", default="params.yaml")

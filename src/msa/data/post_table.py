@@ -51,8 +51,9 @@ def _cell(row: dict, column: str) -> str:
 
 
 class PostTable(Layout):
-    def __init__(self, root: Path, manifest_file: str, columns: ManifestColumns):
-        self.root, self.columns = root, columns
+    def __init__(self, root: Path, manifest_file: str, columns: ManifestColumns,
+                 labels_required: bool = True):
+        self.root, self.columns, self.labels_required = root, columns, labels_required
         self.path = root / manifest_file
         if self.path.suffix.lower() not in (".csv", ".jsonl"):
             raise MsaError(f"data.manifest_file: {manifest_file!r} is neither .csv nor .jsonl")
@@ -88,7 +89,7 @@ class PostTable(Layout):
 
     def _check_columns(self) -> None:
         columns = self.columns
-        for needed in (columns.id, columns.image_path, columns.label):
+        for needed in (columns.id, columns.image_path, *[columns.label] * self.labels_required):
             if needed not in self.present:
                 raise MsaError(f"{self.path}: no column {needed!r} (data.columns names it)")
         if columns.text not in self.present and columns.text_path not in self.present:

@@ -60,10 +60,12 @@ def check_image(path: Path) -> str | None:
 
 
 def prepare(root: str | Path, layout: DataParams | None = None, show_progress: bool = True,
-            train_list: str | Path | None = None,
-            test_list: str | Path | None = None) -> tuple[list[Pair], dict]:
+            train_list: str | Path | None = None, test_list: str | Path | None = None,
+            for_prediction: bool = False) -> tuple[list[Pair], dict]:
     """Validate and decode every post under `root` in `layout.format`; return the usable pairs
-    and the data report. `train_list` and `test_list` replace the lab5 lists (`msa.data.lab5`)."""
+    and the data report. `train_list` and `test_list` replace the lab5 lists (`msa.data.lab5`);
+    `for_prediction`: every post is to be predicted, so MVSA posts are not split and a table
+    needs no label column."""
     layout = layout or DataParams()
     root = Path(root)
     if not root.is_dir():
@@ -72,13 +74,14 @@ def prepare(root: str | Path, layout: DataParams | None = None, show_progress: b
     if layout.format == "lab5":
         reader = lab5.Lab5(root, train_list, test_list)
     elif layout.format == "manifest":
-        reader = post_table.PostTable(root, layout.manifest_file, layout.columns)
+        reader = post_table.PostTable(root, layout.manifest_file, layout.columns,
+                                      labels_required=not for_prediction)
     else:
         reader = mvsa.Mvsa(root, layout.format)
     candidates = rows.read_layout(reader, report)
     progress = tqdm(candidates, desc="prepare", unit="pair", disable=not show_progress)
     pairs = rows.guarded(report, ((c.guid, c) for c in progress), _load_pair, "unreadable_post")
-    if layout.format.startswith("mvsa"):
+    if layout.format.startswith("mvsa") and not for_prediction:
         held_out = mvsa.held_out_guids(root, {p.guid: p.label for p in pairs}, report.listed,
                                        layout.test_list, layout.test_fraction, layout.test_seed)
         for pair in pairs:
