@@ -15,12 +15,14 @@ def main() -> None:
     args = parser.parse_args()
     p = params.load()
     # Torch and the encoders load after the params check, so a refused param fails at once.
-    from msa import precision
+    from msa import device, precision
     from msa.data import prepared
     from msa.features import extract, store
 
     pairs = prepared.read(args.manifest)
-    cache = extract.featurize(pairs, p.featurize, p.augment, precision.resolve(p.precision))
+    where = device.resolve(p.device)
+    cache = extract.featurize(pairs, p.featurize, p.augment, precision.resolve(p.precision, where),
+                              device=where)
     store.save(cache, args.out)
 
 

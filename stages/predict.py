@@ -16,16 +16,17 @@ def main() -> None:
     args = parser.parse_args()
     p = params.load()
     # Torch and the encoders load after the params check, so a refused param fails at once.
-    from msa import precision
+    from msa import device, precision
     from msa.data import prepared
     from msa.evaluation import predict
     from msa.features import store
     from msa.training import checkpoints
 
     test_pairs = [q for q in prepared.read(args.manifest) if q.split == "test"]
-    models, summary = checkpoints.load_models(args.models, precision.resolve(p.precision))
+    where = device.resolve(p.device)
+    models, summary = checkpoints.load_models(args.models, precision.resolve(p.precision, where))
     probs = predict.ensemble_proba(models, summary, test_pairs,
-                                   lambda: store.load(args.features))
+                                   lambda: store.load(args.features), where)
     predict.write_predictions([q.guid for q in test_pairs], probs, args.out)
     print(f"predict: {len(test_pairs)} test pairs -> {args.out}")
 

@@ -50,17 +50,18 @@ def main() -> None:
 
 
 def _heads(p, args):
-    from msa import precision
-    from msa.features import extract, store
+    from msa import device, precision
+    from msa.features import store
     from msa.training.heads import Heads
 
+    where = device.resolve(p.device)
     return Heads(store.load(args.features), p.mode, p.train, p.seed,
-                 precision.resolve(p.precision))
+                 precision.resolve(p.precision, where), where)
 
 
 def _finetune(p, args):
     from msa.data import prepared
-    from msa.features import extract, store
+    from msa.features import extract
     from msa.training import finetune
 
     accelerator = finetune.make_accelerator(p)

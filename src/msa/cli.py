@@ -25,14 +25,15 @@ def _demo_data(args) -> None:
 
 
 def _predict(args) -> None:
-    from msa import params, precision
+    from msa import device, params, precision
     from msa.data import reading
     from msa.evaluation import predict
     from msa.features import extract
     from msa.training import checkpoints
 
     p = params.load(args.params)
-    dtype = precision.resolve(p.precision)
+    where = device.resolve(p.device)
+    dtype = precision.resolve(p.precision, where)
     models, summary = checkpoints.load_models(args.models, dtype)
     layout = dataclasses.replace(p.data, format=args.format or p.data.format,
                                  manifest_file=args.manifest_file or p.data.manifest_file)
@@ -54,7 +55,8 @@ def _predict(args) -> None:
     encoder_params = dataclasses.replace(p.featurize, **summary["encoders"])
     clean = dataclasses.replace(p.augment, views=0)
     probs = predict.ensemble_proba(
-        models, summary, pairs, lambda: extract.featurize(pairs, encoder_params, clean, dtype))
+        models, summary, pairs,
+        lambda: extract.featurize(pairs, encoder_params, clean, dtype, device=where), where)
     predict.write_predictions([q.guid for q in pairs], probs, args.output)
     print(f"predict: {len(pairs)} pairs -> {args.output}")
 

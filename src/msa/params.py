@@ -211,6 +211,9 @@ class Params:
     precision: Literal["auto", "bf16", "fp32"] = knob(
         "auto", "where the encoders autocast (featurize; the tuned text layers in train and "
         "predict): auto is bf16 where the CPU runs it natively, else fp32 (msa.precision)")
+    device: Literal["auto", "cpu", "gpu"] = knob(
+        "auto", "where the networks run (featurize, train, predict): auto is Accelerate's "
+        "choice, a GPU where torch sees one; cpu to match a CPU's figures (msa.device)")
     data: section(DataParams) = knob(DataParams, "the posts")
     fold: section(FoldParams) = knob(FoldParams, "the folds")
     featurize: section(FeaturizeParams) = knob(FeaturizeParams, "the encoders")

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from msa import LABELS
 from msa.features.store import FeatureSet
@@ -18,18 +19,21 @@ from msa.training.model import predict_proba
 
 
 def ensemble_proba(models: list[FoldModel], summary: dict, pairs: list[Pair],
-                   features_of: Callable[[], FeatureSet]) -> np.ndarray:
+                   features_of: Callable[[], FeatureSet],
+                   device: torch.device = torch.device("cpu")) -> np.ndarray:
     """Mean over the fold models of their class probabilities for `pairs`, each blended with
-    its lexical model as its out-of-fold ones were. Models trained end to end read the pairs
-    themselves; the others read the pairs' features, which `features_of()` gives: they must come
-    from the encoders the models were trained on."""
+    its lexical model as its out-of-fold ones were, the networks run on `device`. Models
+    trained end to end read the pairs themselves; the others read the pairs' features, which
+    `features_of()` gives: they must come from the encoders the models were trained on."""
+    for model in models:
+        model.network.to(device)
     if summary.get("regime") == "finetune":
         bf16 = summary.get("mixed_precision") == "bf16"
         max_length = summary["encoders"]["text_max_length"]
 
         def network_proba(model):
             return pair_proba(model.network, model.tokenizer, model.image_spec, pairs,
-                              max_length, bf16)
+                              max_length, bf16, device)
     else:
         features = features_of()
         checkpoints.check_compatible(summary, features)

@@ -19,6 +19,8 @@ from msa.features.backbones import ImageSpec
 from msa.features.store import FeatureSet, TokenStates
 from msa.params import AugmentParams, FeaturizeParams
 
+_CPU = torch.device("cpu")
+
 
 def encoder_identity(params: FeaturizeParams) -> dict:
     """What a model trained on these features needs to match at prediction time."""
@@ -52,9 +54,10 @@ def _top_layers(model, params: FeaturizeParams) -> dict:
 
 @torch.inference_mode()
 def encode_texts(texts: list[str], params: FeaturizeParams, dtype: str = "fp32",
-                 show_progress: bool = True):
+                 show_progress: bool = True, device: torch.device = _CPU):
     """(pooled features [n, d], token states entering the tuned top layers or None, top layers)."""
     tokenizer, model = backbones.build_text_encoder(params.text_model)
+    model = model.to(device)
     tuned = params.text_tuned_layers
     top = _top_layers(model, params) if tuned else None
     lengths = [len(ids) for ids in tokenizer(texts, truncation=True,
@@ -69,13 +72,14 @@ def encode_texts(texts: list[str], params: FeaturizeParams, dtype: str = "fp32",
     with tqdm(total=len(texts), desc="featurize text", unit="text", disable=not show_progress) as bar:
         for batch in batches:
             encoded = tokenizer([texts[i] for i in batch], padding=True, truncation=True,
-                                max_length=params.text_max_length, return_tensors="pt")
-            with precision.autocast(dtype):
+                                max_length=params.text_max_length, return_tensors="pt").to(device)
+            with precision.autocast(dtype, device):
                 result = model(**encoded, output_hidden_states=bool(tuned))
-            pooled = backbones.pool(result.last_hidden_state, encoded["attention_mask"], params.text_pooling)
-            out[batch] = pooled.float().numpy()
+            pooled = backbones.pool(result.last_hidden_state, encoded["attention_mask"],
+                                    params.text_pooling)
+            out[batch] = pooled.float().cpu().numpy()
             if tuned:
-                entering = result.hidden_states[-1 - tuned].float().numpy()
+                entering = result.hidden_states[-1 - tuned].float().cpu().numpy()
                 for j, i in enumerate(batch):
                     tokens[offsets[i]:offsets[i + 1]] = entering[j, :lengths[i]]
             bar.update(len(batch))
@@ -137,14 +141,20 @@ def _prefetched(batches, depth: int = 4):
         yield item
 
 
-def image_batch_size(params: FeaturizeParams, dtype: str) -> int:
-    """Images per encoder call: the param, or by precision where it is 0 (auto)."""
-    return params.image_batch_size or (32 if dtype == "bf16" else 8)
+def image_batch_size(params: FeaturizeParams, dtype: str, device: torch.device = _CPU) -> int:
+    """Images per encoder call: the param, or where it is 0 (auto) by the device and precision
+    (a GPU wants batches large enough to fill it; a CPU's stay in its caches)."""
+    if params.image_batch_size:
+        return params.image_batch_size
+    if device.type != "cpu":
+        return 128
+    return 32 if dtype == "bf16" else 8
 
 
 @torch.inference_mode()
 def encode_images(paths: list[str], views: list[int], params: FeaturizeParams,
-                  augment: AugmentParams, dtype: str = "fp32", show_progress: bool = True):
+                  augment: AugmentParams, dtype: str = "fp32", show_progress: bool = True,
+                  device: torch.device = _CPU):
     """(clean features [n, d], augmented features [n, max(views), d]).
 
     With native bf16 the encoder is fast enough for decoding to pay for its own thread, ahead of
@@ -156,9 +166,10 @@ def encode_images(paths: list[str], views: list[int], params: FeaturizeParams,
         # In fp32 folding is exact and faster; in bf16 the folded weights' wider range rounds
         # coarsely and moves the features away from fp32's (bench/RESULTS.md, features_match).
         model = backbones.fold_batch_norms(model, spec.input_size)
-    model = model.to(memory_format=torch.channels_last)
+    model = model.to(device, memory_format=torch.channels_last)
     dataset = _ImageViews(paths, views, spec, augment)
-    pairs_per_batch = max(1, image_batch_size(params, dtype) // (1 + max(views, default=0)))
+    pairs_per_batch = max(1, image_batch_size(params, dtype, device)
+                          // (1 + max(views, default=0)))
     clean = np.zeros((len(paths), spec.dim), dtype=np.float32)
     augmented = np.zeros((len(paths), max(views, default=0), spec.dim), dtype=np.float32)
     with tqdm(total=len(paths), desc="featurize images", unit="image",
@@ -167,10 +178,12 @@ def encode_images(paths: list[str], views: list[int], params: FeaturizeParams,
             [dataset[i] for i in range(start, min(start + pairs_per_batch, len(paths)))]
             for start in range(0, len(paths), pairs_per_batch))
         encoded = 0
-        for stacks in (_prefetched(batches) if dtype == "bf16" else batches):
-            batch = torch.cat(stacks).contiguous(memory_format=torch.channels_last)
-            with precision.autocast(dtype):
-                features = model(batch).float().numpy()
+        # A GPU encodes while the CPU decodes the next batches.
+        for stacks in (_prefetched(batches) if dtype == "bf16" or device.type != "cpu"
+                       else batches):
+            batch = torch.cat(stacks).to(device).contiguous(memory_format=torch.channels_last)
+            with precision.autocast(dtype, device):
+                features = model(batch).float().cpu().numpy()
             offset = 0
             for j, stack in enumerate(stacks):
                 clean[encoded + j] = features[offset]
@@ -182,23 +195,26 @@ def encode_images(paths: list[str], views: list[int], params: FeaturizeParams,
 
 
 def featurize(pairs: list[Pair], params: FeaturizeParams, augment: AugmentParams,
-              dtype: str = "fp32", show_progress: bool = True) -> FeatureSet:
+              dtype: str = "fp32", show_progress: bool = True,
+              device: torch.device = _CPU) -> FeatureSet:
     """Features of every pair; the augmented views are seeded by `augment.seed`.
 
-    `dtype` (bf16 | fp32) is where the encoders autocast: msa.precision.resolve of the param.
+    `dtype` (bf16 | fp32) is where the encoders autocast on `device`: msa.precision.resolve of
+    the param.
     """
     if not pairs:
         raise MsaError("the manifest holds no usable pairs to featurize")
     torch.manual_seed(augment.seed)
-    text, tokens, top = encode_texts([p.text for p in pairs], params, dtype, show_progress)
+    text, tokens, top = encode_texts([p.text for p in pairs], params, dtype, show_progress,
+                                     device)
     views = [augment.views if p.split == "train" else 0 for p in pairs]
     clean, augmented = encode_images([p.image for p in pairs], views, params, augment, dtype,
-                                     show_progress)
+                                     show_progress, device)
     labelled = [i for i, p in enumerate(pairs) if p.split == "train"]
     return FeatureSet(
         guids=[p.guid for p in pairs], splits=[p.split for p in pairs],
         labels=[p.label for p in pairs], text=text, image=clean,
         image_views=augmented[labelled], encoders=encoder_identity(params),
         text_tokens=tokens, text_top=top, texts=[p.text for p in pairs],
-        produced_by=precision.provenance(dtype),
+        produced_by=precision.provenance(dtype, device),
     )

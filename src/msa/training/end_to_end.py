@@ -160,14 +160,16 @@ def logits_of(model: nn.Module, batch: dict) -> torch.Tensor:
 
 @torch.no_grad()
 def pair_proba(network: EndToEnd, tokenizer, spec: ImageSpec, pairs: list[Pair],
-               text_max_length: int, bf16: bool, batch_size: int = 64) -> np.ndarray:
+               text_max_length: int, bf16: bool, device: torch.device = torch.device("cpu"),
+               batch_size: int = 64) -> np.ndarray:
     """An end-to-end network's class probabilities for raw pairs (their clean view), in the
-    order given; under bf16 autocast where it was trained so."""
+    order given, on the device the network is; under bf16 autocast where it was trained so."""
     network.eval()
     loader = DataLoader(PairImages(pairs, spec, None, network.head.config.mode != "text"),
                         batch_size, collate_fn=Collate(tokenizer, text_max_length))
     chunks = []
     for batch in loader:
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            chunks.append(torch.softmax(logits_of(network, batch).float(), dim=-1).numpy())
+        batch = {k: v.to(device) for k, v in batch.items()}
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            chunks.append(torch.softmax(logits_of(network, batch).float(), dim=-1).cpu().numpy())
     return np.concatenate(chunks)

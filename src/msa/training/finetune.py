@@ -24,7 +24,6 @@ import copy
 import math
 import os
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +35,7 @@ from transformers import get_cosine_schedule_with_warmup
 
 import msa
 from msa import LABEL_INDEX, LABELS, precision
+from msa.errors import MsaError
 from msa.params import Params
 from msa.data.prepared import Pair
 from msa.training import end_to_end
@@ -59,8 +59,11 @@ def mixed_precision(setting: str, precision_setting: str, on_gpu: bool) -> str:
 def make_accelerator(p: Params):
     from accelerate import Accelerator
 
-    on_gpu = torch.cuda.is_available() and os.environ.get("ACCELERATE_USE_CPU", "") not in (
-        "1", "true", "True")
+    on_gpu = (p.device != "cpu" and torch.cuda.is_available()
+              and os.environ.get("ACCELERATE_USE_CPU", "") not in ("1", "true", "True"))
+    if p.device == "gpu" and not on_gpu:
+        raise MsaError("device: gpu, and torch sees none here (or the launch runs on the CPU); "
+                       "use device: auto or cpu")
     return Accelerator(
         mixed_precision=mixed_precision(p.train.mixed_precision, p.precision, on_gpu),
         gradient_accumulation_steps=p.train.gradient_accumulation_steps, cpu=not on_gpu)

@@ -20,7 +20,7 @@ from msa import precision
 from msa.features.store import FeatureSet
 from msa.params import TrainParams
 from msa.training.driver import Phase, Progress, class_weights, labels_of, seed_everything
-from msa.training.model import ModelConfig, SentimentClassifier, predict_proba
+from msa.training.model import ModelConfig, SentimentClassifier, predict_proba, to_device
 
 
 def _epoch_batches(n: int, batch_size: int, generator: torch.Generator,
@@ -78,9 +78,11 @@ class HeadsRun:
     def __init__(self, regime: "Heads", phase: Phase):
         features, params = regime.features, regime.params
         self.features, self.params = features, params
-        seed_everything(phase.seed)
+        self.device = regime.device
+        # Some GPU kernels have no deterministic version: there determinism only warns.
+        seed_everything(phase.seed, strict=self.device.type == "cpu")
         self.generator = torch.Generator().manual_seed(phase.seed)
-        self.model = build_model(features, regime.mode, params, regime.dtype)
+        self.model = build_model(features, regime.mode, params, regime.dtype).to(self.device)
         self.config = self.model.config
         self.fit_rows = features.rows(phase.fit_guids)
         self.fit_y = labels_of(regime, phase.fit_guids)
@@ -89,6 +91,8 @@ class HeadsRun:
         self.score_criterion = nn.CrossEntropyLoss(
             weight=class_weights(self.fit_y.numpy(), params.class_weight_power),
             label_smoothing=params.label_smoothing)
+        # The scores are computed on the CPU, the training loss where the model is.
+        self.criterion = copy.deepcopy(self.score_criterion).to(self.device)
         self.optimizer, self.scheduler = optimizer_and_schedule(
             self.model, params, -(-len(self.fit_rows) // params.batch_size), phase.epochs)
         views = features.image_views[features.view_rows(phase.fit_guids)]
@@ -109,8 +113,10 @@ class HeadsRun:
         image = self.views[torch.arange(n), view]
         total_loss = 0.0
         for batch in batches:
-            text = features.text_input(self.fit_rows[batch.numpy()], model.tunes_text)
-            loss = self.score_criterion(model(text, image[batch]), self.fit_y[batch])
+            text = to_device(features.text_input(self.fit_rows[batch.numpy()], model.tunes_text),
+                             self.device)
+            loss = self.criterion(model(text, image[batch].to(self.device)),
+                                  self.fit_y[batch].to(self.device))
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), params.clip_grad_norm)
@@ -141,15 +147,16 @@ class Heads:
     mixed_precision = "no"  # the tuned text layers' autocast is the features' dtype
 
     def __init__(self, features: FeatureSet, mode: str, params: TrainParams, seed: int,
-                 dtype: str = "fp32"):
+                 dtype: str = "fp32", device: torch.device = torch.device("cpu")):
         self.features, self.mode, self.params, self.seed, self.dtype = (features, mode, params,
                                                                        seed, dtype)
+        self.device = device
         self.label_of = dict(zip(features.guids, features.labels))
         self.encoders = features.encoders
 
     def produced_by(self) -> dict:
         return {"featurize": self.features.produced_by or {},
-                "train": precision.provenance(self.dtype)}
+                "train": precision.provenance(self.dtype, self.device)}
 
     def close(self) -> None:
         pass

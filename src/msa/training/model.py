@@ -56,7 +56,7 @@ class TextTop(nn.Module):
 
     def forward(self, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         additive_mask = (1.0 - mask[:, None, None, :]) * torch.finfo(torch.float32).min
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+        with torch.autocast(states.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             for layer in self.layers:
                 states = layer(states, attention_mask=additive_mask)[0]
         return pool(states.float(), mask, self.pooling)
@@ -111,11 +111,19 @@ class SentimentClassifier(nn.Module):
         return self.classifier(fused.flatten(1))
 
 
+def to_device(text_input, device: torch.device):
+    """The text side's input (pooled features, or token states with their mask) on `device`."""
+    if isinstance(text_input, tuple):
+        return tuple(t.to(device) for t in text_input)
+    return text_input.to(device)
+
+
 @torch.no_grad()
 def predict_proba(model: SentimentClassifier, features: FeatureSet, rows: np.ndarray,
                   batch_size: int = 256) -> np.ndarray:
-    """Class probabilities for feature rows, in the order given."""
+    """Class probabilities for feature rows, in the order given, on the model's device."""
     model.eval()
+    device = next(model.parameters()).device
     probs = np.zeros((len(rows), len(LABELS)), dtype=np.float32)
     # Length-sorted batches keep the padding of token states small; other inputs don't care.
     order = (np.argsort(features.text_tokens.lengths[rows], kind="stable") if model.tunes_text
@@ -124,6 +132,7 @@ def predict_proba(model: SentimentClassifier, features: FeatureSet, rows: np.nda
     for start in range(0, len(rows), batch_size):
         chosen = order[start:start + batch_size]
         batch = rows[chosen]
-        logits = model(features.text_input(batch, model.tunes_text), image[batch])
-        probs[chosen] = torch.softmax(logits, dim=-1).numpy()
+        logits = model(to_device(features.text_input(batch, model.tunes_text), device),
+                       image[batch].to(device))
+        probs[chosen] = torch.softmax(logits, dim=-1).cpu().numpy()
     return probs
