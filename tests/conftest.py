@@ -12,6 +12,10 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[1]
 LAB5 = Path(os.environ.get("LAB5", REPO.parent / "shared" / "lab5"))
 
+# Tests never download: the model hub is asked for nothing (msa itself asks it for a hub name
+# that is not in the local cache, where the network allows).
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
 # Under pytest-xdist (make test) the workers share the cores: each worker's torch, and every
 # stage it starts, gets its share of threads, since OpenMP threads spin and oversubscribed
 # cores slow every process several times over.

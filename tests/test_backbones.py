@@ -102,3 +102,22 @@ def test_folding_leaves_a_model_it_cannot_fold_exactly_unchanged():
     model.norm.running_mean.fill_(0.5)
     model.norm.running_var.fill_(4.0)
     assert backbones.fold_batch_norms(model, 8) is model
+
+
+@pytest.mark.parametrize("name", ["mobilenetv3_small_050", "resnet50"])
+def test_pretrained_weights_offline_are_one_line_naming_the_local_file_remedy(name, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    if name == "resnet50":  # torchvision's weights come from its own site: as if unreachable
+        import urllib.error
+
+        import torchvision.models._api as torchvision_weights
+
+        def unreachable(*args, **kwargs):
+            raise urllib.error.URLError("no network")
+
+        monkeypatch.setattr(torchvision_weights, "load_state_dict_from_url", unreachable)
+    with pytest.raises(MsaError, match=rf"^featurize.image_weights: pretrained weights for "
+                                       rf"{name} are not in the local cache .*pass a local "
+                                       r"state_dict file instead$") as error:
+        backbones.build_image_encoder(name, "pretrained")
+    assert "\n" not in str(error.value)

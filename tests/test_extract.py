@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -132,3 +134,31 @@ def test_batch_norms_are_folded_only_in_fp32(demo_features, monkeypatch, dtype, 
     extract.encode_images([pairs[0].image], [0], FeaturizeParams(), AugmentParams(views=0),
                            dtype, show_progress=False)
     assert bool(calls) == folds
+
+
+def test_a_hub_text_model_records_the_revision_it_resolved_to(tiny_bert, demo_root, tmp_path):
+    """A hub name served from the local Hugging Face cache (laid out as the hub lays it): the
+    features say which commit they came from."""
+    import shutil
+    import subprocess
+    import sys
+
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "hub" / "models--someone--tiny-bert"
+    shutil.copytree(tiny_bert, repo / "snapshots" / sha)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(sha)
+    image = next((demo_root / "data").glob("*.jpg"))
+    script = (
+        "from msa.data.prepared import Pair\n"
+        "from msa.features import extract\n"
+        "from msa.params import AugmentParams, FeaturizeParams\n"
+        f"pairs = [Pair('1', 'test', None, 'a post', {str(image)!r})]\n"
+        "params = FeaturizeParams(text_model='someone/tiny-bert',\n"
+        "                         image_model='mobilenetv3_small_050', image_weights='random')\n"
+        "cache = extract.featurize(pairs, params, AugmentParams(views=0), show_progress=False)\n"
+        "print(cache.produced_by.get('revisions'))\n")
+    env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HUB_OFFLINE": "1"}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                         text=True, check=True).stdout
+    assert out.strip() == repr({"text_model": f"someone/tiny-bert@{sha}"})

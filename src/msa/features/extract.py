@@ -54,9 +54,12 @@ def _top_layers(model, params: FeaturizeParams) -> dict:
 
 @torch.inference_mode()
 def encode_texts(texts: list[str], params: FeaturizeParams, dtype: str = "fp32",
-                 show_progress: bool = True, device: torch.device = _CPU):
-    """(pooled features [n, d], token states entering the tuned top layers or None, top layers)."""
+                 show_progress: bool = True, device: torch.device = _CPU,
+                 revisions: dict | None = None):
+    """(pooled features [n, d], token states entering the tuned top layers or None, top layers);
+    `revisions` gains the hub revision the encoder resolved to, if it came from the hub."""
     tokenizer, model = backbones.build_text_encoder(params.text_model)
+    _note_revision(revisions, "text_model", params.text_model, model)
     model = model.to(device)
     tuned = params.text_tuned_layers
     top = _top_layers(model, params) if tuned else None
@@ -141,6 +144,12 @@ def _prefetched(batches, depth: int = 4):
         yield item
 
 
+def _note_revision(revisions: dict | None, key: str, name: str, model) -> None:
+    revision = backbones.hub_revision(model) if revisions is not None else None
+    if revision:
+        revisions[key] = f"{name}@{revision}"
+
+
 def image_batch_size(params: FeaturizeParams, dtype: str, device: torch.device = _CPU) -> int:
     """Images per encoder call: the param, or where it is 0 (auto) by the device and precision
     (a GPU wants batches large enough to fill it; a CPU's stay in its caches)."""
@@ -154,7 +163,7 @@ def image_batch_size(params: FeaturizeParams, dtype: str, device: torch.device =
 @torch.inference_mode()
 def encode_images(paths: list[str], views: list[int], params: FeaturizeParams,
                   augment: AugmentParams, dtype: str = "fp32", show_progress: bool = True,
-                  device: torch.device = _CPU):
+                  device: torch.device = _CPU, revisions: dict | None = None):
     """(clean features [n, d], augmented features [n, max(views), d]).
 
     With native bf16 the encoder is fast enough for decoding to pay for its own thread, ahead of
@@ -162,6 +171,7 @@ def encode_images(paths: list[str], views: list[int], params: FeaturizeParams,
     (measured 20-25% slower on 2 cores with AVX2 kernels), so there they take turns.
     """
     model, spec = backbones.build_image_encoder(params.image_model, params.image_weights)
+    _note_revision(revisions, "image_model", params.image_model, model)
     if dtype == "fp32":
         # In fp32 folding is exact and faster; in bf16 the folded weights' wider range rounds
         # coarsely and moves the features away from fp32's (bench/RESULTS.md, features_match).
@@ -205,16 +215,19 @@ def featurize(pairs: list[Pair], params: FeaturizeParams, augment: AugmentParams
     if not pairs:
         raise MsaError("the manifest holds no usable pairs to featurize")
     torch.manual_seed(augment.seed)
+    revisions: dict[str, str] = {}
     text, tokens, top = encode_texts([p.text for p in pairs], params, dtype, show_progress,
-                                     device)
+                                     device, revisions)
     views = [augment.views if p.split == "train" else 0 for p in pairs]
     clean, augmented = encode_images([p.image for p in pairs], views, params, augment, dtype,
-                                     show_progress, device)
+                                     show_progress, device, revisions)
     labelled = [i for i, p in enumerate(pairs) if p.split == "train"]
     return FeatureSet(
         guids=[p.guid for p in pairs], splits=[p.split for p in pairs],
         labels=[p.label for p in pairs], text=text, image=clean,
         image_views=augmented[labelled], encoders=encoder_identity(params),
         text_tokens=tokens, text_top=top, texts=[p.text for p in pairs],
-        produced_by=precision.provenance(dtype, device),
+        # The hub revisions, where an encoder came from the hub: a rerun tells new weights.
+        produced_by=precision.provenance(dtype, device) | (
+            {"revisions": revisions} if revisions else {}),
     )
