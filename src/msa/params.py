@@ -119,8 +119,9 @@ class FeaturizeParams:
         "input states", note="0: frozen text encoder", ge=0)
     image_model: Text = knob("efficientnet_lite0", "a packaged alias (efficientnet_lite0/1/2), "
                              "resnet50 or another timm architecture (these need image_weights)")
-    image_weights: Text = knob("", "resnet50 or a timm architecture: a local state_dict file; "
-                               "random builds it untrained (tests only)")
+    image_weights: Text = knob("", "resnet50 or a timm architecture: a local state_dict file, "
+                               "pretrained (the hub's; msa.features.backbones), or random "
+                               "(untrained, tests only)")
     text_batch_size: Integer = knob(64, "texts a batch", ge=1)
     image_batch_size: Integer = knob(0, "images a batch", note="0: by precision, 32 in bf16 and "
                                      "8 in fp32, measured fastest", ge=0)
