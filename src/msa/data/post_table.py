@@ -114,7 +114,8 @@ class PostTable(Layout):
     def _post(self, row: Row, fields: dict) -> Candidate | None:
         columns = self.columns
         guid = _cell(fields, columns.id)
-        split, label = label_of(_cell(fields, columns.split)), label_of(_cell(fields, columns.label))
+        split = label_of(_cell(fields, columns.split))
+        label = label_of(_cell(fields, columns.label))
         if not guid or (split and split not in SPLITS):
             row.skip("malformed_row")
             return None
@@ -147,6 +148,7 @@ class PostTable(Layout):
         return Candidate(guid, split, label if split == "train" else None, image, text_path, text)
 
     def settle(self, candidates: list[Candidate], report: Report) -> list[Candidate]:
-        if self.present:  # a JSONL table says which columns it has only row by row
+        # A CSV header was checked in rows(); a JSONL table says its columns only row by row.
+        if self.jsonl and self.present:
             self._check_columns()
         return candidates

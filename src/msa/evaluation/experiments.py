@@ -132,7 +132,8 @@ def _markdown(header: list[str], rows: list[list[str]]) -> list[str]:
 
 def table(experiments: list[Experiment], param_columns: list[str]) -> str:
     """A Markdown table: differing params, headline scores, per-class F1, epochs run."""
-    header = (["experiment", *param_columns, "mode"] + [f"{HEADLINE[m]} (mean ± std)" for m in HEADLINE]
+    header = (["experiment", *param_columns, "mode"]
+              + [f"{HEADLINE[m]} (mean ± std)" for m in HEADLINE]
               + ["pooled accuracy", "pooled macro-F1"] + [f"F1 {label}" for label in LABELS]
               + ["epochs run (per fold)"])
     rows = []

@@ -14,15 +14,14 @@ from msa import LABELS, epoch_log  # noqa: E402
 from msa.files import save_figure, write_table  # noqa: E402
 
 
-
 def learning_curve_table(log: list[dict]) -> list[dict]:
     """Per epoch: mean and std of each curve over the folds that ran that epoch, and how many.
 
     A fold that stopped early drops out of later epochs; nothing is padded or truncated.
     `stop_score` (what chose the epoch on the hold-out) is a curve too where it was logged.
     """
-    curves = epoch_log.CURVES + (("stop_score",) if any(np.isfinite(row["stop_score"]) for row in log)
-                       else ())
+    logged = any(np.isfinite(row["stop_score"]) for row in log)
+    curves = epoch_log.CURVES + (("stop_score",) if logged else ())
     table = []
     for epoch in sorted({row["epoch"] for row in log}):
         rows = [row for row in log if row["epoch"] == epoch]

@@ -222,6 +222,7 @@ class Finetune:
         self.pairs = {q.guid: q for q in pairs}
         self.label_of = {q.guid: q.label for q in pairs}
         self.state_dir, self.show_progress = Path(state_dir), show_progress
+        self._made: set[Path] = set()  # phase folders made (saved() then new_run() ask)
         self.is_main = accelerator.is_main_process
         self.mixed_precision = accelerator.mixed_precision
 
@@ -258,10 +259,13 @@ class Finetune:
         return [self.pairs[g].text for g in guids]
 
     def phase_dir(self, phase: Phase) -> Path:
+        """The phase's folder, made once (by the main process, every rank waiting for it)."""
         folder = self.state_dir / f"fold_{phase.fold}_{phase.name}"
-        if self.accelerator.is_main_process:
-            folder.mkdir(parents=True, exist_ok=True)
-        self.accelerator.wait_for_everyone()
+        if folder not in self._made:
+            if self.accelerator.is_main_process:
+                folder.mkdir(parents=True, exist_ok=True)
+            self.accelerator.wait_for_everyone()
+            self._made.add(folder)
         return folder
 
 
