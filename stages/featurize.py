@@ -1,5 +1,6 @@
 """Stage featurize: the pretrained encoders over every usable pair, cached (and the states entering
-the text layers that train fine-tunes)."""
+the text layers that train fine-tunes). Under a launch of several processes (params `launch`)
+each encodes its share of the batches and the main process writes the cache."""
 
 import argparse
 
@@ -14,17 +15,22 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     p = params.load()
+    from msa import launch
+
+    if launch.spreads(p.launch) and not launch.launched():
+        return launch.relaunch(p.launch)
     # Torch and the encoders load after the params check, so a refused param fails at once.
-    from msa import device, precision
+    from msa import device, parallel, precision
     from msa.data import prepared
     from msa.features import extract, store
 
     pairs = prepared.read(args.manifest)
     where = device.resolve(p.device)
+    shares = parallel.Shares.of_this_process()
     cache = extract.featurize(pairs, p.featurize, p.augment, precision.resolve(p.precision, where),
-                              device=where)
-    store.save(cache, args.out)
-
+                              device=where, shares=shares)
+    if shares.is_main:
+        store.save(cache, args.out)
 
 if __name__ == "__main__":
     main()

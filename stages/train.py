@@ -1,8 +1,8 @@
 """Stage train: one model per fold for params.mode; logs, checkpoints, out-of-fold probabilities.
 
-train.regime heads trains on the cached features; finetune trains the encoders too, from the
-raw pairs, under `accelerate launch` (msa.training.launch), and resumes a killed run from
-`--resume`. Both run on the one cross-validation driver (msa.training.driver).
+train.regime heads trains on the cached features, in one process whatever the launch; finetune
+trains the encoders too, from the raw pairs, under `accelerate launch` (msa.launch), and resumes a
+killed run from `--resume`. Both run on the one cross-validation driver (msa.training.driver).
 """
 
 import argparse
@@ -26,10 +26,10 @@ def main() -> None:
     args = parser.parse_args()
     p = params.load()
     if p.train.regime == "finetune":
-        from msa.training import launch
+        from msa import launch
 
         if not launch.launched():
-            return launch.relaunch(p.train.launch)
+            return launch.relaunch(p.launch)
     # Torch and the encoders load after the params check, so a refused param fails at once.
     from msa.data import folds
     from msa.evaluation import records

@@ -55,7 +55,7 @@ def test_finetune_runs_as_an_experiment_on_two_processes(workspace, tiny_bert):
     out = run("dvc exp run -n finetune-cpu_2proc -S train.regime=finetune "
               f"-S featurize.text_model={tiny_bert} -S featurize.text_tuned_layers=0 "
               f"{TINY_IMAGE_OPTIONS} -S train.epochs=1 "
-              "-S train.batch_size=16 -S train.launch=cpu_2proc", repo, env)
+              "-S train.batch_size=16 -S launch=cpu_2proc", repo, env)
     assert "Running stage 'train'" in out and "Running stage 'predict'" in out
     predictions_text = check_finished_run(repo, world_size=2)
     # msa predict reads the pairs themselves with end-to-end models: the stage's predictions

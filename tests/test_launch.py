@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from conftest import REPO
-from msa.training import launch
+from msa import launch
 from msa.errors import MsaError
 
 
@@ -54,7 +54,7 @@ def test_all_gpus_sets_the_process_count_and_needs_a_gpu(monkeypatch):
 
 
 def test_an_unknown_launch_names_the_shipped_ones():
-    with pytest.raises(MsaError, match="train.launch: 'tpu' has no configs/accelerate/tpu.yaml; "
+    with pytest.raises(MsaError, match="launch: 'tpu' has no configs/accelerate/tpu.yaml; "
                                        "use one of cpu, cpu_2proc, gpu, multi_gpu, multi_node"):
         launch.command("tpu", "stages/train.py", [])
 
@@ -65,3 +65,15 @@ def test_a_launched_process_is_not_launched_again(monkeypatch):
     assert not launch.launched()
     monkeypatch.setenv("LOCAL_RANK", "0")
     assert launch.launched()
+
+
+def test_the_world_size_of_each_shipped_launch(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    assert {name: launch.processes(name) for name in
+            ("cpu", "cpu_2proc", "gpu", "multi_gpu", "multi_node")} == {
+        "cpu": 1, "cpu_2proc": 2, "gpu": 1, "multi_gpu": 4, "multi_node": 8}
+    # featurize and predict start themselves again only where the launch spreads
+    assert not launch.spreads("cpu") and not launch.spreads("gpu")
+    assert launch.spreads("cpu_2proc") and launch.spreads("multi_gpu")
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert not launch.spreads("multi_gpu")

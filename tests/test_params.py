@@ -100,8 +100,6 @@ def test_missing_params_file_is_a_clear_error(tmp_path):
      "data.test_fraction: 0.3 is never read while data.test_list names the test posts"),
     ({"train": {"encoder_lr": 1e-5}},
      "train.encoder_lr: 1e-05 is never read while train.regime is heads"),
-    ({"train": {"launch": "multi_gpu"}},
-     "train.launch: 'multi_gpu' is never read while train.regime is heads"),
     ({"featurize": {"text_tuned_layers": 2}, "train": {"regime": "finetune", "text_lr": 0.001}},
      "train.text_lr: 0.001 is never read while train.regime is finetune"),
 ])
@@ -119,8 +117,9 @@ def test_a_knob_the_other_settings_leave_unread_is_refused_naming_both(raw, mess
     {"train": {"early_stopping": "fold", "patience": 7}},
     {"featurize": {"image_model": "resnet50", "image_weights": "random"}},
     {"featurize": {"image_model": "mobilenetv3_small_050", "image_weights": "random"}},
-    {"train": {"regime": "finetune", "encoder_lr": 1e-5, "mixed_precision": "no",
-               "gradient_accumulation_steps": 2, "launch": "gpu", "num_workers": 0}},
+    {"launch": "gpu", "train": {"regime": "finetune", "encoder_lr": 1e-5, "mixed_precision": "no",
+                                "gradient_accumulation_steps": 2, "num_workers": 0}},
+    {"launch": "cpu_2proc"},  # featurize and predict run on the launch under heads too
     # knobs that only the mode leaves unread stay allowed: an ablation runs every mode on one set
     {"mode": "image", "featurize": {"text_tuned_layers": 2},
      "train": {"lexical_weight": 0.5, "text_lr": 0.001}},
@@ -149,3 +148,9 @@ def test_every_param_is_declared_once_with_its_help_and_spelt_out_in_params_yaml
     by_key = {key: text for key, _, text in described}
     assert by_key["train.lexical_weight"].endswith("[a number in [0, 1] (0: the network alone)]")
     assert by_key["train.monitor"].endswith("[val_loss | val_accuracy | val_macro_f1]")
+
+
+def test_a_moved_key_says_where_it_went():
+    with pytest.raises(ParamsError, match=r"^train.launch: moved; set the top-level launch "
+                                          "instead, which featurize and predict now run on too$"):
+        params.from_dict({"train": {"launch": "multi_gpu"}})

@@ -25,14 +25,19 @@ def _demo_data(args) -> None:
 
 
 def _predict(args) -> None:
-    from msa import device, params, precision
+    from msa import launch, params
+
+    p = params.load(args.params)
+    if launch.spreads(p.launch) and not launch.launched():
+        return launch.relaunch(p.launch)
+    from msa import device, parallel, precision
     from msa.data import reading
     from msa.evaluation import predict
     from msa.features import extract
     from msa.training import checkpoints
 
-    p = params.load(args.params)
     where = device.resolve(p.device)
+    shares = parallel.Shares.of_this_process()
     dtype = precision.resolve(p.precision, where)
     models, summary = checkpoints.load_models(args.models, dtype)
     layout = dataclasses.replace(p.data, format=args.format or p.data.format,
@@ -45,7 +50,7 @@ def _predict(args) -> None:
                                     test_list=args.input, for_prediction=True)
     skipped = {name: item["guids"] for name, item in report["problems"].items()
                if item["skips_pair"] and item["guids"]}
-    for name, guids in skipped.items():
+    for name, guids in skipped.items() if shares.is_main else ():
         print(f"warning: skipped {len(guids)} pairs ({name}): {' '.join(guids[:20])}",
               file=sys.stderr)
     if not pairs:
@@ -56,9 +61,11 @@ def _predict(args) -> None:
     clean = dataclasses.replace(p.augment, views=0)
     probs = predict.ensemble_proba(
         models, summary, pairs,
-        lambda: extract.featurize(pairs, encoder_params, clean, dtype, device=where), where)
-    predict.write_predictions([q.guid for q in pairs], probs, args.output)
-    print(f"predict: {len(pairs)} pairs -> {args.output}")
+        lambda: extract.featurize(pairs, encoder_params, clean, dtype, device=where,
+                                  shares=shares), where, shares)
+    if shares.is_main:
+        predict.write_predictions([q.guid for q in pairs], probs, args.output)
+        print(f"predict: {len(pairs)} pairs -> {args.output}")
 
 
 def _ablation(args) -> None:

@@ -11,11 +11,18 @@ from msa.errors import MsaError
 SETTINGS = ("auto", "cpu", "gpu")
 
 
+def accelerate_state():
+    """Accelerate's state of this process. The processes of a launch on the CPU (msa.launch
+    sets ACCELERATE_USE_CPU there, as `accelerate launch` does) form one gloo group."""
+    from accelerate import PartialState
+    from accelerate.utils import parse_flag_from_env
+
+    return PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU"))
+
+
 def _accelerate_device() -> torch.device:
     """Accelerate's own choice for this process (a launched process gets its local GPU)."""
-    from accelerate import PartialState
-
-    return PartialState().device
+    return accelerate_state().device
 
 
 def resolve(setting: str) -> torch.device:

@@ -181,8 +181,6 @@ class TrainParams:
     mixed_precision: Literal["auto", "no", "bf16", "fp16"] = knob(
         "auto", "finetune: auto is `precision`'s choice on a CPU, bf16 (fp16 where bf16 is not "
         "supported) on a GPU")
-    launch: Text = knob("cpu", "finetune: the launch, configs/accelerate/<launch>.yaml",
-                        pattern=r"^[A-Za-z0-9_-]+$")
     num_workers: Integer = knob(1, "finetune: DataLoader processes decoding and augmenting the "
                                 "images (1 measured fastest on 2 CPU cores)",
                                 note="0: in the training process", ge=0)
@@ -215,6 +213,10 @@ class Params:
     device: Literal["auto", "cpu", "gpu"] = knob(
         "auto", "where the networks run (featurize, train, predict): auto is Accelerate's "
         "choice, a GPU where torch sees one; cpu to match a CPU's figures (msa.device)")
+    launch: Text = knob(
+        "cpu", "the processes featurize, predict and train under finetune run on, "
+        "configs/accelerate/<launch>.yaml: featurize and predict share the posts among them, "
+        "finetune each batch (msa.launch); heads train in one", pattern=r"^[A-Za-z0-9_-]+$")
     data: section(DataParams) = knob(DataParams, "the posts")
     fold: section(FoldParams) = knob(FoldParams, "the folds")
     featurize: section(FeaturizeParams) = knob(FeaturizeParams, "the encoders")
@@ -265,7 +267,7 @@ _DEAD = [
     *[(f"train.{key}",
        lambda p: "train.regime is heads" if p.train.regime == "heads" else None,
        "set train.regime to finetune, or leave the key at its default")
-      for key in ("encoder_lr", "gradient_accumulation_steps", "mixed_precision", "launch",
+      for key in ("encoder_lr", "gradient_accumulation_steps", "mixed_precision",
                   "num_workers")],
     ("train.lexical_c",
      lambda p: "train.lexical_weight is 0" if p.train.lexical_weight == 0 else None,
@@ -310,11 +312,18 @@ def _allowed(field) -> str:
     return f"{words} ({note})" if note else words
 
 
+# Keys an earlier version read, and where they went.
+_MOVED = {"train.launch": "set the top-level launch instead, which featurize and predict now "
+                          "run on too"}
+
+
 def _one_line(error: ValidationError) -> ParamsError:
     """The first error pydantic found, as one line naming the dotted key."""
     first = error.errors()[0]
     loc, value, kind = first["loc"], first.get("input"), first["type"]
     key = ".".join(str(part) for part in loc)
+    if kind in ("unexpected_keyword_argument", "extra_forbidden") and key in _MOVED:
+        return ParamsError(f"{key}: moved; {_MOVED[key]}")
     if kind in ("unexpected_keyword_argument", "extra_forbidden"):
         names = ", ".join(_section(loc).__pydantic_fields__)
         return ParamsError(f"{key}: unknown key; the keys here are {names}")

@@ -11,6 +11,7 @@ import torch
 from msa import LABELS
 from msa.features.store import FeatureSet
 from msa.files import atomic_write_text
+from msa.parallel import ALONE, Shares
 from msa.data.prepared import Pair
 from msa.training import checkpoints, lexical
 from msa.training.checkpoints import FoldModel
@@ -19,30 +20,38 @@ from msa.training.model import predict_proba
 
 
 def ensemble_proba(models: list[FoldModel], summary: dict, pairs: list[Pair],
-                   features_of: Callable[[], FeatureSet],
-                   device: torch.device = torch.device("cpu")) -> np.ndarray:
+                   features_of: Callable[[], FeatureSet | None],
+                   device: torch.device = torch.device("cpu"),
+                   shares: Shares = ALONE) -> np.ndarray | None:
     """Mean over the fold models of their class probabilities for `pairs`, each blended with
-    its lexical model as its out-of-fold ones were, the networks run on `device`. Models
-    trained end to end read the pairs themselves; the others read the pairs' features, which
-    `features_of()` gives: they must come from the encoders the models were trained on."""
+    its lexical model as its out-of-fold ones were, the networks run on `device`; on the main
+    process, None on the others.
+
+    Models trained end to end read the pairs themselves, each process its share of them. The
+    others read the pairs' features, which `features_of()` gives on the main process (every
+    process calls it: it may featurize, sharing the pairs); they must come from the encoders
+    the models were trained on. The heads then run on the main process alone: milliseconds a
+    batch, less than spreading them would cost."""
     for model in models:
         model.network.to(device)
     if summary.get("regime") == "finetune":
         bf16 = summary.get("mixed_precision") == "bf16"
         max_length = summary["encoders"]["text_max_length"]
-
-        def network_proba(model):
-            return pair_proba(model.network, model.tokenizer, model.image_spec, pairs,
-                              max_length, bf16, device)
+        network_probs = [pair_proba(model.network, model.tokenizer, model.image_spec, pairs,
+                                    max_length, bf16, device, shares=shares)
+                         for model in models]
     else:
         features = features_of()
+        if not shares.is_main:
+            return None
         checkpoints.check_compatible(summary, features)
         rows = features.rows([q.guid for q in pairs])
-
-        def network_proba(model):
-            return predict_proba(model.network, features, rows)
+        network_probs = [predict_proba(model.network, features, rows) for model in models]
+    if not shares.is_main:
+        return None
     texts = [q.text for q in pairs]
-    return np.mean([blend(model, network_proba(model), texts) for model in models], axis=0)
+    return np.mean([blend(model, probs, texts) for model, probs in zip(models, network_probs)],
+                   axis=0)
 
 
 def blend(model: FoldModel, probs: np.ndarray, texts: list[str]) -> np.ndarray:

@@ -92,7 +92,8 @@ def build_text_encoder(name: str):
             tokenizer, model = load(local_only=False)
         except (OSError, ValueError):
             raise MsaError(hint + "; the model hub could not be reached either") from None
-    return tokenizer, model.eval()
+    # A half-precision checkpoint runs in float32 too: `precision` decides where it autocasts.
+    return tokenizer, model.float().eval()
 
 
 def hub_revision(model) -> str | None:

@@ -17,6 +17,7 @@ from msa.errors import MsaError
 from msa.features import backbones
 from msa.features.backbones import ImageSpec
 from msa.features.store import FeatureSet, TokenStates
+from msa.parallel import ALONE, Shares
 from msa.params import AugmentParams, FeaturizeParams
 
 _CPU = torch.device("cpu")
@@ -55,8 +56,9 @@ def _top_layers(model, params: FeaturizeParams) -> dict:
 @torch.inference_mode()
 def encode_texts(texts: list[str], params: FeaturizeParams, dtype: str = "fp32",
                  show_progress: bool = True, device: torch.device = _CPU,
-                 revisions: dict | None = None):
-    """(pooled features [n, d], token states entering the tuned top layers or None, top layers);
+                 revisions: dict | None = None, shares: Shares = ALONE):
+    """(pooled features [n, d], token states entering the tuned top layers or None, top layers)
+    on the main process, None on the others (each encodes its share of the batches);
     `revisions` gains the hub revision the encoder resolved to, if it came from the hub."""
     tokenizer, model = backbones.build_text_encoder(params.text_model)
     _note_revision(revisions, "text_model", params.text_model, model)
@@ -65,27 +67,35 @@ def encode_texts(texts: list[str], params: FeaturizeParams, dtype: str = "fp32",
     top = _top_layers(model, params) if tuned else None
     lengths = [len(ids) for ids in tokenizer(texts, truncation=True,
                                              max_length=params.text_max_length)["input_ids"]]
-    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    tokens = np.zeros((offsets[-1] if tuned else 0, model.config.hidden_size), dtype=np.float16)
     # Length-sorted batches pad little; the output goes back to input order.
     order = np.argsort(lengths, kind="stable")
-    out = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
-    batches = [order[i:i + params.text_batch_size]
-               for i in range(0, len(order), params.text_batch_size)]
-    with tqdm(total=len(texts), desc="featurize text", unit="text", disable=not show_progress) as bar:
+    batches = shares.mine([order[i:i + params.text_batch_size]
+                           for i in range(0, len(order), params.text_batch_size)])
+    encoded = []
+    with tqdm(total=sum(map(len, batches)), desc="featurize text", unit="text",
+              disable=not (show_progress and shares.is_main)) as bar:
         for batch in batches:
-            encoded = tokenizer([texts[i] for i in batch], padding=True, truncation=True,
-                                max_length=params.text_max_length, return_tensors="pt").to(device)
+            inputs = tokenizer([texts[i] for i in batch], padding=True, truncation=True,
+                               max_length=params.text_max_length, return_tensors="pt").to(device)
             with precision.autocast(dtype, device):
-                result = model(**encoded, output_hidden_states=bool(tuned))
-            pooled = backbones.pool(result.last_hidden_state, encoded["attention_mask"],
+                result = model(**inputs, output_hidden_states=bool(tuned))
+            pooled = backbones.pool(result.last_hidden_state, inputs["attention_mask"],
                                     params.text_pooling)
-            out[batch] = pooled.float().cpu().numpy()
-            if tuned:
-                entering = result.hidden_states[-1 - tuned].float().cpu().numpy()
-                for j, i in enumerate(batch):
-                    tokens[offsets[i]:offsets[i + 1]] = entering[j, :lengths[i]]
+            entering = (result.hidden_states[-1 - tuned].float().cpu().numpy().astype(np.float16)
+                        if tuned else None)
+            states = [entering[j, :lengths[i]] for j, i in enumerate(batch)] if tuned else None
+            encoded.append((batch, pooled.float().cpu().numpy(), states))
             bar.update(len(batch))
+    encoded = shares.gather(encoded)
+    if encoded is None:
+        return None
+    out = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    tokens = np.zeros((offsets[-1] if tuned else 0, model.config.hidden_size), dtype=np.float16)
+    for batch, pooled, states in encoded:
+        out[batch] = pooled
+        for i, state in zip(batch, states or []):
+            tokens[offsets[i]:offsets[i + 1]] = state
     return out, (TokenStates(tokens, offsets) if tuned else None), top
 
 
@@ -163,8 +173,10 @@ def image_batch_size(params: FeaturizeParams, dtype: str, device: torch.device =
 @torch.inference_mode()
 def encode_images(paths: list[str], views: list[int], params: FeaturizeParams,
                   augment: AugmentParams, dtype: str = "fp32", show_progress: bool = True,
-                  device: torch.device = _CPU, revisions: dict | None = None):
-    """(clean features [n, d], augmented features [n, max(views), d]).
+                  device: torch.device = _CPU, revisions: dict | None = None,
+                  shares: Shares = ALONE):
+    """(clean features [n, d], augmented features [n, max(views), d]) on the main process, None
+    on the others (each encodes its share of the batches).
 
     With native bf16 the encoder is fast enough for decoding to pay for its own thread, ahead of
     it; in fp32 that thread beside the encoder's makes them wait on each other on a small CPU
@@ -178,36 +190,45 @@ def encode_images(paths: list[str], views: list[int], params: FeaturizeParams,
         model = backbones.fold_batch_norms(model, spec.input_size)
     model = model.to(device, memory_format=torch.channels_last)
     dataset = _ImageViews(paths, views, spec, augment)
-    pairs_per_batch = max(1, image_batch_size(params, dtype, device)
-                          // (1 + max(views, default=0)))
-    clean = np.zeros((len(paths), spec.dim), dtype=np.float32)
-    augmented = np.zeros((len(paths), max(views, default=0), spec.dim), dtype=np.float32)
-    with tqdm(total=len(paths), desc="featurize images", unit="image",
-              disable=not show_progress) as bar:
-        batches = (
-            [dataset[i] for i in range(start, min(start + pairs_per_batch, len(paths)))]
-            for start in range(0, len(paths), pairs_per_batch))
-        encoded = 0
+    most_views = max(views, default=0)
+    pairs_per_batch = max(1, image_batch_size(params, dtype, device) // (1 + most_views))
+    starts = shares.mine(range(0, len(paths), pairs_per_batch))
+    spans = [(start, min(start + pairs_per_batch, len(paths))) for start in starts]
+    encoded = []
+    with tqdm(total=sum(stop - start for start, stop in spans), desc="featurize images",
+              unit="image", disable=not (show_progress and shares.is_main)) as bar:
+        batches = ([dataset[i] for i in range(start, stop)] for start, stop in spans)
         # A GPU encodes while the CPU decodes the next batches.
-        for stacks in (_prefetched(batches) if dtype == "bf16" or device.type != "cpu"
-                       else batches):
+        for (start, _), stacks in zip(spans, _prefetched(batches)
+                                      if dtype == "bf16" or device.type != "cpu" else batches):
             batch = torch.cat(stacks).to(device).contiguous(memory_format=torch.channels_last)
             with precision.autocast(dtype, device):
                 features = model(batch).float().cpu().numpy()
+            clean = np.zeros((len(stacks), spec.dim), dtype=np.float32)
+            augmented = np.zeros((len(stacks), most_views, spec.dim), dtype=np.float32)
             offset = 0
             for j, stack in enumerate(stacks):
-                clean[encoded + j] = features[offset]
-                augmented[encoded + j, : len(stack) - 1] = features[offset + 1: offset + len(stack)]
+                clean[j] = features[offset]
+                augmented[j, : len(stack) - 1] = features[offset + 1: offset + len(stack)]
                 offset += len(stack)
-            encoded += len(stacks)
+            encoded.append((start, clean, augmented))
             bar.update(len(stacks))
+    encoded = shares.gather(encoded)
+    if encoded is None:
+        return None
+    clean = np.zeros((len(paths), spec.dim), dtype=np.float32)
+    augmented = np.zeros((len(paths), most_views, spec.dim), dtype=np.float32)
+    for start, batch_clean, batch_augmented in encoded:
+        clean[start:start + len(batch_clean)] = batch_clean
+        augmented[start:start + len(batch_clean)] = batch_augmented
     return clean, augmented
 
 
 def featurize(pairs: list[Pair], params: FeaturizeParams, augment: AugmentParams,
               dtype: str = "fp32", show_progress: bool = True,
-              device: torch.device = _CPU) -> FeatureSet:
-    """Features of every pair; the augmented views are seeded by `augment.seed`.
+              device: torch.device = _CPU, shares: Shares = ALONE) -> FeatureSet | None:
+    """Features of every pair on the main process (None on the others: each encodes its share);
+    the augmented views are seeded by `augment.seed`.
 
     `dtype` (bf16 | fp32) is where the encoders autocast on `device`: msa.precision.resolve of
     the param.
@@ -216,11 +237,14 @@ def featurize(pairs: list[Pair], params: FeaturizeParams, augment: AugmentParams
         raise MsaError("the manifest holds no usable pairs to featurize")
     torch.manual_seed(augment.seed)
     revisions: dict[str, str] = {}
-    text, tokens, top = encode_texts([p.text for p in pairs], params, dtype, show_progress,
-                                     device, revisions)
+    texts = encode_texts([p.text for p in pairs], params, dtype, show_progress, device,
+                         revisions, shares)
     views = [augment.views if p.split == "train" else 0 for p in pairs]
-    clean, augmented = encode_images([p.image for p in pairs], views, params, augment, dtype,
-                                     show_progress, device, revisions)
+    images = encode_images([p.image for p in pairs], views, params, augment, dtype,
+                           show_progress, device, revisions, shares)
+    if not shares.is_main:
+        return None
+    (text, tokens, top), (clean, augmented) = texts, images
     labelled = [i for i, p in enumerate(pairs) if p.split == "train"]
     return FeatureSet(
         guids=[p.guid for p in pairs], splits=[p.split for p in pairs],
@@ -229,5 +253,6 @@ def featurize(pairs: list[Pair], params: FeaturizeParams, augment: AugmentParams
         text_tokens=tokens, text_top=top, texts=[p.text for p in pairs],
         # The hub revisions, where an encoder came from the hub: a rerun tells new weights.
         produced_by=precision.provenance(dtype, device) | (
-            {"revisions": revisions} if revisions else {}),
+            {"revisions": revisions} if revisions else {}) | (
+            {"processes": shares.processes} if shares.processes > 1 else {}),
     )

@@ -21,6 +21,7 @@ from msa.features import backbones
 from msa.features.augment import eval_pipeline, load_rgb, resize_size, to_chw, train_pipeline
 from msa.features.backbones import ImageSpec
 from msa.training.model import ModelConfig, SentimentClassifier
+from msa.parallel import ALONE, Shares
 from msa.params import AugmentParams, TrainParams
 from msa.data.prepared import Pair
 
@@ -161,15 +162,20 @@ def logits_of(model: nn.Module, batch: dict) -> torch.Tensor:
 @torch.no_grad()
 def pair_proba(network: EndToEnd, tokenizer, spec: ImageSpec, pairs: list[Pair],
                text_max_length: int, bf16: bool, device: torch.device = torch.device("cpu"),
-               batch_size: int = 64) -> np.ndarray:
+               batch_size: int = 64, shares: Shares = ALONE) -> np.ndarray | None:
     """An end-to-end network's class probabilities for raw pairs (their clean view), in the
-    order given, on the device the network is; under bf16 autocast where it was trained so."""
+    order given, on the device the network is; under bf16 autocast where it was trained so.
+    Each process predicts its share of the batches; the main process gets them all, the others
+    None."""
     network.eval()
-    loader = DataLoader(PairImages(pairs, spec, None, network.head.config.mode != "text"),
+    starts = shares.mine(range(0, len(pairs), batch_size))
+    mine = pairs[starts[0]:starts[-1] + batch_size] if starts else []
+    loader = DataLoader(PairImages(mine, spec, None, network.head.config.mode != "text"),
                         batch_size, collate_fn=Collate(tokenizer, text_max_length))
     chunks = []
     for batch in loader:
         batch = {k: v.to(device) for k, v in batch.items()}
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             chunks.append(torch.softmax(logits_of(network, batch).float(), dim=-1).cpu().numpy())
-    return np.concatenate(chunks)
+    chunks = shares.gather(chunks)
+    return None if chunks is None else np.concatenate(chunks)

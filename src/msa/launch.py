@@ -1,8 +1,9 @@
-"""Starting the train stage under `accelerate launch` (train.regime finetune).
+"""Starting a stage on the processes the `launch` param names (configs/accelerate/<launch>.yaml).
 
-`dvc repro` runs `python stages/train.py`; under finetune the stage starts itself again through
-`accelerate launch --config_file configs/accelerate/<train.launch>.yaml`, which starts one
-process per device. A stage already started by a launcher (accelerate, torchrun) runs as it is.
+`dvc repro` runs `python stages/NAME.py`; a stage whose launch starts several processes (and
+train under finetune, always) starts itself again through the launcher, which starts one process
+per device: featurize and predict then share the posts (msa.parallel), finetune shares each
+batch. A stage already started by a launcher (accelerate, torchrun) runs as it is.
 """
 
 from __future__ import annotations
@@ -29,9 +30,32 @@ def config_file(name: str) -> Path:
     path = CONFIGS / f"{name}.yaml"
     if not path.is_file():
         known = sorted(p.stem for p in CONFIGS.glob("*.yaml"))
-        raise MsaError(f"train.launch: {name!r} has no {path}; use one of {', '.join(known)} "
+        raise MsaError(f"launch: {name!r} has no {path}; use one of {', '.join(known)} "
                        "or add the file")
     return path
+
+
+def _config(name: str) -> dict:
+    return yaml.safe_load(config_file(name).read_text(encoding="utf-8")) or {}
+
+
+def processes(name: str) -> int:
+    """How many processes the launch starts, on all its machines together (the world size)."""
+    config = _config(name)
+    if config.get("use_cpu") or config.get("gpu_ids") != "all":
+        return int(config.get("num_processes", 1))  # accelerate's count over all machines
+    import torch
+
+    gpus = torch.cuda.device_count()
+    if gpus == 0:
+        raise MsaError(f"launch: {name} uses every GPU, and torch sees none here; "
+                       "use launch: cpu")
+    return gpus * int(config.get("num_machines", 1))
+
+
+def spreads(name: str) -> bool:
+    """The launch starts more than one process: featurize and predict start themselves again."""
+    return processes(name) > 1
 
 
 def command(name: str, script: str, args: list[str]) -> tuple[list[str], dict]:
@@ -45,26 +69,18 @@ def command(name: str, script: str, args: list[str]) -> tuple[list[str], dict]:
     without MPI.
     """
     path = config_file(name)
-    config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    processes = int(config.get("num_processes", 1))
+    config = _config(name)
+    count = processes(name)
     if config.get("use_cpu"):
         cores = int(os.environ.get("OMP_NUM_THREADS") or 0) or os.cpu_count() or 1
-        env = {"OMP_NUM_THREADS": str(max(1, cores // processes)),
+        env = {"OMP_NUM_THREADS": str(max(1, cores // count)),
                "ACCELERATE_USE_CPU": "true"}
-        if processes > 1:
+        if count > 1:
             return [sys.executable, "-m", "torch.distributed.run", "--standalone",
-                    "--nproc_per_node", str(processes), "--", script, *args], env
+                    "--nproc_per_node", str(count), "--", script, *args], env
         return [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(path),
                 "--num_cpu_threads_per_process", env["OMP_NUM_THREADS"], script, *args], env
-    extra = []
-    if config.get("gpu_ids") == "all":
-        import torch
-
-        gpus = torch.cuda.device_count()
-        if gpus == 0:
-            raise MsaError(f"train.launch: {name} uses every GPU, and torch sees none here; "
-                           "use train.launch: cpu")
-        extra = ["--num_processes", str(gpus * int(config.get("num_machines", 1)))]
+    extra = ["--num_processes", str(count)] if config.get("gpu_ids") == "all" else []
     return [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(path),
             *extra, script, *args], {}
 
