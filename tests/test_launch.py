@@ -77,3 +77,10 @@ def test_the_world_size_of_each_shipped_launch(monkeypatch):
     assert launch.spreads("cpu_2proc") and launch.spreads("multi_gpu")
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     assert not launch.spreads("multi_gpu")
+
+
+def test_the_default_launch_is_this_process_where_no_config_is(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    assert not launch.spreads("cpu")
+    with pytest.raises(MsaError, match="launch: 'cpu_2proc' has no configs/accelerate/"):
+        launch.spreads("cpu_2proc")

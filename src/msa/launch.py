@@ -54,7 +54,11 @@ def processes(name: str) -> int:
 
 
 def spreads(name: str) -> bool:
-    """The launch starts more than one process: featurize and predict start themselves again."""
+    """The launch starts more than one process: featurize and predict start themselves again.
+    The default launch is this process alone, also where its config is absent (msa predict
+    run outside the repository)."""
+    if name == "cpu" and not (CONFIGS / "cpu.yaml").is_file():
+        return False
     return processes(name) > 1
 
 
