@@ -22,14 +22,16 @@ def main() -> None:
     y_true = [r["label"] for r in rows]
     y_pred = [r["predicted"] for r in rows]
     result = metrics.summarize(p.mode, y_true, y_pred, [int(r["fold"]) for r in rows],
-                               summary["folds"], summary["produced_by"])
+                               summary["folds"], summary["produced_by"],
+                               records.oof_probabilities(rows))
     files.write_json(args.metrics, result)
     metrics.write_confusion_rows(rows, args.confusion)
     files.write_table([{"class": label, **scores} for label, scores in result["per_class"].items()],
                       args.per_class)
     print(f"evaluate ({p.mode}): accuracy {result['accuracy']['mean']:.4f} "
           f"± {result['accuracy']['std']:.4f}, macro-F1 {result['macro_f1']['mean']:.4f} "
-          f"± {result['macro_f1']['std']:.4f}; majority baseline "
+          f"± {result['macro_f1']['std']:.4f}, calibration error "
+          f"{result['calibration']['ece']:.4f}; majority baseline "
           f"{result['majority_baseline']['accuracy']:.4f}")
 
 

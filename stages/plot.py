@@ -1,4 +1,5 @@
-"""Stage plot: learning curves over the folds, confusion matrix and per-class scores."""
+"""Stage plot: learning curves over the folds, confusion matrix and per-class scores, and the
+posts behind them: the surest mistakes, the probabilities' reliability, the data at a glance."""
 
 import argparse
 import json
@@ -7,7 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from msa import files, params
-from msa.evaluation import metrics, plots, records
+from msa.data import prepared
+from msa.evaluation import inspection, metrics, plots, records
 from msa.errors import one_line_errors
 
 
@@ -21,6 +23,8 @@ def main() -> None:
     parser.add_argument("--curves", required=True, help="learning-curve table for dvc plots")
     parser.add_argument("--stopping", required=True,
                         help="the score that chose the epoch, per epoch, for dvc plots")
+    parser.add_argument("--manifest", required=True, help="the prepared posts")
+    parser.add_argument("--data-report", required=True, help="the prepare stage's report")
     parser.add_argument("--out", required=True, help="folder for the PNGs")
     args = parser.parse_args()
     stopping = params.load().train
@@ -46,6 +50,17 @@ def main() -> None:
                          title=f"{mode}: confusion matrix of the out-of-fold predictions")
     plots.plot_per_class_f1(result["per_class"], out / "per_class.png",
                             title=f"{mode}: per-class scores (out-of-fold)")
+    posts = prepared.read(args.manifest)
+    probs = records.oof_probabilities(rows)
+    inspection.plot_mistakes(rows, probs, {q.guid: q for q in posts}, out / "mistakes.jpg",
+                             title=f"{mode}: the most confident mistakes of each true class "
+                                   "(out-of-fold; probability of the predicted class)")
+    inspection.plot_reliability([r["label"] for r in rows], probs, out / "calibration.png",
+                                title=f"{mode}: reliability of the out-of-fold probabilities\n"
+                                      f"(expected calibration error "
+                                      f"{result['calibration']['ece']:.3f})")
+    inspection.plot_data(posts, json.loads(Path(args.data_report).read_text(encoding="utf-8")),
+                         out / "data.png")
 
 
 if __name__ == "__main__":

@@ -142,8 +142,9 @@ def test_ablation_report_matches_the_experiments_in_dvc(workspace):
     run("msa ablation", repo, env)
     report = (repo / "reports" / "ablation.md").read_text()
     assert (repo / "reports" / "ablation.png").stat().st_size > 1000
+    table = report.split("## Against")[0]
     rows = {line.split(" | ")[0].strip("| "): line.split(" | ")
-            for line in report.splitlines() if line.startswith("| ablation-")}
+            for line in table.splitlines() if line.startswith("| ablation-")}
     assert set(rows) == {"ablation-text", "ablation-image", "ablation-multimodal"}
     shown = run("dvc exp show --csv", repo, env).splitlines()
     header = shown[0].split(",")
@@ -158,6 +159,45 @@ def test_ablation_report_matches_the_experiments_in_dvc(workspace):
             std = float(cells[header.index(f"{name}.std")])
             assert row[2 + k] == f"{mean:.4f} ± {std:.4f}"
     assert rows == {}, "every experiment in the report is in dvc exp show"
+    # each mode against the first, text, pair by pair, from the oof files at their revisions
+    against = report.split("## Against ablation-text, pair by pair")[1]
+    assert "2 comparison(s) on the same 90 labelled pairs and folds" in against
+    assert {line.split(" | ")[0] for line in against.splitlines()
+            if line.startswith("| ablation-")} == {"| ablation-image", "| ablation-multimodal"}
+
+
+def _right(repo) -> dict[str, bool]:
+    lines = (repo / "data/oof.csv").read_text().splitlines()[1:]
+    return {c[0]: c[2] == c[-1] for c in (line.split(",") for line in lines)}
+
+
+def test_compare_tests_two_experiments_pair_by_pair_from_their_revisions(workspace):
+    """msa compare prints what it writes: the discordant pairs of the two experiments' own
+    out-of-fold files (checked out here with dvc exp apply) and McNemar's test on them."""
+    from scipy.stats import binomtest
+
+    repo, env = workspace
+    right = {}
+    for name in ("ablation-image", "ablation-multimodal"):
+        run(f"dvc exp apply {name} && dvc checkout -q", repo, env)
+        right[name] = _right(repo)
+    run("git checkout . && dvc checkout -q", repo, env)
+    out = run("msa compare ablation-multimodal ablation-image --baseline ablation-image "
+              "--out reports/two", repo, env)
+    assert out.startswith((repo / "reports/two.md").read_text())  # the same table, printed
+    base, other = right["ablation-image"], right["ablation-multimodal"]
+    only_base = sum(base[g] and not other[g] for g in base)
+    only_other = sum(other[g] and not base[g] for g in base)
+    row = next(line for line in out.splitlines() if line.startswith("| ablation-multimodal | +"))
+    cells = row.split(" | ")
+    assert cells[2] == f"{only_base} / {only_other}"
+    p = binomtest(only_base, only_base + only_other).pvalue if only_base + only_other else 1.0
+    assert float(cells[3]) == pytest.approx(p, rel=1e-2) and cells[3] == cells[4]  # one test
+    # an experiment on other folds is not paired with it: said, not tested
+    out = run("msa compare ablation-image fold-seed --out reports/unpaired", repo, env)
+    assert ("Not paired with ablation-image, so not tested: fold-seed: the same pairs in other "
+            "folds (fold.n_splits, fold.seed or fold.group differ).") in out
+    assert "0 comparison(s)" in out
 
 
 def test_msa_predict_on_posts_in_another_layout(workspace):

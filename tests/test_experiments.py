@@ -1,7 +1,22 @@
 import pytest
 
-from msa.evaluation import experiments
+from msa.evaluation import experiments, records
 from msa.errors import MsaError
+
+LABELS = ("negative", "neutral", "positive")
+ACCURACY_OF = {}  # rev -> the accuracy its fake out-of-fold predictions have
+
+
+@pytest.fixture(autouse=True)
+def oof_at_each_revision(monkeypatch):
+    """Out-of-fold rows of 60 pairs for each fake revision, right on the first acc x 60."""
+    def read(rev, name):
+        right = round(ACCURACY_OF[rev] * 60)
+        return [{"guid": f"{i:02d}", "fold": str(i % 2), "label": LABELS[i % 3],
+                 "predicted": LABELS[i % 3] if i < right else LABELS[(i + 1) % 3]}
+                for i in range(60)]
+
+    monkeypatch.setattr(records, "read_oof_at", read)
 
 
 def _metrics(mode, acc):
@@ -15,6 +30,7 @@ def _metrics(mode, acc):
 
 
 def _entry(rev, name, mode, acc, patience=6):
+    ACCURACY_OF[rev] = acc
     return {"rev": rev, "name": name, "data": {
         "params": {"params.yaml": {"data": {"mode": mode, "train": {"patience": patience}}}},
         "metrics": {"metrics/metrics.json": {"data": _metrics(mode, acc)}}}}
@@ -60,6 +76,11 @@ def test_table_and_chart(tmp_path):
     assert (tmp_path / "cmp.md").read_text(encoding="utf-8") == text
     assert (tmp_path / "cmp.png").read_bytes()[:4] == b"\x89PNG"
     assert "Over training seeds" not in text  # no two runs differ in the seed alone
+    # exp-image against exp-text (the first), pair by pair: 3 of 60 fewer right
+    against = text.split("## Against exp-text, pair by pair")[1]
+    assert "1 comparison(s) on the same 60 labelled pairs and folds" in against
+    row = next(line for line in against.splitlines() if line.startswith("| exp-image"))
+    assert row.split(" | ")[1:4] == ["-0.0500", "3 / 0", "0.25"] and row.endswith("| no |")
     # a sweep's report is named after its dotted key
     text = experiments.write_report(exps, tmp_path / "train.patience", "t", columns)
     assert (tmp_path / "train.patience.md").read_text(encoding="utf-8") == text

@@ -73,7 +73,7 @@ def _ablation(args) -> None:
 
     names = experiments.run_ablation(args.set)
     chosen = experiments.select(names)
-    text = experiments.write_report(chosen, args.out, "Modality ablation", [])
+    text = experiments.write_report(chosen, args.out, "Modality ablation", [], args.baseline)
     print(text)
     print(f"ablation: report in {args.out}.md, chart in {args.out}.png")
 
@@ -88,7 +88,8 @@ def _sweep(args) -> None:
               "report them with msa compare")
         return
     out = args.out or f"reports/{key}"
-    text = experiments.write_report(experiments.select(names), out, f"Sweep of {key}", [key])
+    text = experiments.write_report(experiments.select(names), out, f"Sweep of {key}", [key],
+                                    args.baseline)
     print(text)
     print(f"sweep: report in {out}.md, chart in {out}.png")
 
@@ -98,7 +99,7 @@ def _compare(args) -> None:
 
     chosen = experiments.select(args.names, all_commits=args.all_commits)
     columns = experiments.differing_params(chosen)
-    text = experiments.write_report(chosen, args.out, args.title, columns)
+    text = experiments.write_report(chosen, args.out, args.title, columns, args.baseline)
     print(text)
     print(f"compare: report in {args.out}.md, chart in {args.out}.png")
 
@@ -143,6 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
     abl.add_argument("-S", "--set", action="append", default=[], metavar="KEY=VALUE",
                      help="extra param for every run, as for dvc exp run -S")
     abl.add_argument("--out", default="reports/ablation", help="path stem of the .md and .png")
+    abl.add_argument("--baseline", metavar="NAME",
+                     help="what the others are tested against, pair by pair (default: the first)")
     abl.set_defaults(run=_ablation)
 
     swp = commands.add_parser("sweep", help="one DVC experiment per value of a param, then a "
@@ -154,6 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     swp.add_argument("--queue", action="store_true",
                      help="only queue the runs (in DVC's queue, which sees git-tracked files "
                           "only); dvc queue start runs them")
+    swp.add_argument("--baseline", metavar="NAME",
+                     help="what the others are tested against, pair by pair (default: the first)")
     swp.set_defaults(run=_sweep)
 
     cmp = commands.add_parser("compare", help="experiments or revisions side by side")
@@ -163,6 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="look for the names in every commit's experiments")
     cmp.add_argument("--out", default="reports/compare", help="path stem of the .md and .png")
     cmp.add_argument("--title", default="Experiments compared")
+    cmp.add_argument("--baseline", metavar="NAME",
+                     help="what the others are tested against, pair by pair (default: the first)")
     cmp.set_defaults(run=_compare)
 
     prm = commands.add_parser("params", help="every key of params.yaml: its default, when it "

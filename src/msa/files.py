@@ -72,7 +72,11 @@ def save_figure(fig, path: str | Path) -> None:
     import matplotlib.pyplot as plt
 
     fig.tight_layout()
+    kind = Path(path).suffix[1:].lower()
+    # No version stamp in a PNG, so the same figure is the same bytes; photographs go to JPEG.
+    options = ({"pil_kwargs": {"quality": 85}} if kind in ("jpg", "jpeg")
+               else {"metadata": {"Software": None}})
     with atomic_path(path) as tmp:
         # The temporary name's suffix is .tmp, so the format comes from the real one.
-        fig.savefig(tmp, format=Path(path).suffix[1:], dpi=110, metadata={"Software": None})
+        fig.savefig(tmp, format=kind, dpi=110, **options)
     plt.close(fig)

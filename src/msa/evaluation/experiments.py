@@ -22,6 +22,7 @@ import numpy as np  # noqa: E402
 from msa import LABELS, params  # noqa: E402
 from msa.files import atomic_write_text, save_figure  # noqa: E402
 from msa.errors import MsaError  # noqa: E402
+from msa.evaluation import differences  # noqa: E402
 from msa.evaluation.metrics import HEADLINE  # noqa: E402
 
 METRICS_FILE = "metrics/metrics.json"
@@ -214,10 +215,13 @@ def chart(experiments: list[Experiment], path: str | Path, title: str) -> None:
 
 
 def write_report(experiments: list[Experiment], out_stem: str | Path, title: str,
-                 param_columns: list[str]) -> str:
+                 param_columns: list[str], baseline: str | None = None) -> str:
+    """The table, the seed spread, each experiment against the baseline (the first, or the one
+    named) pair by pair, and the chart."""
     out_stem = Path(out_stem)  # its name may hold dots (reports/train.patience)
     text = (f"# {title}\n\n" + table(experiments, param_columns)
-            + seed_table(experiments, param_columns) + f"\n![{title}]({out_stem.name}.png)\n")
+            + seed_table(experiments, param_columns) + differences.section(experiments, baseline)
+            + f"\n![{title}]({out_stem.name}.png)\n")
     atomic_write_text(out_stem.parent / f"{out_stem.name}.md", text)
     chart(experiments, out_stem.parent / f"{out_stem.name}.png", title)
     return text

@@ -49,10 +49,35 @@ def majority_baseline(y_true: list[str], folds: list[int]) -> dict[str, float]:
     return scores(y_true, predicted) | {"label": str(predicted[0])}
 
 
+CALIBRATION_BINS = 10
+
+
+def reliability(y_true: list[str], probs: np.ndarray, bins: int = CALIBRATION_BINS) -> list[dict]:
+    """Per equal-width bin of the top class's probability: its range, pairs, mean probability
+    and accuracy (bins with no pair left out)."""
+    confidence = probs.max(axis=1)
+    correct = np.array([LABELS[i] for i in probs.argmax(axis=1)]) == np.asarray(y_true)
+    which = np.minimum((confidence * bins).astype(int), bins - 1)
+    return [{"low": k / bins, "high": (k + 1) / bins, "pairs": int(np.sum(which == k)),
+             "confidence": float(confidence[which == k].mean()),
+             "accuracy": float(correct[which == k].mean())}
+            for k in range(bins) if np.any(which == k)]
+
+
+def expected_calibration_error(y_true: list[str], probs: np.ndarray,
+                               bins: int = CALIBRATION_BINS) -> float:
+    """The pairs-weighted mean gap between each bin's accuracy and its mean top probability."""
+    table = reliability(y_true, probs, bins)
+    return float(sum(b["pairs"] * abs(b["accuracy"] - b["confidence"]) for b in table)
+                 / sum(b["pairs"] for b in table))
+
+
 def summarize(mode: str, y_true: list[str], y_pred: list[str], folds: list[int],
-              epochs: dict[int, dict[str, int]], produced_by: dict | None = None) -> dict:
+              epochs: dict[int, dict[str, int]], produced_by: dict | None = None,
+              probs: np.ndarray | None = None) -> dict:
     """The metrics.json document; `produced_by` is what made the features and models beyond
-    their params (the precision that ran and the CPU capability, per stage)."""
+    their params (the precision that ran and the CPU capability, per stage); with the class
+    probabilities, their calibration."""
     y_true, y_pred, folds = np.asarray(y_true), np.asarray(y_pred), np.asarray(folds)
     per_fold = [scores(y_true[folds == f], y_pred[folds == f]) for f in np.unique(folds)]
     pooled = scores(y_true, y_pred)
@@ -66,6 +91,8 @@ def summarize(mode: str, y_true: list[str], y_pred: list[str], folds: list[int],
             str(f): {**per_fold[i], **epochs[int(f)]} for i, f in enumerate(np.unique(folds))
         },
         "pairs": int(len(y_true)),
+        **({"calibration": {"ece": expected_calibration_error(list(y_true), probs),
+                            "bins": CALIBRATION_BINS}} if probs is not None else {}),
         "produced_by": produced_by or {},
     }
 

@@ -11,6 +11,8 @@ and depend on no model code.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 
@@ -30,6 +32,30 @@ def write_oof(rows, path: str | Path) -> None:
 
 def read_oof(path: str | Path) -> list[dict]:
     return read_csv(path, "out-of-fold predictions", "train")
+
+
+def oof_probabilities(rows: list[dict]):
+    """The class probabilities of out-of-fold rows, [pairs, classes] in LABELS order."""
+    import numpy as np
+
+    return np.array([[float(r[f"prob_{x}"]) for x in LABELS] for r in rows])
+
+
+OOF_FILE = "data/oof.csv"  # where dvc.yaml's train stage writes them
+
+
+def read_oof_at(rev: str, name: str) -> list[dict]:
+    """The out-of-fold predictions of a git or DVC experiment revision, from DVC's cache (or
+    its remote): what that experiment's evaluate read, without retraining anything."""
+    import dvc.api
+
+    try:
+        text = dvc.api.read(OOF_FILE, rev=rev, encoding="utf-8")
+    except Exception as exc:  # noqa: BLE001 - dvc raises many kinds for a missing output
+        raise MsaError(f"{name}: its {OOF_FILE} is not in DVC's cache or remote "
+                       f"({exc.__class__.__name__}); dvc exp apply {name} && dvc repro, or "
+                       "dvc pull, brings it back") from None
+    return list(csv.DictReader(io.StringIO(text)))
 
 
 def write_train_log(log: list[dict], path: str | Path) -> None:

@@ -1,0 +1,99 @@
+"""Each experiment against a baseline, on the same labelled pairs: the section of a comparison
+report (msa compare, sweep, ablation) that says which differences are beyond noise. The
+out-of-fold predictions are read at each experiment's revision from DVC (msa.evaluation.records),
+never retrained; the statistics are msa.evaluation.paired's.
+"""
+
+from __future__ import annotations
+
+import json
+
+from msa.errors import MsaError
+from msa.evaluation import paired, records
+
+
+def _baseline(experiments: list, name: str | None):
+    if name is None:
+        return experiments[0]
+    match = [e for e in experiments if e.name == name] or [
+        e for e in experiments if e.rev.startswith(name)]
+    if not match:
+        raise MsaError(f"--baseline: {name!r} is not among the experiments compared "
+                       f"({', '.join(e.name for e in experiments)})")
+    return match[0]
+
+
+def _interval(values: tuple[float, float, float]) -> str:
+    diff, low, high = values
+    return f"{diff:+.4f} [{low:+.4f}, {high:+.4f}]"
+
+
+def section(experiments: list, baseline: str | None = None,
+            resamples: int = paired.RESAMPLES) -> str:
+    """The Markdown section, or "" with fewer than two experiments."""
+    if len(experiments) < 2:
+        return ""
+    read = records.read_oof_at
+    base = _baseline(experiments, baseline)
+    base_predictions = paired.Predictions.from_rows(read(base.rev, base.name))
+    tested, unpaired = [], []
+    for e in experiments:
+        if e is base:
+            continue
+        predictions = paired.Predictions.from_rows(read(e.rev, e.name))
+        reason = paired.unpaired_reason(base_predictions, predictions)
+        if reason:
+            unpaired.append((e, reason))
+        else:
+            tested.append((e, paired.compare(base_predictions, predictions,
+                                             resamples=resamples)))
+    adjusted = paired.holm([d.mcnemar_p for _, d in tested])
+    header = ["experiment", "Δ accuracy", "right only in baseline / only in it",
+              "McNemar p", "Holm p", "Δ macro-F1 [95% CI]", "Δ weighted-F1 [95% CI]",
+              f"beyond noise (Holm p < {paired.ALPHA})"]
+    rows = [[e.name, f"{d.accuracy:+.4f}", f"{d.only_base_right} / {d.only_other_right}",
+             f"{d.mcnemar_p:.3g}", f"{p:.3g}", _interval(d.macro_f1), _interval(d.weighted_f1),
+             "yes" if p < paired.ALPHA else "no"] for (e, d), p in zip(tested, adjusted)]
+    lines = [f"\n## Against {base.name}, pair by pair\n",
+             f"{len(tested)} comparison(s) on the same {len(base_predictions.guids)} labelled "
+             "pairs and folds (out-of-fold predictions, read from DVC at each revision): "
+             "McNemar's exact test on the pairs one gets right and the other not, Holm's "
+             f"correction over the {len(tested)}; paired bootstrap 95% intervals "
+             f"({resamples:,} resamples, seeded) for the F1 differences.\n"]
+    if rows:
+        lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
+    lines += [f"\nNot paired with {base.name}, so not tested: {e.name}: {reason}."
+              for e, reason in unpaired]
+    lines += _over_seeds(experiments, base)
+    return "\n".join(lines) + "\n"
+
+
+def _by_seed(group: list, metric: str) -> dict:
+    return {e.params.get("seed"): e.metrics[metric]["mean"] for e in group}
+
+
+def _over_seeds(experiments: list, base) -> list[str]:
+    """Paired t-tests over training seeds: each group of experiments that differ in `seed`
+    alone against the baseline's group, on the seeds both ran."""
+    def without_seed(e) -> str:
+        return json.dumps({k: v for k, v in e.params.items() if k != "seed"}, sort_keys=True)
+
+    groups: dict[str, list] = {}
+    for e in experiments:
+        groups.setdefault(without_seed(e), []).append(e)
+    base_group = groups.pop(without_seed(base))
+    rows = []
+    for group in groups.values():
+        results = [paired.over_seeds(_by_seed(base_group, m), _by_seed(group, m))
+                   for m in ("accuracy", "macro_f1")]
+        if results[0] is None:
+            continue
+        rows.append(f"| {', '.join(e.name for e in group)} | {results[0][0]} | "
+                    + " | ".join(f"{mean:+.4f} (p {p:.3g})" for _, mean, p in results) + " |")
+    if not rows:
+        return []
+    return [f"\nOver training seeds (paired t-test on each run's fold mean, on the seeds both "
+            f"it and {base.name}'s seed repeats ran; not corrected):\n",
+            "| experiments | seeds shared | Δ accuracy (p) | Δ macro-F1 (p) |",
+            "|---|---|---|---|", *rows]

@@ -1,0 +1,70 @@
+"""The pair-by-pair section of a comparison report, on out-of-fold rows made here."""
+
+import pytest
+
+from msa.errors import MsaError
+from msa.evaluation import differences, records
+from msa.evaluation.experiments import Experiment
+
+LABELS = ("negative", "neutral", "positive")
+
+
+def oof(right: int, n: int = 300, folds: int = 5, prefix: str = "") -> list[dict]:
+    """n pairs, right on the first `right`."""
+    return [{"guid": f"{prefix}{i:03d}", "fold": str(i % folds), "label": LABELS[i % 3],
+             "predicted": LABELS[i % 3] if i < right else LABELS[(i + 1) % 3]}
+            for i in range(n)]
+
+
+def experiment(name, seed=0, patience=6, accuracy=0.7):
+    score = {"mean": accuracy, "std": 0.01, "pooled": accuracy}
+    return Experiment(name, name * 40 if len(name) == 1 else name, {"seed": seed,
+                                                                   "train.patience": patience},
+                      {"accuracy": score, "macro_f1": score})
+
+
+@pytest.fixture
+def rows_of(monkeypatch):
+    table = {}
+    monkeypatch.setattr(records, "read_oof_at", lambda rev, name: table[name])
+    return table
+
+
+def test_each_experiment_is_tested_against_the_first_with_holm_over_all(rows_of):
+    exps = [experiment("base"), experiment("same"), experiment("better"), experiment("other")]
+    rows_of.update(base=oof(200), same=oof(200), better=oof(230),
+                   other=oof(200, prefix="x"))
+    text = differences.section(exps, resamples=1000)
+    assert "## Against base, pair by pair" in text
+    assert "2 comparison(s) on the same 300 labelled pairs and folds" in text
+    cells = {line.split(" | ")[0].strip("| "): line.split(" | ")
+             for line in text.splitlines() if line.startswith("| ")}
+    assert cells["same"][1:5] == ["+0.0000", "0 / 0", "1", "1"]
+    assert cells["same"][5].startswith("+0.0000 [+0.0000, +0.0000]")
+    assert cells["same"][-1] == "no |"
+    assert cells["better"][1:3] == ["+0.1000", "0 / 30"]
+    assert float(cells["better"][3]) < 0.001 and cells["better"][-1] == "yes |"
+    # Holm: the smallest of two p-values counts twice
+    assert float(cells["better"][4]) == pytest.approx(2 * float(cells["better"][3]), rel=1e-2)
+    assert ("Not paired with base, so not tested: other: other pairs (600 in one and not the "
+            "other; another data root or data).") in text
+
+
+def test_a_named_baseline_and_an_unknown_one(rows_of):
+    exps = [experiment("a1"), experiment("b1")]
+    rows_of.update(a1=oof(200), b1=oof(210))
+    assert "## Against b1, pair by pair" in differences.section(exps, "b1", resamples=500)
+    with pytest.raises(MsaError, match=r"--baseline: 'c1' is not among the experiments compared "
+                                       r"\(a1, b1\)"):
+        differences.section(exps, "c1")
+    assert differences.section(exps[:1]) == ""
+
+
+def test_seed_repeats_on_both_sides_are_tested_over_the_seeds(rows_of):
+    exps = [experiment("a", 0, 6, 0.70), experiment("b", 1, 6, 0.71), experiment("c", 2, 6, 0.69),
+            experiment("d", 0, 2, 0.72), experiment("e", 1, 2, 0.74), experiment("f", 7, 3, 0.8)]
+    rows_of.update({e.name: oof(200) for e in exps})
+    text = differences.section(exps, resamples=200)
+    seeds = text.split("Over training seeds")[1]
+    rows = [line for line in seeds.splitlines() if line.startswith("| ") and "---" not in line]
+    assert rows[1:] == ["| d, e | 2 | +0.0250 (p 0.126) | +0.0250 (p 0.126) |"]  # f: one seed
