@@ -165,7 +165,8 @@ def render(r: dict) -> str:
              f"({m['cpu_capability']}, native bf16 {m['native_bf16']}). lab5 as "
              f"bench/gpu_pack.py packs it ({r['posts']} posts, images at the clean view's size, "
              "the text encoder's weights in float16 on both sides).", "",
-             "| step | device | seconds | images/s (text included) | peak GPU GiB |", "|---|---|---|---|---|"]
+             "| step | device | seconds | images/s (text included) | peak GPU GiB |",
+             "|---|---|---|---|---|"]
     for leg, f in r["featurize"].items():
         lines.append(f"| featurize ({f['precision']}) | {leg} | {f['seconds']} | "
                      f"{f['images_per_second']} | {f['peak_gpu_gib'] or '-'} |")
