@@ -52,10 +52,5 @@ class Shares:
         dist.gather_object(results, parts, dst=0)
         return [item for part in parts for item in part] if self.is_main else None
 
-    def wait(self) -> None:
-        """Every process reaches this point before any goes on."""
-        if self.processes > 1:
-            self._state.wait_for_everyone()
-
 
 ALONE = Shares()  # the whole plan, in this process

@@ -33,7 +33,7 @@ def section(experiments: list, baseline: str | None = None,
     """The Markdown section, or "" with fewer than two experiments."""
     if len(experiments) < 2:
         return ""
-    read = records.read_oof_at
+    read = records.read_oof_at  # looked up at each call: tests give their own
     base = _baseline(experiments, baseline)
     base_predictions = paired.Predictions.from_rows(read(base.rev, base.name))
     tested, unpaired = [], []

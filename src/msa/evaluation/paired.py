@@ -57,11 +57,6 @@ class Difference:
     mcnemar_p: float
     macro_f1: tuple[float, float, float]  # difference, 95% interval low, high
     weighted_f1: tuple[float, float, float]
-    holm_p: float = float("nan")  # McNemar's p after Holm's correction over the report
-
-    @property
-    def beyond_noise(self) -> bool:
-        return self.holm_p < ALPHA
 
 
 def mcnemar(right_base: np.ndarray, right_other: np.ndarray) -> tuple[int, int, float]:
