@@ -122,3 +122,17 @@ def test_the_fold_models_are_a_dvc_model_artifact_of_the_train_stage():
     artifact = Repo(str(REPO)).artifacts.read()["dvc.yaml"]["fold-models"]
     assert artifact.type == "model" and artifact.desc and artifact.labels
     assert artifact.path in PIPELINE["train"]["outs"]
+
+
+def test_a_code_folder_dep_hashes_its_code_not_its_bytecode():
+    """Python's __pycache__ beside the code would make dvc.lock depend on whether a test or a
+    stage has imported it yet."""
+    from dvc.repo import Repo
+
+    with Repo(str(REPO)) as repo:
+        def ignored(path):
+            return repo.dvcignore.is_ignored(repo.fs, str(REPO / path))
+
+        assert ignored("src/msa/features/__pycache__/extract.cpython-311.pyc")
+        assert ignored("src/msa/training/__pycache__/driver.cpython-312.pyc")
+        assert not ignored("src/msa/features/extract.py")
