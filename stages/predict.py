@@ -36,7 +36,8 @@ def main() -> None:
         lambda: store.load(args.features) if shares.is_main else None, where, shares)
     if shares.is_main:
         predict.write_predictions([q.guid for q in test_pairs], probs, args.out)
-        print(f"predict: {len(test_pairs)} test pairs -> {args.out}")
+        print(f"predict: {len(test_pairs)} test pairs -> {args.out}"
+              + (f" ({shares.processes} processes)" if shares.processes > 1 else ""))
 
 if __name__ == "__main__":
     main()

@@ -234,6 +234,22 @@ def test_msa_predict_on_a_list(workspace):
     assert all(x.split(",")[1] in ("negative", "neutral", "positive") for x in lines[1:])
 
 
+def test_msa_predict_on_two_processes_predicts_what_one_does(workspace):
+    """Heads models: the new posts' features shared between two gloo processes (one thread
+    each, as the one-process reference), the heads on the main one; the warnings said once."""
+    repo, env = workspace
+    two = yaml.safe_load((repo / "params.yaml").read_text()) | {"launch": "cpu_2proc"}
+    (repo / "two.yaml").write_text(yaml.safe_dump(two, sort_keys=False))
+    one_thread = {**env, "OMP_NUM_THREADS": "1"}
+    args = "msa predict --data data/demo --input mine.txt"
+    run(f"{args} --output one.txt", repo, one_thread)
+    out = run(f"{args} --params two.yaml --output two.txt", repo, {**env, "OMP_NUM_THREADS": "2"})
+    assert "predict: 5 pairs -> two.txt (2 processes)" in out
+    assert out.count("warning: skipped 1 pairs (missing_text): 99999") == 1
+    assert (repo / "two.txt").read_text() == (repo / "one.txt").read_text()
+    assert len((repo / "two.txt").read_text().splitlines()) == 1 + 5
+
+
 def test_killed_train_then_repro_gives_the_uninterrupted_result(workspace):
     """The train process dies mid-run (as under the OOM killer); dvc repro then recovers."""
     import psutil

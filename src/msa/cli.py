@@ -65,7 +65,8 @@ def _predict(args) -> None:
                                   shares=shares), where, shares)
     if shares.is_main:
         predict.write_predictions([q.guid for q in pairs], probs, args.output)
-        print(f"predict: {len(pairs)} pairs -> {args.output}")
+        print(f"predict: {len(pairs)} pairs -> {args.output}"
+              + (f" ({shares.processes} processes)" if shares.processes > 1 else ""))
 
 
 def _ablation(args) -> None:
