@@ -17,8 +17,7 @@ def main() -> None:
     p = params.load()
     from msa import launch
 
-    if launch.spreads(p.launch) and not launch.launched():
-        return launch.relaunch(p.launch)
+    launch.relaunch_if_spread(p.launch)
     # Torch and the encoders load after the params check, so a refused param fails at once.
     from msa import device, parallel, precision
     from msa.data import prepared

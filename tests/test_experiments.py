@@ -81,6 +81,14 @@ def test_table_and_chart(tmp_path):
     assert "1 comparison(s) on the same 60 labelled pairs and folds" in against
     row = next(line for line in against.splitlines() if line.startswith("| exp-image"))
     assert row.split(" | ")[1:4] == ["-0.0500", "3 / 0", "0.25"] and row.endswith("| no |")
+    # a named baseline (--baseline), by name or revision, and one not among them
+    text = experiments.write_report(exps, tmp_path / "cmp", "t", columns, baseline="exp-image")
+    assert "## Against exp-image, pair by pair" in text
+    assert "## Against exp-text" in experiments.write_report(exps, tmp_path / "cmp", "t",
+                                                             columns, baseline="bbbb")
+    with pytest.raises(MsaError, match=r"--baseline: 'c1' is not among the experiments compared "
+                                       r"\(exp-text, exp-image\)"):
+        experiments.write_report(exps, tmp_path / "cmp", "t", columns, baseline="c1")
     # a sweep's report is named after its dotted key
     text = experiments.write_report(exps, tmp_path / "train.patience", "t", columns)
     assert (tmp_path / "train.patience.md").read_text(encoding="utf-8") == text

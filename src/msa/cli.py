@@ -28,8 +28,7 @@ def _predict(args) -> None:
     from msa import launch, params
 
     p = params.load(args.params)
-    if launch.spreads(p.launch) and not launch.launched():
-        return launch.relaunch(p.launch)
+    launch.relaunch_if_spread(p.launch)
     from msa import device, parallel, precision
     from msa.data import reading
     from msa.evaluation import predict

@@ -89,6 +89,13 @@ def command(name: str, script: str, args: list[str]) -> tuple[list[str], dict]:
             *extra, script, *args], {}
 
 
+def relaunch_if_spread(name: str) -> None:
+    """Featurize's and predict's start: where the launch starts several processes and none has
+    started this one, run it again under the launcher and exit with its status."""
+    if spreads(name) and not launched():
+        relaunch(name)
+
+
 def relaunch(name: str) -> None:
     """Run this script again under the launcher and exit with its status."""
     argv, extra_env = command(name, sys.argv[0], sys.argv[1:])

@@ -8,19 +8,7 @@ from __future__ import annotations
 
 import json
 
-from msa.errors import MsaError
 from msa.evaluation import paired, records
-
-
-def _baseline(experiments: list, name: str | None):
-    if name is None:
-        return experiments[0]
-    match = [e for e in experiments if e.name == name] or [
-        e for e in experiments if e.rev.startswith(name)]
-    if not match:
-        raise MsaError(f"--baseline: {name!r} is not among the experiments compared "
-                       f"({', '.join(e.name for e in experiments)})")
-    return match[0]
 
 
 def _interval(values: tuple[float, float, float]) -> str:
@@ -28,13 +16,12 @@ def _interval(values: tuple[float, float, float]) -> str:
     return f"{diff:+.4f} [{low:+.4f}, {high:+.4f}]"
 
 
-def section(experiments: list, baseline: str | None = None,
-            resamples: int = paired.RESAMPLES) -> str:
-    """The Markdown section, or "" with fewer than two experiments."""
+def section(experiments: list, base, resamples: int = paired.RESAMPLES) -> str:
+    """The Markdown section testing the others against `base`, one of `experiments`; "" with
+    fewer than two experiments."""
     if len(experiments) < 2:
         return ""
     read = records.read_oof_at  # looked up at each call: tests give their own
-    base = _baseline(experiments, baseline)
     base_predictions = paired.Predictions.from_rows(read(base.rev, base.name))
     tested, unpaired = [], []
     for e in experiments:

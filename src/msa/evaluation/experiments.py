@@ -90,6 +90,11 @@ def parse_exp_show(document: list[dict]) -> tuple[list[Experiment], list[Experim
     return baselines, experiments, unfinished
 
 
+def _named(pool: list[Experiment], name: str) -> list[Experiment]:
+    """The experiments of that name, else those whose revision starts with it."""
+    return [e for e in pool if e.name == name] or [e for e in pool if e.rev.startswith(name)]
+
+
 def select(names: list[str], all_commits: bool = False) -> list[Experiment]:
     """Experiments by name or revision prefix; none named: the experiments of the current commit."""
     document = json.loads(_dvc(["exp", "show", "--json", *(["-A"] if all_commits else [])]))
@@ -105,7 +110,7 @@ def select(names: list[str], all_commits: bool = False) -> list[Experiment]:
     pool = experiments + baselines
     chosen = []
     for name in names:
-        match = [e for e in pool if e.name == name] or [e for e in pool if e.rev.startswith(name)]
+        match = _named(pool, name)
         if not match and name in unfinished:
             raise MsaError(f"experiment {name!r} has no results of its own ({unfinished[name]}; "
                            "see dvc exp show, and dvc queue logs for a failed run)")
@@ -219,8 +224,12 @@ def write_report(experiments: list[Experiment], out_stem: str | Path, title: str
     """The table, the seed spread, each experiment against the baseline (the first, or the one
     named) pair by pair, and the chart."""
     out_stem = Path(out_stem)  # its name may hold dots (reports/train.patience)
+    base = _named(experiments, baseline) if baseline else experiments[:1]
+    if not base:
+        raise MsaError(f"--baseline: {baseline!r} is not among the experiments compared "
+                       f"({', '.join(e.name for e in experiments)})")
     text = (f"# {title}\n\n" + table(experiments, param_columns)
-            + seed_table(experiments, param_columns) + differences.section(experiments, baseline)
+            + seed_table(experiments, param_columns) + differences.section(experiments, base[0])
             + f"\n![{title}]({out_stem.name}.png)\n")
     atomic_write_text(out_stem.parent / f"{out_stem.name}.md", text)
     chart(experiments, out_stem.parent / f"{out_stem.name}.png", title)

@@ -88,7 +88,6 @@ def plot_mistakes(rows: list[dict], probs: np.ndarray, pairs: dict[str, Pair],
 def plot_reliability(y_true: list[str], probs: np.ndarray, path: str | Path,
                      title: str = "") -> None:
     table = metrics.reliability(y_true, probs)
-    ece = metrics.expected_calibration_error(y_true, probs)
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.5, 7), height_ratios=(3, 1), sharex=True)
     centres = [(b["low"] + b["high"]) / 2 for b in table]
     width = 1 / metrics.CALIBRATION_BINS
@@ -100,8 +99,8 @@ def plot_reliability(y_true: list[str], probs: np.ndarray, path: str | Path,
     top.set_ylabel("accuracy")
     top.set_ylim(0, 1)
     top.legend(loc="upper left", fontsize=8)
-    top.set_title(title or f"reliability of the out-of-fold probabilities\n"
-                  f"(expected calibration error {ece:.3f})")
+    top.set_title(title or "reliability of the out-of-fold probabilities\n(expected calibration "
+                  f"error {metrics.expected_calibration_error(y_true, probs):.3f})")
     bottom.bar(centres, [b["pairs"] for b in table], width * 0.9, color="grey")
     bottom.set_ylabel("pairs")
     bottom.set_xlabel("probability of the predicted class")
