@@ -20,7 +20,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -31,8 +30,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-STAGES = ("prepare", "fold_split", "featurize", "train", "evaluate", "plot", "predict")
+from common import REPO, STAGES, kind, machine, timed
+from page import render_pipeline, write_page
+
 TARGETS = {  # name: (description, check on results)
     "multimodal_accuracy": (">= 0.75", lambda r: r["modes"]["multimodal"]["accuracy"]["mean"] >= 0.75),
     "multimodal_macro_f1": (">= 0.66", lambda r: r["modes"]["multimodal"]["macro_f1"]["mean"] >= 0.66),
@@ -52,48 +52,8 @@ TARGETS = {  # name: (description, check on results)
 }
 
 
-# Variables that make torch, oneDNN and MKL dispatch to a lower instruction set than the CPU has:
-# with all three at AVX2, an AVX-512 machine measures what an AVX2-only one runs.
-ISA_OVERRIDES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS")
-
-
 def speed_target(r: dict) -> float:
     return 3.0 if r["machine"]["precision"] == "bf16" else 1.5
-
-
-def machine() -> dict:
-    """The CPU, the capability torch dispatches to, and the precision `auto` resolves to."""
-    from msa import precision
-
-    return {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
-            "cpu_capability": precision.cpu_capability(),
-            "native_bf16": precision.native_bf16(),
-            "precision": precision.resolve("auto"),
-            "isa_overrides": {k: os.environ[k] for k in ISA_OVERRIDES if k in os.environ}}
-
-
-def kind(m: dict) -> str:
-    return f"{m['cpu_capability'].lower()}-{m['precision']}"
-
-
-def timed(cmd: list[str], cwd: Path, env: dict, log: Path) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS (GiB) over the process tree, and the output of `cmd`."""
-    start = time.perf_counter()
-    with log.open("w") as out:
-        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    text = log.read_text(errors="replace")
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"bench: {' '.join(cmd)} failed; see {log}")
-    return wall, usage.ru_maxrss / 2**20, text  # ru_maxrss is in KiB on Linux
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor()
 
 
 def plain_features(pairs, params) -> tuple[np.ndarray, np.ndarray, float]:
@@ -239,91 +199,9 @@ def main() -> None:
     (out / f"results-{kind(results['machine'])}.json").write_text(
         json.dumps(results, indent=2) + "\n")
     write_page(out)
-    print(render(results))
+    print(render_pipeline(results))
     shutil.rmtree(work, ignore_errors=True)
 
-
-def write_page(out: Path) -> None:
-    """bench/RESULTS.md from every results file here: the pipeline's, fine-tuning's, then
-    scaling's."""
-    from finetune import render as render_finetune
-    from scale import render as render_scale
-
-    every = [json.loads(f.read_text()) for f in sorted(out.glob("results-*.json"))]
-    tuned = [json.loads(f.read_text()) for f in sorted(out.glob("finetune-*.json"))]
-    scaled = [json.loads(f.read_text()) for f in sorted(out.glob("scale-*.json"))]
-    (out / "RESULTS.md").write_text(
-        "# Benchmark on lab5\n\nOne section per kind of CPU measured (`make bench` writes its "
-        "own and keeps the others).\n\n" + "\n".join(render(r) for r in every)
-        + "".join("\n" + render_finetune(r) + "\n" for r in tuned)
-        + "".join("\n" + render_scale(r) + "\n" for r in scaled))
-
-
-def render(r: dict) -> str:
-    def ms(m, name):
-        return f"{m[name]['mean']:.4f} ± {m[name]['std']:.4f} (pooled {m[name]['pooled']:.4f})"
-
-    m = r["machine"]
-    forced = ", ".join(f"{k}={v}" for k, v in m["isa_overrides"].items())
-    lines = [
-        f"## {m['cpu_capability']}, {m['precision']} "
-        f"({'native' if m['native_bf16'] else 'no native'} bf16)", "",
-        f"{r['date']}, revision `{r['git_revision'][:10]}`, {m['cpu']}, "
-        f"{m['cores']} cores, Python {m['python']}. Data: {r['data']}.",
-        f"CPU capability {m['cpu_capability']}, native bf16: {m['native_bf16']}, "
-        f"precision `auto` -> {m['precision']}"
-        + (f"; instruction set lowered by {forced} (an AVX2 machine's kernels on this CPU)"
-           if forced else "") + ".",
-        "5-fold CV on the labelled pairs, default params and packaged encoders, CPU.", "",
-        "### Targets", "", "| figure | target | measured | met |", "|---|---|---|---|",
-    ]
-    measured = {
-        "multimodal_accuracy": f"{r['modes']['multimodal']['accuracy']['mean']:.4f}",
-        "multimodal_macro_f1": f"{r['modes']['multimodal']['macro_f1']['mean']:.4f}",
-        "text_accuracy": f"{r['modes']['text']['accuracy']['mean']:.4f}",
-        "image_accuracy": f"{r['modes']['image']['accuracy']['mean']:.4f}",
-        "fusion_gain": f"{r['fusion_gain']:+.4f}",
-        "featurize_speed": f"{r['featurizer']['speedup']:.2f}x",
-        "features_match": f"min cosine {r['featurizer']['min_cosine']:.5f}",
-        "cold_repro": f"{r['cold_repro_s']:.0f} s",
-        "exp_run_image": f"{r['exp_run']['image']['wall_s']:.0f} s, reran "
-                         f"{r['exp_run']['image']['reran_before_train'] or 'nothing'} before train",
-        "peak_rss": f"{r['peak_rss_gib']:.2f} GiB",
-    }
-    for name, target in r["targets"].items():
-        lines.append(f"| {name} | {target['target']} | {measured[name]} | "
-                     f"{'yes' if target['met'] else '**no**'} |")
-    lines += ["", "### Cross-validated metrics (mean ± std over folds)", "",
-              "| mode | accuracy | macro-F1 | weighted-F1 |", "|---|---|---|---|"]
-    for mode in ("text", "image", "multimodal"):
-        m = r["modes"][mode]
-        lines.append(f"| {mode} | {ms(m, 'accuracy')} | {ms(m, 'macro_f1')} | "
-                     f"{ms(m, 'weighted_f1')} |")
-    base = r["modes"]["multimodal"]["majority_baseline"]
-    lines += ["", f"Majority-class baseline: accuracy {base['accuracy']:.4f}, "
-                  f"macro-F1 {base['macro_f1']:.4f}.", "",
-              "### Stages (cold `dvc repro`, empty DVC cache)", "",
-              "| stage | wall (s) | peak RSS (GiB) |", "|---|---|---|"]
-    for stage, s in r["stages"].items():
-        lines.append(f"| {stage} | {s['wall_s']:.1f} | {s['peak_rss_gib']:.2f} |")
-    lines.append(f"| **total** | {r['cold_repro_s']:.1f} | |")
-    lines += ["", f"featurize: {r['stages']['featurize']['pairs_per_s']:.1f} pairs/s over all "
-                  "usable pairs (text, clean image, and the augmented views of labelled images).", ""]
-    for mode, e in r["exp_run"].items():
-        lines.append(f"`dvc exp run -S mode={mode}` after it: {e['wall_s']:.1f} s, stages "
-                     f"before train rerun: {e['reran_before_train'] or 'none'}.")
-    f = r["featurizer"]
-    lines += ["", "### Featurizer against the plain baseline (same pairs, clean view)", "",
-              f"{f['pairs']} pairs: ours {f['ours_s']:.1f} s ({f['ours_pairs_per_s']:.1f} pairs/s), "
-              f"plain {f['plain_s']:.1f} s ({f['plain_pairs_per_s']:.1f} pairs/s): "
-              f"{f['speedup']:.2f}x"
-              + (f" (median of {f['rounds']} rounds in turn; medians of the times; the rounds' "
-                 f"ratios {', '.join(f'{x:.2f}' for x in f['round_speedups'])})"
-                 if f.get("rounds", 1) > 1 else " (one run each)")
-              + ". Largest absolute difference: text "
-              f"{f['max_abs_diff']['text']:.4f}, image {f['max_abs_diff']['image']:.4f}; "
-              f"smallest cosine similarity {f['min_cosine']:.5f}.", ""]
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":

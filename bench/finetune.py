@@ -14,18 +14,14 @@ import dataclasses
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 from sklearn.metrics import accuracy_score, f1_score
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "bench"))
-
-from bench import kind, machine, write_page  # noqa: E402
+from common import REPO, kind, machine
+from page import render_finetune, write_page
 
 
 def fold_scores(result, label_of) -> dict:
@@ -116,34 +112,8 @@ def main() -> None:
     (out / f"finetune-{kind(result['machine'])}.json").write_text(
         json.dumps(result, indent=2) + "\n")
     write_page(out)
-    print(render(result))
+    print(render_finetune(result))
 
-
-def render(r: dict) -> str:
-    m, h, f = r["machine"], r["heads"], r["finetune"]
-    return "\n".join([
-        f"### Fine-tuning end to end (`train.regime: finetune`), fold {r['fold']} of lab5",
-        "",
-        f"{m['cpu']}, {m['cores']} cores, {m['cpu_capability']}"
-        f"{' (lowered: ' + ' '.join(m['isa_overrides'].values()) + ')' if m['isa_overrides'] else ''}, "
-        f"mixed precision {f['provenance']['mixed_precision']}, one process; default encoders "
-        f"(MiniLM-L6 + EfficientNet-Lite0, both trained), {r['fit_pairs_per_fold']} pairs "
-        f"fitted per fold, at most {f['epochs_cap']} epochs (heads: its default "
-        "train.epochs with early stopping).",
-        "",
-        "| regime | accuracy | macro-F1 | epochs (best / run) | time |",
-        "|---|---|---|---|---|",
-        f"| heads (cached features) | {h['accuracy']:.4f} | {h['macro_f1']:.4f} | "
-        f"{h['best_epoch']} / {h['epochs_run']} | train {h['train_s']:.0f} s "
-        f"(+ featurize {h['featurize_s']:.0f} s, shared by all folds) |",
-        f"| finetune | {f['accuracy']:.4f} | {f['macro_f1']:.4f} | {f['best_epoch']} / "
-        f"{f['epochs_run']} | {f['fold_epoch_s']:.0f} s per fold-epoch (training "
-        f"{np.mean(f['train_epoch_s']):.0f} s, evaluation {f['eval_s_per_epoch']:.0f} s) |",
-        "",
-        f"At revision {r.get('git_revision', '?')[:7]}. A full run ({f['folds']} folds, up to "
-        f"{f['epochs_default']} epochs each) projects to at most "
-        f"{f['projected_full_run_h']:.1f} h here.",
-    ])
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ import dataclasses
 import json
 import os
 import platform
-import re
 import subprocess
 import sys
 import tempfile
@@ -37,9 +36,8 @@ from msa.evaluation import metrics  # noqa: E402
 from msa.features import extract  # noqa: E402
 from msa.training import driver, finetune  # noqa: E402
 from msa.training.heads import Heads  # noqa: E402
+from page import render_gpu, write_section  # noqa: E402
 
-MODES = ("text", "image", "multimodal")
-SECTION = "## GPU check (bench/gpu_check.py)"
 
 
 class Step:
@@ -95,7 +93,7 @@ def cosines(a: np.ndarray, b: np.ndarray) -> dict:
 
 def heads(cache, p, folds: dict, where: torch.device, dtype: str) -> dict:
     out = {}
-    for mode in MODES:
+    for mode in params.MODES:
         regime = Heads(cache, mode, p.train, p.seed, dtype, where)
         with Step(where) as step:
             results = driver.cross_validate(regime, folds, show_progress=False)
@@ -155,57 +153,6 @@ def _revision() -> str:
         return ""
 
 
-def render(r: dict) -> str:
-    m = r["machine"]
-    where = (m.get("gpu") or "GPU") if m["device"] == "cuda" else (
-        "no GPU: the device's steps forced onto the CPU")
-    lines = [SECTION, "",
-             f"{m['date']}, revision `{m['revision']}`, {where}; torch {m['torch']}, "
-             f"transformers {m['transformers']}; {m['cpu_cores']} CPU cores "
-             f"({m['cpu_capability']}, native bf16 {m['native_bf16']}). lab5 as "
-             f"bench/gpu_pack.py packs it ({r['posts']} posts, images at the clean view's size, "
-             "the text encoder's weights in float16 on both sides).", "",
-             "| step | device | seconds | images/s (text included) | peak GPU GiB |",
-             "|---|---|---|---|---|"]
-    for leg, f in r["featurize"].items():
-        lines.append(f"| featurize ({f['precision']}) | {leg} | {f['seconds']} | "
-                     f"{f['images_per_second']} | {f['peak_gpu_gib'] or '-'} |")
-    for leg, by_mode in r["heads"].items():
-        for mode, h in by_mode.items():
-            lines.append(f"| heads, {mode}, {r['folds']} folds | {leg} | {h['seconds']} | - | "
-                         f"{h['peak_gpu_gib'] or '-'} |")
-    if r.get("finetune"):
-        f = r["finetune"]
-        lines.append(f"| finetune, fold 0, {f['pairs']} pairs, {f['epochs']} epoch(s), "
-                     f"{f['mixed_precision']} | device | {f['seconds']} | - | "
-                     f"{f['peak_gpu_gib'] or '-'} |")
-    lines += ["", "| mode | " + " | ".join(f"accuracy, macro-F1 ({leg})" for leg in r["heads"])
-              + " |", "|---|" + "---|" * len(r["heads"])]
-    for mode in MODES:
-        lines.append(f"| {mode} | " + " | ".join(
-            f"{r['heads'][leg][mode]['accuracy']:.4f}, {r['heads'][leg][mode]['macro_f1']:.4f}"
-            for leg in r["heads"]) + " |")
-    if r.get("finetune"):
-        f = r["finetune"]
-        lines += ["", f"finetune, fold 0: accuracy {f['accuracy']:.4f}, macro-F1 "
-                      f"{f['macro_f1']:.4f}; {f['train_pairs_per_second']} training pairs a "
-                      "second."]
-    if r.get("features_match"):
-        match = "; ".join(f"{name} {c['min']} / {c['mean']}"
-                          for name, c in r["features_match"].items())
-        lines += ["", f"Device features against the CPU's fp32 (cosine per row, min / mean): "
-                      f"{match}."]
-    return "\n".join(lines) + "\n"
-
-
-def write_section(results_md: Path, section: str) -> None:
-    text = results_md.read_text() if results_md.is_file() else ""
-    pattern = re.compile(re.escape(SECTION) + r".*?(?=\n## |\Z)", re.S)
-    text = pattern.sub(lambda _: section.rstrip("\n") + "\n", text) if pattern.search(text) \
-        else text.rstrip("\n") + "\n\n" + section
-    results_md.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -224,7 +171,7 @@ def main() -> None:
                         help="only write --out's results into --results")
     args = parser.parse_args()
     if args.render:
-        return write_section(args.results, render(json.loads(args.out.read_text())))
+        return write_section(args.results, render_gpu(json.loads(args.out.read_text())))
 
     p = the_params(args.pack.resolve(), args.device)
     where = device.resolve(p.device)
@@ -252,8 +199,8 @@ def main() -> None:
     r["finetune"] = finetune_fold(pairs, finetune_params(p, args.finetune_epochs), folds,
                                   args.finetune_pairs, where)
     args.out.write_text(json.dumps(r, indent=2) + "\n")
-    write_section(args.results, render(r))
-    print(render(r))
+    write_section(args.results, render_gpu(r))
+    print(render_gpu(r))
 
 
 if __name__ == "__main__":

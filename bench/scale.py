@@ -30,7 +30,8 @@ from pathlib import Path
 
 import yaml
 
-from bench import REPO, STAGES, kind, machine, timed, write_page
+from common import REPO, STAGES, kind, machine, timed
+from page import render_scale, write_page
 
 FLAT_FROM = 4000  # the size time per post is compared against
 FLAT_RATIO = 1.5
@@ -77,31 +78,6 @@ def targets(r: dict) -> dict:
             "target": f"<= {FLAT_RATIO}x from {FLAT_FROM} to {largest['posts']} posts",
             "measured": f"{ratio:.2f}x", "met": ratio <= FLAT_RATIO}
     return out
-
-
-def render(r: dict) -> str:
-    m, s = r["machine"], r["settings"]
-    lines = [f"## Scaling: {m['cpu_capability']}, {m['precision']}", "",
-             f"{r['date']}, revision `{r['git_revision'][:10]}`, {m['cpu']}, {m['cores']} cores. "
-             f"`msa demo-data` (lab5 layout, 90% labelled), default params but "
-             f"`augment.views={s['views']}` and image encoder `{s['image_model']}` "
-             f"(weights: {s['image_weights'] or 'packaged'}): the pipeline's own growth, not "
-             "the encoder's constant cost per image (bench/scale.py says why).", "",
-             "| figure | target | measured | met |", "|---|---|---|---|"]
-    for name, t in r["targets"].items():
-        lines.append(f"| {name} | {t['target']} | {t['measured']} | "
-                     f"{'yes' if t['met'] else '**no**'} |")
-    header = " | ".join(f"{stage} ms/post (GiB)" for stage in STAGES)
-    lines += ["", f"| posts | {header} | total ms/post | total s | peak RSS GiB | epochs run |",
-              "|---" * (len(STAGES) + 5) + "|"]
-    for size in r["sizes"]:
-        cells = " | ".join(f"{size['stages'][st]['s_per_post'] * 1000:.2f} "
-                           f"({size['stages'][st]['peak_rss_gib']:.2f})" for st in STAGES)
-        lines.append(f"| {size['posts']} | {cells} | {size['s_per_post'] * 1000:.2f} | "
-                     f"{size['total_s']:.0f} | {size['peak_rss_gib']:.2f} | "
-                     f"{' '.join(map(str, size['epochs_run']))} |")
-    lines += ["", f"![time per post and peak RSS against size]({r['figure']})"]
-    return "\n".join(lines)
 
 
 def plot(r: dict, path: Path) -> None:
@@ -170,7 +146,7 @@ def main() -> None:
         plot(result, out / result["figure"])
         (out / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
         write_page(out)
-    print(render(result))
+    print(render_scale(result))
     shutil.rmtree(work, ignore_errors=True)
 
 

@@ -1,0 +1,202 @@
+"""bench/RESULTS.md, written here alone: one section per results file of bench/ (the pipeline
+on each kind of CPU, fine-tuning, scaling, the GPU check), rendered from the JSON the bench
+scripts write, so that figures from other machines stay beside a new one."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+
+from common import STAGES
+
+MODES = ("text", "image", "multimodal")
+SECTION = "## GPU check (bench/gpu_check.py)"
+
+
+def write_page(out: Path) -> None:
+    """bench/RESULTS.md from every results file here: the pipeline's, fine-tuning's,
+    scaling's, then the GPU check's."""
+    every = [json.loads(f.read_text()) for f in sorted(out.glob("results-*.json"))
+             if f.name != "results-gpu.json"]
+    tuned = [json.loads(f.read_text()) for f in sorted(out.glob("finetune-*.json"))]
+    scaled = [json.loads(f.read_text()) for f in sorted(out.glob("scale-*.json"))]
+    gpu = out / "results-gpu.json"
+    (out / "RESULTS.md").write_text(
+        "# Benchmark on lab5\n\nOne section per kind of CPU measured (`make bench` writes its "
+        "own and keeps the others).\n\n" + "\n".join(render_pipeline(r) for r in every)
+        + "".join("\n" + render_finetune(r) + "\n" for r in tuned)
+        + "".join("\n" + render_scale(r) + "\n" for r in scaled)
+        + ("\n" + render_gpu(json.loads(gpu.read_text())) if gpu.is_file() else ""))
+
+
+def render_pipeline(r: dict) -> str:
+    def ms(m, name):
+        return f"{m[name]['mean']:.4f} ± {m[name]['std']:.4f} (pooled {m[name]['pooled']:.4f})"
+
+    m = r["machine"]
+    forced = ", ".join(f"{k}={v}" for k, v in m["isa_overrides"].items())
+    lines = [
+        f"## {m['cpu_capability']}, {m['precision']} "
+        f"({'native' if m['native_bf16'] else 'no native'} bf16)", "",
+        f"{r['date']}, revision `{r['git_revision'][:10]}`, {m['cpu']}, "
+        f"{m['cores']} cores, Python {m['python']}. Data: {r['data']}.",
+        f"CPU capability {m['cpu_capability']}, native bf16: {m['native_bf16']}, "
+        f"precision `auto` -> {m['precision']}"
+        + (f"; instruction set lowered by {forced} (an AVX2 machine's kernels on this CPU)"
+           if forced else "") + ".",
+        "5-fold CV on the labelled pairs, default params and packaged encoders, CPU.", "",
+        "### Targets", "", "| figure | target | measured | met |", "|---|---|---|---|",
+    ]
+    measured = {
+        "multimodal_accuracy": f"{r['modes']['multimodal']['accuracy']['mean']:.4f}",
+        "multimodal_macro_f1": f"{r['modes']['multimodal']['macro_f1']['mean']:.4f}",
+        "text_accuracy": f"{r['modes']['text']['accuracy']['mean']:.4f}",
+        "image_accuracy": f"{r['modes']['image']['accuracy']['mean']:.4f}",
+        "fusion_gain": f"{r['fusion_gain']:+.4f}",
+        "featurize_speed": f"{r['featurizer']['speedup']:.2f}x",
+        "features_match": f"min cosine {r['featurizer']['min_cosine']:.5f}",
+        "cold_repro": f"{r['cold_repro_s']:.0f} s",
+        "exp_run_image": f"{r['exp_run']['image']['wall_s']:.0f} s, reran "
+                         f"{r['exp_run']['image']['reran_before_train'] or 'nothing'} before train",
+        "peak_rss": f"{r['peak_rss_gib']:.2f} GiB",
+    }
+    for name, target in r["targets"].items():
+        lines.append(f"| {name} | {target['target']} | {measured[name]} | "
+                     f"{'yes' if target['met'] else '**no**'} |")
+    lines += ["", "### Cross-validated metrics (mean ± std over folds)", "",
+              "| mode | accuracy | macro-F1 | weighted-F1 |", "|---|---|---|---|"]
+    for mode in ("text", "image", "multimodal"):
+        m = r["modes"][mode]
+        lines.append(f"| {mode} | {ms(m, 'accuracy')} | {ms(m, 'macro_f1')} | "
+                     f"{ms(m, 'weighted_f1')} |")
+    base = r["modes"]["multimodal"]["majority_baseline"]
+    lines += ["", f"Majority-class baseline: accuracy {base['accuracy']:.4f}, "
+                  f"macro-F1 {base['macro_f1']:.4f}.", "",
+              "### Stages (cold `dvc repro`, empty DVC cache)", "",
+              "| stage | wall (s) | peak RSS (GiB) |", "|---|---|---|"]
+    for stage, s in r["stages"].items():
+        lines.append(f"| {stage} | {s['wall_s']:.1f} | {s['peak_rss_gib']:.2f} |")
+    lines.append(f"| **total** | {r['cold_repro_s']:.1f} | |")
+    lines += ["", f"featurize: {r['stages']['featurize']['pairs_per_s']:.1f} pairs/s over all "
+                  "usable pairs (text, clean image, and the augmented views of labelled images).", ""]
+    for mode, e in r["exp_run"].items():
+        lines.append(f"`dvc exp run -S mode={mode}` after it: {e['wall_s']:.1f} s, stages "
+                     f"before train rerun: {e['reran_before_train'] or 'none'}.")
+    f = r["featurizer"]
+    lines += ["", "### Featurizer against the plain baseline (same pairs, clean view)", "",
+              f"{f['pairs']} pairs: ours {f['ours_s']:.1f} s ({f['ours_pairs_per_s']:.1f} pairs/s), "
+              f"plain {f['plain_s']:.1f} s ({f['plain_pairs_per_s']:.1f} pairs/s): "
+              f"{f['speedup']:.2f}x"
+              + (f" (median of {f['rounds']} rounds in turn; medians of the times; the rounds' "
+                 f"ratios {', '.join(f'{x:.2f}' for x in f['round_speedups'])})"
+                 if f.get("rounds", 1) > 1 else " (one run each)")
+              + ". Largest absolute difference: text "
+              f"{f['max_abs_diff']['text']:.4f}, image {f['max_abs_diff']['image']:.4f}; "
+              f"smallest cosine similarity {f['min_cosine']:.5f}.", ""]
+    return "\n".join(lines)
+
+
+def render_finetune(r: dict) -> str:
+    m, h, f = r["machine"], r["heads"], r["finetune"]
+    return "\n".join([
+        f"### Fine-tuning end to end (`train.regime: finetune`), fold {r['fold']} of lab5",
+        "",
+        f"{m['cpu']}, {m['cores']} cores, {m['cpu_capability']}"
+        f"{' (lowered: ' + ' '.join(m['isa_overrides'].values()) + ')' if m['isa_overrides'] else ''}, "
+        f"mixed precision {f['provenance']['mixed_precision']}, one process; default encoders "
+        f"(MiniLM-L6 + EfficientNet-Lite0, both trained), {r['fit_pairs_per_fold']} pairs "
+        f"fitted per fold, at most {f['epochs_cap']} epochs (heads: its default "
+        "train.epochs with early stopping).",
+        "",
+        "| regime | accuracy | macro-F1 | epochs (best / run) | time |",
+        "|---|---|---|---|---|",
+        f"| heads (cached features) | {h['accuracy']:.4f} | {h['macro_f1']:.4f} | "
+        f"{h['best_epoch']} / {h['epochs_run']} | train {h['train_s']:.0f} s "
+        f"(+ featurize {h['featurize_s']:.0f} s, shared by all folds) |",
+        f"| finetune | {f['accuracy']:.4f} | {f['macro_f1']:.4f} | {f['best_epoch']} / "
+        f"{f['epochs_run']} | {f['fold_epoch_s']:.0f} s per fold-epoch (training "
+        f"{np.mean(f['train_epoch_s']):.0f} s, evaluation {f['eval_s_per_epoch']:.0f} s) |",
+        "",
+        f"At revision {r.get('git_revision', '?')[:7]}. A full run ({f['folds']} folds, up to "
+        f"{f['epochs_default']} epochs each) projects to at most "
+        f"{f['projected_full_run_h']:.1f} h here.",
+    ])
+
+
+def render_scale(r: dict) -> str:
+    m, s = r["machine"], r["settings"]
+    lines = [f"## Scaling: {m['cpu_capability']}, {m['precision']}", "",
+             f"{r['date']}, revision `{r['git_revision'][:10]}`, {m['cpu']}, {m['cores']} cores. "
+             f"`msa demo-data` (lab5 layout, 90% labelled), default params but "
+             f"`augment.views={s['views']}` and image encoder `{s['image_model']}` "
+             f"(weights: {s['image_weights'] or 'packaged'}): the pipeline's own growth, not "
+             "the encoder's constant cost per image (bench/scale.py says why).", "",
+             "| figure | target | measured | met |", "|---|---|---|---|"]
+    for name, t in r["targets"].items():
+        lines.append(f"| {name} | {t['target']} | {t['measured']} | "
+                     f"{'yes' if t['met'] else '**no**'} |")
+    header = " | ".join(f"{stage} ms/post (GiB)" for stage in STAGES)
+    lines += ["", f"| posts | {header} | total ms/post | total s | peak RSS GiB | epochs run |",
+              "|---" * (len(STAGES) + 5) + "|"]
+    for size in r["sizes"]:
+        cells = " | ".join(f"{size['stages'][st]['s_per_post'] * 1000:.2f} "
+                           f"({size['stages'][st]['peak_rss_gib']:.2f})" for st in STAGES)
+        lines.append(f"| {size['posts']} | {cells} | {size['s_per_post'] * 1000:.2f} | "
+                     f"{size['total_s']:.0f} | {size['peak_rss_gib']:.2f} | "
+                     f"{' '.join(map(str, size['epochs_run']))} |")
+    lines += ["", f"![time per post and peak RSS against size]({r['figure']})"]
+    return "\n".join(lines)
+
+
+def render_gpu(r: dict) -> str:
+    m = r["machine"]
+    where = (m.get("gpu") or "GPU") if m["device"] == "cuda" else (
+        "no GPU: the device's steps forced onto the CPU")
+    lines = [SECTION, "",
+             f"{m['date']}, revision `{m['revision']}`, {where}; torch {m['torch']}, "
+             f"transformers {m['transformers']}; {m['cpu_cores']} CPU cores "
+             f"({m['cpu_capability']}, native bf16 {m['native_bf16']}). lab5 as "
+             f"bench/gpu_pack.py packs it ({r['posts']} posts, images at the clean view's size, "
+             "the text encoder's weights in float16 on both sides).", "",
+             "| step | device | seconds | images/s (text included) | peak GPU GiB |",
+             "|---|---|---|---|---|"]
+    for leg, f in r["featurize"].items():
+        lines.append(f"| featurize ({f['precision']}) | {leg} | {f['seconds']} | "
+                     f"{f['images_per_second']} | {f['peak_gpu_gib'] or '-'} |")
+    for leg, by_mode in r["heads"].items():
+        for mode, h in by_mode.items():
+            lines.append(f"| heads, {mode}, {r['folds']} folds | {leg} | {h['seconds']} | - | "
+                         f"{h['peak_gpu_gib'] or '-'} |")
+    if r.get("finetune"):
+        f = r["finetune"]
+        lines.append(f"| finetune, fold 0, {f['pairs']} pairs, {f['epochs']} epoch(s), "
+                     f"{f['mixed_precision']} | device | {f['seconds']} | - | "
+                     f"{f['peak_gpu_gib'] or '-'} |")
+    lines += ["", "| mode | " + " | ".join(f"accuracy, macro-F1 ({leg})" for leg in r["heads"])
+              + " |", "|---|" + "---|" * len(r["heads"])]
+    for mode in MODES:
+        lines.append(f"| {mode} | " + " | ".join(
+            f"{r['heads'][leg][mode]['accuracy']:.4f}, {r['heads'][leg][mode]['macro_f1']:.4f}"
+            for leg in r["heads"]) + " |")
+    if r.get("finetune"):
+        f = r["finetune"]
+        lines += ["", f"finetune, fold 0: accuracy {f['accuracy']:.4f}, macro-F1 "
+                      f"{f['macro_f1']:.4f}; {f['train_pairs_per_second']} training pairs a "
+                      "second."]
+    if r.get("features_match"):
+        match = "; ".join(f"{name} {c['min']} / {c['mean']}"
+                          for name, c in r["features_match"].items())
+        lines += ["", f"Device features against the CPU's fp32 (cosine per row, min / mean): "
+                      f"{match}."]
+    return "\n".join(lines) + "\n"
+
+
+def write_section(results_md: Path, section: str) -> None:
+    text = results_md.read_text() if results_md.is_file() else ""
+    pattern = re.compile(re.escape(SECTION) + r".*?(?=\n## |\Z)", re.S)
+    text = pattern.sub(lambda _: section.rstrip("\n") + "\n", text) if pattern.search(text) \
+        else text.rstrip("\n") + "\n\n" + section
+    results_md.write_text(text)
