@@ -20,10 +20,10 @@ import yaml
 from pydantic import BeforeValidator, ConfigDict, Field, StrictInt, TypeAdapter, ValidationError
 from pydantic.dataclasses import dataclass
 
-from msa import epoch_log
+from msa import epoch_log, modes
 from msa.errors import MsaError
 
-MODES = ("text", "image", "multimodal")
+MODES = modes.NAMES
 
 
 class ParamsError(MsaError):
@@ -203,7 +203,7 @@ class TrainParams:
 
 @dataclass(frozen=True, config=_CONFIG)
 class Params:
-    mode: Literal["text", "image", "multimodal"] = knob("multimodal", "the modalities trained on")
+    mode: Literal[modes.NAMES] = knob("multimodal", "the modalities trained on")
     # train derives each fold's seed as seed * 1000 + fold, which numpy and sklearn need < 2**32
     seed: Integer = knob(0, "training: initialisation, batch order, the view drawn, the "
                          "hold-out", ge=0, lt=10**6)

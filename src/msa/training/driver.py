@@ -31,7 +31,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.class_weight import compute_class_weight
 from tqdm import tqdm
 
-from msa import LABEL_INDEX, LABELS, epoch_log
+from msa import LABEL_INDEX, LABELS, epoch_log, modes
 from msa.errors import MsaError
 from msa.params import TrainParams
 from msa.training import lexical
@@ -269,7 +269,7 @@ def blend_lexical(result: FoldResult, regime: Regime, train_guids: list[str]) ->
     """In text and multimodal modes, the fold's lexical model fitted on its training pairs and
     its share in the out-of-fold probabilities."""
     params = regime.params
-    if regime.mode == "image" or params.lexical_weight == 0:
+    if not modes.reads_text(regime.mode) or params.lexical_weight == 0:
         return result
     result.lexical = lexical.fit(regime.texts_of(train_guids),
                                  [LABEL_INDEX[regime.label_of[g]] for g in train_guids],

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from msa import LABEL_INDEX
+from msa import LABEL_INDEX, modes
 from msa.features import backbones
 from msa.features.augment import eval_pipeline, load_rgb, resize_size, to_chw, train_pipeline
 from msa.features.backbones import ImageSpec
@@ -57,7 +57,7 @@ def build(encoders: dict, mode: str, params: TrainParams | None = None,
     tokenizer = text_encoder = image_encoder = None
     text_dim = image_dim = 1
     spec = None
-    if mode != "image":
+    if modes.reads_text(mode):
         tokenizer, text_encoder = backbones.build_text_encoder(encoders["text_model"])
         text_encoder.config._attn_implementation = "sdpa"
         # The encoder's own pooler never feeds the loss (the head pools the states), and
@@ -68,7 +68,7 @@ def build(encoders: dict, mode: str, params: TrainParams | None = None,
     # The image spec is kept in every mode, so that one data pipeline serves them all.
     image_encoder, spec = backbones.build_image_encoder(encoders["image_model"],
                                                         encoders["image_weights"])
-    if mode == "text":
+    if not modes.reads_image(mode):
         image_encoder = None
     else:
         image_dim = spec.dim
@@ -170,7 +170,7 @@ def pair_proba(network: EndToEnd, tokenizer, spec: ImageSpec, pairs: list[Pair],
     network.eval()
     starts = shares.mine(range(0, len(pairs), batch_size))
     mine = pairs[starts[0]:starts[-1] + batch_size] if starts else []
-    loader = DataLoader(PairImages(mine, spec, None, network.head.config.mode != "text"),
+    loader = DataLoader(PairImages(mine, spec, None, modes.reads_image(network.head.config.mode)),
                         batch_size, collate_fn=Collate(tokenizer, text_max_length))
     chunks = []
     for batch in loader:

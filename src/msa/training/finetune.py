@@ -34,7 +34,7 @@ from tqdm import tqdm
 from transformers import get_cosine_schedule_with_warmup
 
 import msa
-from msa import LABEL_INDEX, LABELS, precision
+from msa import LABEL_INDEX, LABELS, modes, precision
 from msa.errors import MsaError
 from msa.params import Params
 from msa.data.prepared import Pair
@@ -94,7 +94,7 @@ class FinetuneRun:
         accelerator.free_memory()  # the previous phase's model, optimizer and loaders
         model, tokenizer, spec = end_to_end.build(regime.encoders, p.mode, params)
         collate = Collate(tokenizer, regime.encoders["text_max_length"])
-        needs_image = p.mode != "text"
+        needs_image = modes.reads_image(p.mode)
         workers = params.num_workers if needs_image else 0
         train_set = PairImages(fit_pairs, spec, p.augment if p.augment.views else None,
                                needs_image)

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from transformers import get_cosine_schedule_with_warmup
 
-from msa import precision
+from msa import modes, precision
 from msa.features.store import FeatureSet
 from msa.params import TrainParams
 from msa.training.driver import Phase, Progress, class_weights, labels_of, seed_everything
@@ -40,7 +40,7 @@ def build_model(features: FeatureSet, mode: str, params: TrainParams,
                 dtype: str = "fp32") -> SentimentClassifier:
     """A fresh network for these features; `dtype` (bf16 | fp32) is where the tuned text
     layers autocast."""
-    top = features.text_top if mode != "image" else None
+    top = features.text_top if modes.reads_text(mode) else None
     config = ModelConfig(
         mode=mode, text_dim=features.text.shape[1], image_dim=features.image.shape[1],
         hidden_dim=params.hidden_dim, image_hidden_dim=params.image_hidden_dim,

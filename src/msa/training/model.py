@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from msa import LABELS
+from msa import LABELS, modes
 from msa.features.backbones import pool
 from msa.features.store import FeatureSet
 
@@ -67,8 +67,8 @@ class SentimentClassifier(nn.Module):
         super().__init__()
         self.config = config
         hidden = config.hidden_dim
-        self.uses_text = config.mode in ("text", "multimodal")
-        self.uses_image = config.mode in ("image", "multimodal")
+        self.uses_text = modes.reads_text(config.mode)
+        self.uses_image = modes.reads_image(config.mode)
         self.text_top = None
         if self.uses_text and config.text_tuned_layers:
             self.text_top = TextTop(config.text_encoder_config, config.text_tuned_layers,
@@ -82,7 +82,7 @@ class SentimentClassifier(nn.Module):
                 nn.Dropout(config.dropout), nn.Linear(config.image_hidden_dim, hidden), nn.ReLU(),
                 nn.Dropout(config.dropout),
             )
-        tokens = 2 if config.mode == "multimodal" else 1
+        tokens = 2 if modes.fuses(config.mode) else 1
         if tokens == 2:
             self.attention = nn.MultiheadAttention(hidden, config.attention_heads,
                                                    dropout=config.attention_dropout,
@@ -101,9 +101,9 @@ class SentimentClassifier(nn.Module):
         """`text`: pooled features [batch, text_dim], or (states, mask) when it tunes text."""
         if self.tunes_text:
             text = self.text_top(*text)
-        if self.config.mode == "text":
+        if not self.uses_image:
             return self.classifier(self.text_proj(text))
-        if self.config.mode == "image":
+        if not self.uses_text:
             return self.classifier(self.image_proj(image))
         tokens = torch.stack([self.text_proj(text), self.image_proj(image)], dim=1)
         attended, _ = self.attention(tokens, tokens, tokens, need_weights=False)
