@@ -1,6 +1,9 @@
 """Property tests of the layout readers: whatever rows a folder's files hold, the prepare stage
 ends with a manifest or a one-line error (exit 2), never a traceback; every id a row names is
-in the manifest or the report; and nothing outside data.root is opened.
+in the manifest or the report; nothing outside data.root is opened; and what the manifest keeps
+is what the contract allows: ids unique, each kept pair's label accepted and given by every row
+that names its id (none to predict it), its text what one of those rows (or its file) holds, its
+image one that decodes.
 
 Each example writes a data folder of one layout beside a folder `outside/` that hostile paths
 aim at, and runs the stage's own `main` in this process, watching every file opened through
@@ -19,6 +22,7 @@ import os
 import re
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -26,6 +30,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from conftest import REPO
+from msa import LABELS
 from msa.data import prepared
 
 LONG_RUN = int(os.environ.get("MSA_FUZZ_EXAMPLES", "0"))
@@ -159,9 +164,11 @@ def _run_stage(base: Path, data_params: dict) -> tuple[int, str]:
     return status, err.getvalue()
 
 
-def _check_outcome(base: Path, status: int, stderr: str, rows: list[tuple[str, list[str]]]):
-    """A one-line error, or a manifest and a report in which every row is accounted for:
-    `rows` holds each row's file:line and the values it could name an id by."""
+def _check_outcome(base: Path, status: int, stderr: str, rows: list[tuple[str, list[str]]],
+                   claims):
+    """A one-line error, or a manifest and a report in which every row is accounted for (`rows`
+    holds each row's file:line and the values it could name an id by) and every pair kept is
+    one the `claims` of the rows allow."""
     if status != 0:
         assert status == 2, stderr
         message = stderr.rstrip("\n").split("\n")[-1]
@@ -183,6 +190,7 @@ def _check_outcome(base: Path, status: int, stderr: str, rows: list[tuple[str, l
     for where, values in rows:
         named = {str(v).strip() for v in values}
         assert where in accounted or named & accounted, (where, values, report["problems"])
+    _check_kept(base, pairs, claims(base / "root"))
     event("a manifest with pairs" if pairs else "a manifest, empty")
     for name, problem in report["problems"].items():
         if problem["count"]:
@@ -219,6 +227,177 @@ def _csv_cells(line: str) -> list[str]:
         csv.field_size_limit(limit)
 
 
+# --- what the contract allows a reader to keep -----------------------------------------------
+
+@dataclass
+class Claim:
+    """What one well-formed row says of the id it names, as the contract reads it."""
+
+    guid: str
+    split: str  # "train" (labelled) or "test" (to predict)
+    label: str | None  # train: the label it gives, None where the contract accepts none
+    texts: frozenset  # the texts a post kept from this row may hold
+
+
+def _decoded(raw: bytes) -> str:
+    """A text file as the contract reads it: UTF-8 (BOM dropped), GB18030, else UTF-8 with
+    replacement characters; surrounding whitespace dropped."""
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return raw.decode(encoding).strip()
+        except UnicodeDecodeError:
+            pass
+    return raw.decode("utf-8", errors="replace").strip()
+
+
+def _file_text(root: Path, relative: str) -> frozenset:
+    """The text of a file named relative to root, where it is a file inside root."""
+    try:
+        path = (root / relative).resolve()
+        if relative and path.is_relative_to(root.resolve()) and path.is_file():
+            return frozenset({_decoded(path.read_bytes())})
+    except (OSError, ValueError):
+        pass
+    return frozenset()
+
+
+def _label(cell: str) -> str | None:
+    word = cell.strip().lower()
+    return word if word in LABELS else None
+
+
+def _check_kept(base: Path, pairs: list, claims: list[Claim]) -> None:
+    from PIL import Image
+
+    guids = [pair.guid for pair in pairs]
+    assert len(guids) == len(set(guids)), guids
+    by_guid: dict[str, list[Claim]] = {}
+    for claim in claims:
+        by_guid.setdefault(claim.guid, []).append(claim)
+    for pair in pairs:
+        named = by_guid.get(pair.guid)
+        assert named, (pair, "kept, yet no well-formed row names it")
+        if any(c.split == "test" for c in named):
+            assert pair.split == "test" and pair.label is None, (pair, named)
+        else:
+            labels = {c.label for c in named}
+            assert len(labels) == 1 and None not in labels, (pair, named)
+            # a test pair here is one the layout's hold-out chose to predict (MVSA)
+            assert pair.label == (labels.pop() if pair.split == "train" else None), (pair, named)
+            assert pair.label in (*LABELS, None)
+        texts = set().union(*(c.texts for c in named))
+        assert pair.text in texts, (pair, texts)
+        with Image.open(pair.image) as image:
+            image.convert("RGB").load()
+    if len(by_guid) < len(claims):
+        event("an id on several rows")
+    if any(len({c.label for c in group}) > 1 for group in by_guid.values()):
+        event("an id on rows that disagree")
+
+
+def _plain(guid: str) -> bool:
+    return bool(re.fullmatch(r"[A-Za-z0-9_-]+", guid))
+
+
+def _lab5_claims(root: Path) -> list[Claim]:
+    claims = []
+    for name, split in (("train.txt", "train"), ("test_without_label.txt", "test")):
+        numbered = _line_numbers((root / name).read_bytes().decode("utf-8-sig"))
+        if not numbered:
+            continue
+        header = [cell.strip().lower() for cell in next(csv.reader([numbered[0][1]]))]
+        if "guid" in header:
+            guid_col, tag_col, width, body = (header.index("guid"), header.index("tag"),
+                                              len(header), numbered[1:])
+        else:
+            guid_col, tag_col, width, body = 0, 1, 2, numbered
+        for _, line in body:
+            try:
+                cells = [cell.strip() for cell in next(csv.reader([line]))]
+            except csv.Error:  # past the csv module's limit: a row that names nothing
+                continue
+            if len(cells) == width and _plain(cells[guid_col]):
+                guid = cells[guid_col]
+                claims.append(Claim(guid, split, _label(cells[tag_col]) if split == "train"
+                                    else None, _file_text(root, f"data/{guid}.txt")))
+    return claims
+
+
+def _majority(labels: list[str]) -> str | None:
+    best = max(set(labels), key=labels.count)
+    return best if labels.count(best) * 2 > len(labels) else None
+
+
+def _mvsa_claims(root: Path, annotators: int) -> list[Claim]:
+    claims = []
+    numbered = _line_numbers((root / "labelResultAll.txt").read_text(encoding="utf-8-sig"))
+    for _, line in numbered[1:]:
+        cells = [cell.strip() for cell in line.rstrip("\t").split("\t")]
+        votes = [[word.strip().lower() for word in cell.split(",")] for cell in cells[1:]]
+        if len(cells) != 1 + annotators or not _plain(cells[0]) or any(len(v) != 2
+                                                                        for v in votes):
+            continue
+        label = None
+        if all(word in LABELS for vote in votes for word in vote):
+            text, image = _majority([v[0] for v in votes]), _majority([v[1] for v in votes])
+            # Xu and Mao's rule: agreeing, or one neutral; positive against negative: none
+            if text is not None and image is not None:
+                label = (text if text == image else image if text == "neutral"
+                         else text if image == "neutral" else None)
+        claims.append(Claim(cells[0], "train", label, _file_text(root, f"data/{cells[0]}.txt")))
+    return claims
+
+
+def _table_claim(root: Path, fields: dict) -> Claim | None:
+    def cell(key):
+        value = fields.get(key)
+        return "" if value is None else str(value).strip()
+
+    guid, split, label = cell("id"), cell("split").lower(), cell("label").lower()
+    if not _plain(guid) or (split and split not in ("train", "test")):
+        return None
+    split = split or ("train" if label else "test")
+    inline, text_path = cell("text"), cell("text_path")
+    if inline:
+        texts = frozenset({re.sub("[\ud800-\udfff]", "\ufffd", inline)})
+    elif "text" in fields and not text_path:
+        texts = frozenset({""})
+    else:
+        texts = _file_text(root, text_path)
+    return Claim(guid, split, _label(label) if split == "train" else None, texts)
+
+
+def _csv_claims(root: Path) -> list[Claim]:
+    limit = csv.field_size_limit(sys.maxsize)
+    try:
+        content = (root / "posts.csv").read_text(encoding="utf-8-sig")
+        records = [r for r in csv.reader(io.StringIO(content, newline="")) if r]
+    finally:
+        csv.field_size_limit(limit)
+    claims = [_table_claim(root, dict(zip(records[0], cells))) for cells in records[1:]
+              if len(cells) == len(records[0])]
+    return [c for c in claims if c]
+
+
+def _no_repeats(pairs):
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise ValueError("a key twice")
+    return dict(pairs)
+
+
+def _jsonl_claims(root: Path) -> list[Claim]:
+    claims = []
+    for _, line in _line_numbers((root / "posts.jsonl").read_text(encoding="utf-8-sig")):
+        try:
+            fields = json.loads(line, object_pairs_hook=_no_repeats)
+        except (ValueError, RecursionError):
+            continue
+        if isinstance(fields, dict):
+            claims.append(_table_claim(root, fields))
+    return [c for c in claims if c]
+
+
 # --- the four layouts ------------------------------------------------------------------------
 
 list_line = mostly(
@@ -250,7 +429,7 @@ def test_lab5_lists_end_in_a_manifest_or_one_line(files, train, test, headers, g
             (root / "train.txt").write_bytes(garbage)
             rows = []
         status, stderr = _run_stage(base, {"format": "lab5", "root": str(root)})
-        _check_outcome(base, status, stderr, rows)
+        _check_outcome(base, status, stderr, rows, _lab5_claims)
 
 
 mvsa_vote = mostly(
@@ -292,7 +471,7 @@ def test_mvsa_label_files_end_in_a_manifest_or_one_line(data, files, layout, hel
         held = ({"test_list": held_out} if isinstance(held_out, str)
                 else {"test_fraction": held_out})
         status, stderr = _run_stage(base, {"format": layout, "root": str(root), **held})
-        _check_outcome(base, status, stderr, rows)
+        _check_outcome(base, status, stderr, rows, lambda root: _mvsa_claims(root, annotators))
 
 
 COLUMNS = ["id", "text", "text_path", "image_path", "label", "split"]
@@ -331,7 +510,7 @@ def test_csv_tables_end_in_a_manifest_or_one_line(data, files, columns):
                          cells))
         (root / "posts.csv").write_text(out.getvalue(), encoding="utf-8", newline="")
         status, stderr = _run_stage(base, {"format": "manifest", "root": str(root)})
-        _check_outcome(base, status, stderr, rows)
+        _check_outcome(base, status, stderr, rows, _csv_claims)
 
 
 json_value = st.one_of(
@@ -373,4 +552,4 @@ def test_jsonl_tables_end_in_a_manifest_or_one_line(files, body):
             rows.append((f"posts.jsonl:{n}", values))
         status, stderr = _run_stage(base, {"format": "manifest", "root": str(root),
                                            "manifest_file": "posts.jsonl"})
-        _check_outcome(base, status, stderr, rows)
+        _check_outcome(base, status, stderr, rows, _jsonl_claims)

@@ -62,17 +62,20 @@ def test_multiple_every_case_of_the_rule_and_every_bad_row(tmp_path):
         ["7", "positive,positive", "positive"],                               # malformed
         ["8", "positive,positive", "positive,positive", "positive,positive"],  # no files
         ["../9", "positive,positive", "positive,positive", "positive,positive"],
-        ["1", "negative,negative", "negative,negative", "negative,negative"],  # id again
-    ]
+        ["1", "negative,negative", "negative,negative", "negative,negative"],  # id again,
+        ["2", "neutral,negative", "negative,negative", "neutral,negative"],     # other label;
+    ]                                                                            # same label
     root = make_mvsa(tmp_path, rows, files=["1", "2", "3", "4", "5", "6"])
     (root / "ids.txt").write_text("5\n3\n", encoding="utf-8")  # 3: dropped, so not predicted
     pairs, report = _prepare(root, test_list="ids.txt")
     labels = {p.guid: p.label or "(test)" for p in pairs}
-    assert labels == {"1": "positive", "2": "negative", "5": "(test)"}
+    # An id again with another label: neither row is believed (was: the first kept).
+    assert labels == {"2": "negative", "5": "(test)"}
     problems = _problems(report)
     assert problems == {"conflicting_modalities": ["3"], "no_majority": ["4"],
                         "unknown_tag": ["6"], "malformed_row": ["labelResultAll.txt:8"],
-                        "missing_text": ["8"], "invalid_guid": ["../9"], "duplicate_guid": ["1"]}
+                        "missing_text": ["8"], "invalid_guid": ["../9"],
+                        "conflicting_labels": ["1"], "duplicate_guid": ["2"]}
     assert report["guids"]["unaccounted"] == []
     assert report["guids"]["listed"] == report["guids"]["usable"] + report["guids"]["skipped"]
 
@@ -171,3 +174,9 @@ def test_for_prediction_every_usable_post_stays_unsplit(tmp_path):
                                     for_prediction=True)
     assert [p.guid for p in pairs] == ["1", "3"]  # 2: conflicting_modalities, reported
     assert report["problems"]["conflicting_modalities"]["guids"] == ["2"]
+
+
+def test_a_label_file_without_rows_is_one_line_naming_it(tmp_path):
+    root = make_mvsa(tmp_path, [], header="ID\ttext,image")
+    with pytest.raises(MsaError, match=r"labelResultAll.txt: no post named"):
+        _prepare(root, "mvsa_single")

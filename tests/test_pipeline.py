@@ -12,8 +12,13 @@ PIPELINE = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
 
 
 def msa_imports(path: Path) -> set[str]:
-    """The src/msa modules a file imports, at the top or inside functions."""
+    """The src/msa modules a file imports, at the top or inside functions; a file that asks the
+    layout registry for a module (`layouts.module(...)`) may load every layout's."""
     found = set()
+    if "layouts.module(" in path.read_text(encoding="utf-8"):
+        from msa import layouts
+
+        found |= {f"msa.data.{entry.module}" for entry in layouts.LAYOUTS.values()}
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             if node.module == "msa" or node.module.startswith("msa."):

@@ -55,15 +55,15 @@ def test_every_bad_row_is_a_recorded_skip(tmp_path):
         "f,ok,img/missing.jpg,positive,\n"       # no such image
         "g,ok,,positive,\n"                      # no image path
         "h/x,ok,img/a.jpg,positive,\n"           # id that is not a plain name
-        "a,again,img/a.jpg,negative,\n"          # id again
+        "a,again,img/a.jpg,negative,\n"          # id again, another label
         "i,ok,img/a.jpg,positive,,extra\n",      # one cell too many
         encoding="utf-8")
     pairs, report = _prepare(tmp_path)
-    assert [p.guid for p in pairs] == ["a"]
+    assert [p.guid for p in pairs] == []  # a: neither of its labels believed (was: the first)
     assert _problems(report) == {
         "missing_label": ["b"], "unknown_tag": ["c"], "path_outside_root": ["d"],
         "malformed_row": ["posts.csv:6", "posts.csv:11"], "missing_image": ["g", "f"],
-        "invalid_guid": ["h/x"], "duplicate_guid": ["a"]}
+        "invalid_guid": ["h/x"], "conflicting_labels": ["a"]}
     assert report["guids"]["unaccounted"] == []
 
 
@@ -204,3 +204,34 @@ def test_a_table_of_posts_to_predict_needs_no_label_column(tmp_path):
     pairs, _ = reading.prepare(tmp_path, DataParams(format="manifest", manifest_file="new.csv"),
                                show_progress=False, for_prediction=True)
     assert [(p.guid, p.split, p.label) for p in pairs] == [("a", "test", None), ("b", "test", None)]
+
+
+@pytest.mark.parametrize("suffix", ["csv", "jsonl"])
+def test_an_id_on_several_rows_is_kept_once_where_they_agree_and_never_where_they_differ(
+        tmp_path, suffix):
+    _files(tmp_path, ["a", "b", "c", "d"])
+    rows = [("a", "positive", ""), ("b", "positive", ""), ("a", "negative", ""),
+            ("b", " Positive", ""), ("c", "neutral", ""), ("c", "happy", ""),
+            ("d", "negative", ""), ("d", "", "test")]
+    if suffix == "csv":
+        body = "id,text,image_path,label,split\n" + "".join(
+            f"{g},t,img/{g}.jpg,{label},{split}\n" for g, label, split in rows)
+    else:
+        body = "".join(json.dumps({"id": g, "text": "t", "image_path": f"img/{g}.jpg",
+                                   "label": label, "split": split}) + "\n"
+                       for g, label, split in rows)
+    (tmp_path / f"posts.{suffix}").write_text(body, encoding="utf-8")
+    pairs, report = _prepare(tmp_path, manifest_file=f"posts.{suffix}")
+    assert [(p.guid, p.split, p.label) for p in pairs] == [("b", "train", "positive"),
+                                                           ("d", "test", None)]
+    assert _problems(report) == {"conflicting_labels": ["a", "c"], "unknown_tag": ["c"],
+                                 "duplicate_guid": ["b"], "guid_in_both_lists": ["d"]}
+
+
+@pytest.mark.parametrize("suffix, content", [("csv", "id,text,image_path,label\n"),
+                                             ("csv", ""), ("jsonl", ""), ("jsonl", "\n\n")])
+def test_a_table_without_rows_is_one_line_naming_it(tmp_path, suffix, content):
+    (tmp_path / f"posts.{suffix}").write_text(content, encoding="utf-8")
+    with pytest.raises(MsaError, match=rf"posts.{suffix}: no post named \(no row beyond a "
+                                       r"header\)$"):
+        _prepare(tmp_path, manifest_file=f"posts.{suffix}")

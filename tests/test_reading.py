@@ -188,3 +188,9 @@ def test_lines_break_where_editors_break_them(tmp_path):
     pairs, report = reading.prepare(root, show_progress=False)
     assert [(p.guid, p.label) for p in pairs] == [("1", "positive"), ("3", "neutral")]
     assert report["problems"]["unknown_tag"]["guids"] == ["2"]  # its tag: 'negative\u2028x'
+
+
+def test_lists_without_a_row_are_one_line_naming_them(tmp_path):
+    root = make_lab5(tmp_path, {}, [])
+    with pytest.raises(MsaError, match=r"train.txt and .*test_without_label.txt: no post named"):
+        reading.prepare(root, show_progress=False)

@@ -24,22 +24,24 @@ class Numbers(rows.Layout):
             raise ValueError("cannot parse\nthis")  # before an id is read: its file:line
         if not row.name(line.split(":")[0]):
             return None
+        label = line.split(":")[1] if line.count(":") == 2 else "positive"
+        row.claim("train", None if line.endswith(":skip") else label)
         if line.endswith(":open-error"):
             raise OSError(36, "File name too long")  # after: the id it named
         if line.endswith(":skip"):
             row.skip("unknown_tag")
             return None
-        return Candidate(row.guid, "train", "positive", None)
+        return Candidate(row.guid, "train", label, None)
 
-    def settle(self, candidates, report):
-        return sorted(candidates, key=lambda c: c.guid)
+    source = "n.txt"
 
 
 def test_what_a_row_raises_is_a_skip_under_its_id_or_its_line():
     report = Report()
-    found = rows.read_layout(Numbers(["b", "parse-error", "a", "c:open-error", "../d", "e:skip"]),
-                             report)
-    assert [c.guid for c in found] == ["a", "b"]  # settled after the guard
+    found = rows.read_layout(Numbers(["b", "parse-error", "a", "c:open-error", "../d", "e:skip",
+                                      "b"]), report)
+    assert [c.guid for c in found] == ["b", "a"]  # settled after the guard: b once
+    assert report.problems["duplicate_guid"] == ["b"]
     assert report.problems["unreadable_row"] == ["n.txt:2", "c"]
     assert report.reasons["unreadable_row"] == {
         "n.txt:2": "ValueError: cannot parse this",
@@ -47,6 +49,40 @@ def test_what_a_row_raises_is_a_skip_under_its_id_or_its_line():
     assert report.problems["invalid_guid"] == ["../d"]
     assert report.problems["unknown_tag"] == ["e"]
     assert report.listed == {"a", "b", "c", "../d", "e"}
+
+
+def test_a_repeated_id_is_kept_only_where_every_row_gives_it_one_accepted_label():
+    report = Report()
+    found = rows.read_layout(Numbers(["a:positive:x", "b:positive:x", "a:negative:x",
+                                      "c:neutral:x", "b:skip", "c:neutral:x", "d:skip"]), report)
+    assert [(c.guid, c.label) for c in found] == [("c", "neutral")]
+    assert report.problems["conflicting_labels"] == ["a", "b"]  # b: its other row's label refused
+    assert report.problems["duplicate_guid"] == ["c"]
+    assert report.problems["unknown_tag"] == ["b", "d"]
+
+
+def test_a_post_to_predict_is_never_trained_on():
+    class Lists(Numbers):
+        def read_row(self, row, line):
+            guid, split, label = line.split(":")
+            row.name(guid)
+            row.claim(split, label or None)
+            return Candidate(guid, split, label or None, None) if label or split == "test" \
+                else None
+
+    report = Report()
+    found = rows.read_layout(Lists(["a:train:positive", "a:test:", "b:train:negative",
+                                    "b:train:positive", "b:test:", "c:test:", "c:test:"]), report)
+    assert [(c.guid, c.split, c.label) for c in found] == [
+        ("a", "test", None), ("b", "test", None), ("c", "test", None)]
+    assert report.problems["guid_in_both_lists"] == ["a"]
+    assert report.problems["conflicting_labels"] == ["b"]
+    assert report.problems["duplicate_guid"] == ["c"]
+
+
+def test_a_layout_that_names_no_post_is_one_line_naming_its_files():
+    with pytest.raises(MsaError, match=r"^n.txt: no post named \(no row beyond a header\)$"):
+        rows.read_layout(Numbers([]), Report())
 
 
 def test_a_row_source_that_fails_is_one_line_naming_the_last_row_read():

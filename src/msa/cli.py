@@ -8,6 +8,7 @@ import dataclasses
 import os
 import sys
 
+from msa import layouts
 from msa.errors import MsaError, one_line_errors
 
 
@@ -16,7 +17,7 @@ def _demo_data(args) -> None:
 
     write_demo_data(args.dir, n_labelled=args.labelled, n_test=args.test, seed=args.seed,
                     layout=args.format)
-    if args.format.startswith("mvsa"):
+    if not layouts.LAYOUTS[args.format].own_test_split:
         print(f"demo data: {args.labelled + args.test} posts, {args.format} layout, in "
               f"{args.dir} (use -S data.format={args.format})")
     else:
@@ -41,12 +42,9 @@ def _predict(args) -> None:
     models, summary = checkpoints.load_models(args.models, dtype)
     layout = dataclasses.replace(p.data, format=args.format or p.data.format,
                                  manifest_file=args.manifest_file or p.data.manifest_file)
-    if args.input and layout.format != "lab5":
-        raise MsaError(f"--input: a list file is for the lab5 layout; {layout.format} names its "
-                       "posts itself")
     # Every post the folder names is predicted, whatever its split, and every skip reported.
-    pairs, report = reading.prepare(args.data, layout, train_list="" if args.input else None,
-                                    test_list=args.input, for_prediction=True)
+    pairs, report = reading.prepare(args.data, layout, predict_list=args.input,
+                                    for_prediction=True)
     skipped = {name: item["guids"] for name, item in report["problems"].items()
                if item["skips_pair"] and item["guids"]}
     for name, guids in skipped.items() if shares.is_main else ():
@@ -117,8 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo-data", help="write a synthetic dataset in any layout")
     demo.add_argument("dir")
-    demo.add_argument("--format", default="lab5",
-                      choices=("lab5", "mvsa_single", "mvsa_multiple", "manifest"),
+    demo.add_argument("--format", default=layouts.NAMES[0], choices=layouts.NAMES,
                       help="the layout, as data.format names it")
     demo.add_argument("--labelled", type=int, default=300)
     demo.add_argument("--test", type=int, default=60)
@@ -128,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     pred = commands.add_parser("predict", help="predict new posts, in any layout, with the fold "
                                                "models")
     pred.add_argument("--data", required=True, help="the folder of the posts")
-    pred.add_argument("--format", choices=("lab5", "mvsa_single", "mvsa_multiple", "manifest"),
+    pred.add_argument("--format", choices=layouts.NAMES,
                       help="its layout (default: data.format in the params)")
     pred.add_argument("--manifest-file", help="manifest: the table in the folder (default: "
                                               "data.manifest_file in the params)")

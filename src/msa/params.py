@@ -20,7 +20,7 @@ import yaml
 from pydantic import BeforeValidator, ConfigDict, Field, StrictInt, TypeAdapter, ValidationError
 from pydantic.dataclasses import dataclass
 
-from msa import epoch_log, modes
+from msa import epoch_log, layouts, modes
 from msa.errors import MsaError
 
 MODES = modes.NAMES
@@ -87,9 +87,9 @@ class ManifestColumns:
 @dataclass(frozen=True, config=_CONFIG)
 class DataParams:
     root: Text = knob("data/demo", "the data folder")
-    format: Literal["lab5", "mvsa_single", "mvsa_multiple", "manifest"] = knob(
-        "lab5", "lab5 (msa.data.lab5) | MVSA as released (msa.data.mvsa) | manifest: a CSV or "
-        "JSONL table of posts (msa.data.post_table)")
+    format: Literal[layouts.NAMES] = knob(
+        layouts.NAMES[0], "; ".join(f"{name}: {entry.help}"
+                                    for name, entry in layouts.LAYOUTS.items()))
     manifest_file: Text = knob("posts.csv", "manifest: the table, inside data.root")
     columns: section(ManifestColumns) = knob(ManifestColumns, "manifest: its column names")
     test_fraction: Number = knob(0.1, "mvsa: a stratified share of the posts held out to "
@@ -234,15 +234,22 @@ _AUGMENT_KNOBS = ("crop_scale_min", "hflip_p", "blur_p", "grid_distortion_p", "c
 # unread: a non-default value there would make an experiment that differs from the baseline in
 # name only. Knobs that only `mode` leaves unread (text_lr or the lexical model under image) are
 # not refused, so that a modality ablation can run every mode on one set of params.
+def _layout_knobs():
+    """(dotted key, the layouts that read it) of every data.* key only some layouts read, a
+    section's keys one by one (msa.layouts)."""
+    for key in dict.fromkeys(k for entry in layouts.LAYOUTS.values() for k in entry.keys):
+        readers = [name for name, entry in layouts.LAYOUTS.items() if key in entry.keys]
+        kind = DataParams.__pydantic_fields__[key].annotation
+        for name in ([f"{key}.{f.name}" for f in dataclasses.fields(kind)]
+                     if dataclasses.is_dataclass(kind) else [key]):
+            yield f"data.{name}", readers
+
+
 _DEAD = [
-    *[(key, lambda p: (f"data.format is {p.data.format}" if p.data.format != "manifest"
-                       else None), "set data.format to manifest, or leave the key at its default")
-      for key in ["data.manifest_file", *(f"data.columns.{f.name}"
-                                          for f in dataclasses.fields(ManifestColumns))]],
-    *[(f"data.{key}", lambda p: (f"data.format is {p.data.format}"
-                                 if not p.data.format.startswith("mvsa") else None),
-       "the MVSA layouts alone hold out test posts; leave the key at its default")
-      for key in ("test_fraction", "test_seed", "test_list")],
+    *[(key, lambda p, readers=readers: (f"data.format is {p.data.format}"
+                                        if p.data.format not in readers else None),
+       f"set data.format to {' or '.join(readers)}, or leave the key at its default")
+      for key, readers in _layout_knobs()],
     ("data.test_fraction", lambda p: ("data.test_list names the test posts"
                                       if p.data.test_list else None),
      "leave data.test_list empty to draw a share, or leave the key at its default"),

@@ -5,25 +5,20 @@ image alone and both together score differently. The cues are faint, as in real 
 phrase among fillers, base colours that overlap between classes), so that a model learns them
 over several epochs, and early stopping's patience has a curve to act on. Texts come in mixed
 encodings, as in lab5.
-Layouts: lab5 (the lists), mvsa_single and mvsa_multiple (annotators label the text and the
-image apart, each mostly right, so the label rule's every case occurs) and manifest (a CSV
-table, text inline or in a file, images in a folder of their own).
+Every layout of `msa.layouts` writes its own files around the posts (`write_demo`).
 """
 
 from __future__ import annotations
 
-import csv
-import io
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from msa import LABELS
+from msa import layouts
 from msa.errors import MsaError
-from msa.data.mvsa import LABEL_FILE
-
-FORMATS = ("lab5", "mvsa_single", "mvsa_multiple", "manifest")
 
 MARKER = ".msa-demo"
 CLASS_SHARE = {"negative": 0.3, "neutral": 0.2, "positive": 0.5}
@@ -81,35 +76,42 @@ def _image(label: str, rng: np.random.Generator) -> Image.Image:
     return Image.fromarray(pixels).filter(ImageFilter.SMOOTH)
 
 
-def _annotation(label: str, rng: np.random.Generator, right: float = 0.8) -> str:
-    return label if rng.random() < right else _other(label, rng)
+@dataclass(frozen=True)
+class DemoPost:
+    guid: str
+    label: str
+    text_label: str  # the label its text carries (the true one, mostly)
+    image_label: str
 
 
 def write_demo_data(root: str | Path, n_labelled: int = 300, n_test: int = 60, seed: int = 0,
                     text_signal: float = 0.75, image_signal: float = 0.7,
                     layout: str = "lab5") -> None:
-    """`n_labelled + n_test` posts; the MVSA layouts have no test list (data.test_fraction
-    chooses), and the label rule drops some of their posts."""
-    if layout not in FORMATS:
-        raise MsaError(f"demo data: unknown format {layout!r}; use one of {', '.join(FORMATS)}")
+    """`n_labelled + n_test` posts; the layouts that name no posts to predict (MVSA) label them
+    all (data.test_fraction chooses), and the label rule drops some of their posts."""
+    if layout not in layouts.LAYOUTS:
+        raise MsaError(f"demo data: unknown format {layout!r}; use one of "
+                       f"{', '.join(layouts.NAMES)}")
     root = Path(root)
     if root.exists() and any(root.iterdir()) and not (root / MARKER).is_file():
         raise MsaError(f"{root}: folder is not empty and was not made by `msa demo-data`; "
                        "choose an empty or new folder")
     rng = np.random.default_rng(seed)
-    folder = root / ("images" if layout == "manifest" else "data")
+    writer = layouts.module(layout)
+    folder = root / writer.DEMO_FILES
     folder.mkdir(parents=True, exist_ok=True)
-    layout_note = "" if layout == "lab5" else f", {layout}"
+    # The default layout goes unnamed, as in the folders msa wrote before it knew others.
+    layout_note = "" if layout == layouts.NAMES[0] else f", {layout}"
     (root / MARKER).write_text(f"made by msa demo-data, seed {seed}{layout_note}\n",
                                encoding="utf-8")
     n = n_labelled + n_test
     guids = [str(g) for g in rng.choice(np.arange(1, 10 * n), size=n, replace=False)]
     labels = [str(x) for x in rng.choice(list(CLASS_SHARE), size=n, p=list(CLASS_SHARE.values()))]
-    modal = []
+    posts = []
     for guid, label in zip(guids, labels):
         text_label = label if rng.random() < text_signal else _other(label, rng)
         image_label = label if rng.random() < image_signal else _other(label, rng)
-        modal.append((text_label, image_label))
+        posts.append(DemoPost(guid, label, text_label, image_label))
         text = _text(text_label, rng)
         if rng.random() < 0.2:  # lab5 mixes UTF-8 and GBK/GB18030 files
             payload = (text + " " + str(rng.choice(CHINESE))).encode("gb18030")
@@ -117,45 +119,4 @@ def write_demo_data(root: str | Path, n_labelled: int = 300, n_test: int = 60, s
             payload = text.encode("utf-8")
         (folder / f"{guid}.txt").write_bytes(payload)
         _image(image_label, rng).save(folder / f"{guid}.jpg", quality=90)
-    if layout == "lab5":
-        train_rows = "".join(f"{g},{t}\n" for g, t in zip(guids[:n_labelled], labels[:n_labelled]))
-        test_rows = "".join(f"{g},null\n" for g in guids[n_labelled:])
-        (root / "train.txt").write_text("guid,tag\n" + train_rows, encoding="utf-8")
-        (root / "test_without_label.txt").write_text("guid,tag\n" + test_rows, encoding="utf-8")
-    elif layout == "manifest":
-        _write_manifest(root, folder, guids, labels, n_labelled, rng)
-    else:
-        annotators = 1 if layout == "mvsa_single" else 3
-        lines = ["ID\t" + "\t".join(["text,image"] * annotators)]
-        for guid, (text_label, image_label) in zip(guids, modal):
-            votes = [f"{_annotation(text_label, rng)},{_annotation(image_label, rng)}"
-                     for _ in range(annotators)]
-            lines.append("\t".join([guid, *votes]))
-        (root / LABEL_FILE).write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
-def _write_manifest(root: Path, folder: Path, guids: list[str], labels: list[str],
-                    n_labelled: int, rng: np.random.Generator) -> None:
-    """posts.csv: every other post's text inline (read back from its file), the rest by path."""
-    table = io.StringIO()
-    writer = csv.writer(table, lineterminator="\n")
-    writer.writerow(["id", "text", "text_path", "image_path", "label"])
-    for k, (guid, label) in enumerate(zip(guids, labels)):
-        text_file = folder / f"{guid}.txt"
-        inline = rng.random() < 0.5
-        text = ""
-        if inline:
-            raw = text_file.read_bytes()
-            text = raw.decode("utf-8") if _is_utf8(raw) else raw.decode("gb18030")
-            text_file.unlink()
-        writer.writerow([guid, text, "" if inline else f"{folder.name}/{guid}.txt",
-                         f"{folder.name}/{guid}.jpg", label if k < n_labelled else ""])
-    (root / "posts.csv").write_text(table.getvalue(), encoding="utf-8")
-
-
-def _is_utf8(raw: bytes) -> bool:
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
+    writer.write_demo(layout, root, posts, n_labelled, rng)

@@ -1,20 +1,20 @@
 """The lab5 layout: `train.txt` (guid,tag), `test_without_label.txt` (guid,null), and
-`data/{guid}.jpg|txt`."""
+`data/{guid}.jpg|txt`. An id in both lists is predicted, never trained on (`rows.settle`)."""
 
 from __future__ import annotations
 
 import csv
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 from msa import LABELS
 from msa.errors import MsaError
-from msa.data.posts import GUID_PATTERN, Candidate, Report, label_of
+from msa.data.posts import GUID_PATTERN, Candidate, label_of
 from msa.data.rows import Layout, Row, lines, read_text, reason
 
 TRAIN_LIST = "train.txt"
 TEST_LIST = "test_without_label.txt"
+DEMO_FILES = "data"
 
 
 @dataclass
@@ -42,6 +42,8 @@ class Lab5(Layout):
                            "ROOT/data/)")
         self.train_list = root / TRAIN_LIST if train_list is None else train_list
         self.test_list = root / TEST_LIST if test_list is None else test_list
+        self.source = " and ".join(str(path) for path in (self.train_list, self.test_list)
+                                   if path != "")
 
     def rows(self):
         if self.train_list != "":
@@ -80,44 +82,30 @@ class Lab5(Layout):
         if not row.name(cells[line.guid_col]):
             return None
         if line.split == "test":
+            row.claim("test")
             return self._candidate(row.guid, "test", None)
         tag = label_of(cells[line.tag_col])
+        row.claim("train", tag if tag in LABELS else None)
         if tag not in LABELS:
             row.skip("unknown_tag")
             return None
         return self._candidate(row.guid, "train", tag)
 
-    def settle(self, candidates: list[Candidate], report: Report) -> list[Candidate]:
-        """One label a train guid (duplicates noted, conflicts skipped), one entry a test guid,
-        and a guid in both lists kept for prediction only."""
-        tags_by_guid: dict[str, list[str]] = defaultdict(list)
-        for candidate in candidates:
-            if candidate.split == "train":
-                tags_by_guid[candidate.guid].append(candidate.label)
-        labels = {}
-        for guid, tags in tags_by_guid.items():
-            if len(set(tags)) > 1:
-                report.add("conflicting_labels", guid)
-            else:
-                if len(tags) > 1:
-                    report.add("duplicate_guid", guid)
-                labels[guid] = tags[0]
-        test_guids: list[str] = []
-        for candidate in candidates:
-            if candidate.split != "test":
-                continue
-            if candidate.guid in test_guids:
-                report.add("duplicate_guid", candidate.guid)
-            else:
-                test_guids.append(candidate.guid)
-        for guid in test_guids:
-            if guid in labels:
-                # Kept for prediction; dropped from training so no fold sees its own test pair.
-                report.add("guid_in_both_lists", guid)
-                del labels[guid]
-        return ([self._candidate(g, "train", label) for g, label in labels.items()]
-                + [self._candidate(g, "test", None) for g in test_guids])
-
     def _candidate(self, guid: str, split: str, label: str | None) -> Candidate:
         return Candidate(guid, split, label, self.data_dir / f"{guid}.jpg",
                          self.data_dir / f"{guid}.txt")
+
+
+def open_layout(name: str, root: Path, data, for_prediction: bool = False,
+                predict_list: str | Path | None = None) -> Lab5:
+    """`predict_list`: a list of one's own (guid,tag) naming the posts to predict, in place of
+    both lists."""
+    return Lab5(root, "" if predict_list else None, predict_list)
+
+
+def write_demo(name: str, root: Path, posts: list, n_labelled: int, rng) -> None:
+    """The two lists: the first `n_labelled` posts labelled, the rest to predict."""
+    train = "".join(f"{p.guid},{p.label}\n" for p in posts[:n_labelled])
+    test = "".join(f"{p.guid},null\n" for p in posts[n_labelled:])
+    (root / TRAIN_LIST).write_text("guid,tag\n" + train, encoding="utf-8")
+    (root / TEST_LIST).write_text("guid,tag\n" + test, encoding="utf-8")

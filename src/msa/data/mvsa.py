@@ -9,7 +9,8 @@ label per post, by the rule of Xu and Mao (2017) that CLMLF and MDSE follow:
    negative: `conflicting_modalities`, dropped.
 
 The release names no posts to predict: `data.test_list` (ids, one per line) or a stratified
-`data.test_fraction` drawn with `data.test_seed` chooses them among the usable posts.
+`data.test_fraction` drawn with `data.test_seed` chooses them among the usable posts. An id on
+several rows is settled as in every layout (`rows.settle`).
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ from sklearn.model_selection import train_test_split
 
 from msa import LABELS
 from msa.errors import MsaError
-from msa.data.posts import Candidate, label_of
+from msa.data.posts import Candidate, Report, label_of
 from msa.data.rows import Layout, Row, inside, lines, read_text, reason
 
 LABEL_FILE = "labelResultAll.txt"
 ANNOTATORS = {"mvsa_single": 1, "mvsa_multiple": 3}
+DEMO_FILES = "data"
 
 
 def majority(labels: list[str]) -> str | None:
@@ -44,11 +46,14 @@ def post_label(text: str, image: str) -> str | None:
 
 
 class Mvsa(Layout):
-    def __init__(self, root: Path, layout: str):
-        self.path, self.data_dir = root / LABEL_FILE, root / "data"
+    """`data` (DataParams) chooses the posts to predict; none `for_prediction`, where every
+    post is to be predicted."""
+
+    def __init__(self, root: Path, layout: str, data=None, for_prediction: bool = False):
+        self.root, self.path, self.data_dir = root, root / LABEL_FILE, root / "data"
+        self.source = str(self.path)
         self.annotators = ANNOTATORS[layout]
-        self.layout = layout
-        self.seen: set[str] = set()
+        self.layout, self.data, self.for_prediction = layout, data, for_prediction
 
     def rows(self):
         path = self.path
@@ -76,10 +81,7 @@ class Mvsa(Layout):
         if not row.name(cells[0]):
             return None
         guid = row.guid
-        if guid in self.seen:
-            row.skip("duplicate_guid")
-            return None
-        self.seen.add(guid)
+        row.claim("train", None)  # until the rule gives the row a label
         if any(label not in LABELS for vote in votes for label in vote):
             row.skip("unknown_tag")
             return None
@@ -91,8 +93,15 @@ class Mvsa(Layout):
         if label is None:
             row.skip("conflicting_modalities")
             return None
+        row.claim("train", label)
         return Candidate(guid, "train", label, self.data_dir / f"{guid}.jpg",
                          self.data_dir / f"{guid}.txt")
+
+    def hold_out(self, labels: dict[str, str], report: Report) -> set[str]:
+        if self.for_prediction:
+            return set()
+        return held_out_guids(self.root, labels, report.listed, self.data.test_list,
+                              self.data.test_fraction, self.data.test_seed)
 
 
 def held_out_guids(root: Path, labels: dict[str, str], listed: set[str], test_list: str,
@@ -122,3 +131,28 @@ def held_out_guids(root: Path, labels: dict[str, str], listed: set[str], test_li
         raise MsaError(f"data.test_fraction {fraction}: cannot hold out a stratified share of "
                        f"{len(guids)} posts ({exc})") from None
     return set(chosen)
+
+
+def open_layout(name: str, root: Path, data, for_prediction: bool = False,
+                predict_list: str | Path | None = None) -> Mvsa:
+    if predict_list:
+        raise MsaError(f"--input: a list file is for the lab5 layout; {name} names its posts "
+                       "itself")
+    return Mvsa(root, name, data, for_prediction)
+
+
+def _annotation(label: str, rng, right: float = 0.8) -> str:
+    """One annotator's label: mostly the post's, else another."""
+    return label if rng.random() < right else str(rng.choice([x for x in LABELS if x != label]))
+
+
+def write_demo(name: str, root: Path, posts: list, n_labelled: int, rng) -> None:
+    """The label file: each annotator labels the text and the image apart, each mostly right,
+    so that every case of the rule occurs; no post is marked to predict."""
+    annotators = ANNOTATORS[name]
+    lines = ["ID\t" + "\t".join(["text,image"] * annotators)]
+    for post in posts:
+        votes = [f"{_annotation(post.text_label, rng)},{_annotation(post.image_label, rng)}"
+                 for _ in range(annotators)]
+        lines.append("\t".join([post.guid, *votes]))
+    (root / LABEL_FILE).write_text("\n".join(lines) + "\n", encoding="utf-8")

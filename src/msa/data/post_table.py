@@ -3,6 +3,7 @@
 One row per post: an id, the text inline or a text file's path, an image path (paths relative to
 the table's folder, never leaving the data folder), a label (empty for a post to predict) and an
 optional split (`train` / `test`, over the label's say). Column names come from `data.columns`.
+An id on several rows is settled as in every layout (`rows.settle`).
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from pathlib import Path
 from msa import LABELS
 from msa.errors import MsaError
 from msa.params import ManifestColumns
-from msa.data.posts import Candidate, Report, label_of
+from msa.data.posts import Candidate, label_of
 from msa.data.rows import Layout, Row, inside, lines, read_text
 
 SPLITS = ("train", "test")
+DEMO_FILES = "images"
 
 
 class _RepeatedKey(ValueError):
@@ -64,7 +66,7 @@ class PostTable(Layout):
             raise MsaError(f"data.manifest_file: {manifest_file!r} leaves data.root")
         self.jsonl = self.path.suffix.lower() == ".jsonl"
         self.present: set[str] = set()  # every column some readable row has
-        self.seen: set[str] = set()
+        self.source = str(self.path)
 
     def rows(self):
         content = read_text(self.path, "manifest")
@@ -72,6 +74,9 @@ class PostTable(Layout):
         if self.jsonl:
             for number, line in lines(content):
                 yield f"{name}:{number}", line
+            # A JSONL table says its columns row by row: checked once every row is read.
+            if self.present:
+                self._check_columns()
             return
         records = [(n, cells) for n, cells in _csv_records(content) if cells]
         if not records:
@@ -121,11 +126,8 @@ class PostTable(Layout):
             return None
         if not row.name(guid):
             return None
-        if guid in self.seen:
-            row.skip("duplicate_guid")
-            return None
-        self.seen.add(guid)
         split = split or ("train" if label else "test")
+        row.claim(split, label if label in LABELS else None)
         if split == "train" and not label:
             row.skip("missing_label")
             return None
@@ -147,8 +149,34 @@ class PostTable(Layout):
         text = inline if inline or (columns.text in fields and not text_file) else None
         return Candidate(guid, split, label if split == "train" else None, image, text_path, text)
 
-    def settle(self, candidates: list[Candidate], report: Report) -> list[Candidate]:
-        # A CSV header was checked in rows(); a JSONL table says its columns only row by row.
-        if self.jsonl and self.present:
-            self._check_columns()
-        return candidates
+
+def open_layout(name: str, root: Path, data, for_prediction: bool = False,
+                predict_list: str | Path | None = None) -> PostTable:
+    """A table to predict needs no label column."""
+    if predict_list:
+        raise MsaError(f"--input: a list file is for the lab5 layout; {name} names its posts "
+                       "itself")
+    return PostTable(root, data.manifest_file, data.columns, labels_required=not for_prediction)
+
+
+def write_demo(name: str, root: Path, posts: list, n_labelled: int, rng) -> None:
+    """posts.csv: every other post's text inline (read back from its file, which goes), the
+    rest by path; the first `n_labelled` posts labelled, the rest to predict."""
+    folder = root / DEMO_FILES
+    table = io.StringIO()
+    writer = csv.writer(table, lineterminator="\n")
+    writer.writerow(["id", "text", "text_path", "image_path", "label"])
+    for k, post in enumerate(posts):
+        text_file = folder / f"{post.guid}.txt"
+        inline = rng.random() < 0.5
+        text = ""
+        if inline:
+            raw = text_file.read_bytes()
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                text = raw.decode("gb18030")
+            text_file.unlink()
+        writer.writerow([post.guid, text, "" if inline else f"{DEMO_FILES}/{post.guid}.txt",
+                         f"{DEMO_FILES}/{post.guid}.jpg", post.label if k < n_labelled else ""])
+    (root / "posts.csv").write_text(table.getvalue(), encoding="utf-8")

@@ -19,8 +19,8 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
-from msa import LABELS
-from msa.data import lab5, mvsa, post_table, rows
+from msa import LABELS, layouts
+from msa.data import rows
 from msa.errors import MsaError
 from msa.params import DataParams
 from msa.data.posts import REASONED_PROBLEMS, SKIP_PROBLEMS, Candidate, Report
@@ -60,33 +60,26 @@ def check_image(path: Path) -> str | None:
 
 
 def prepare(root: str | Path, layout: DataParams | None = None, show_progress: bool = True,
-            train_list: str | Path | None = None, test_list: str | Path | None = None,
+            predict_list: str | Path | None = None,
             for_prediction: bool = False) -> tuple[list[Pair], dict]:
     """Validate and decode every post under `root` in `layout.format`; return the usable pairs
-    and the data report. `train_list` and `test_list` replace the lab5 lists (`msa.data.lab5`);
-    `for_prediction`: every post is to be predicted, so MVSA posts are not split and a table
-    needs no label column."""
+    and the data report. `for_prediction`: every post is to be predicted, so MVSA posts are not
+    split and a table needs no label column; `predict_list` (lab5) names them in place of the
+    lists."""
     layout = layout or DataParams()
     root = Path(root)
     if not root.is_dir():
         raise MsaError(f"data.root {root}: folder not found")
     report = Report()
-    if layout.format == "lab5":
-        reader = lab5.Lab5(root, train_list, test_list)
-    elif layout.format == "manifest":
-        reader = post_table.PostTable(root, layout.manifest_file, layout.columns,
-                                      labels_required=not for_prediction)
-    else:
-        reader = mvsa.Mvsa(root, layout.format)
+    reader = layouts.module(layout.format).open_layout(layout.format, root, layout,
+                                                        for_prediction, predict_list)
     candidates = rows.read_layout(reader, report)
     progress = tqdm(candidates, desc="prepare", unit="pair", disable=not show_progress)
     pairs = rows.guarded(report, ((c.guid, c) for c in progress), _load_pair, "unreadable_post")
-    if layout.format.startswith("mvsa") and not for_prediction:
-        held_out = mvsa.held_out_guids(root, {p.guid: p.label for p in pairs}, report.listed,
-                                       layout.test_list, layout.test_fraction, layout.test_seed)
-        for pair in pairs:
-            if pair.guid in held_out:
-                pair.split, pair.label = "test", None
+    held_out = reader.hold_out({p.guid: p.label for p in pairs if p.split == "train"}, report)
+    for pair in pairs:
+        if pair.guid in held_out:
+            pair.split, pair.label = "test", None
     _note_duplicate_posts(pairs, report)
     return pairs, _summary(pairs, report)
 
