@@ -18,21 +18,19 @@ import tempfile
 import time
 from pathlib import Path
 
-from sklearn.metrics import accuracy_score, f1_score
 
 from common import REPO, kind, machine
 from page import render_finetune, write_page
 
 
 def fold_scores(result, label_of) -> dict:
-    y = [label_of[g] for g in result.val_guids]
     from msa import LABELS
+    from msa.evaluation import metrics
 
+    y = [label_of[g] for g in result.val_guids]
     predicted = [LABELS[i] for i in result.val_probs.argmax(1)]
-    return {"accuracy": accuracy_score(y, predicted),
-            "macro_f1": f1_score(y, predicted, average="macro", labels=list(LABELS),
-                                 zero_division=0),
-            "best_epoch": result.best_epoch, "epochs_run": result.epochs_run}
+    return {**metrics.scores(y, predicted), "best_epoch": result.best_epoch,
+            "epochs_run": result.epochs_run}
 
 
 def main() -> None:

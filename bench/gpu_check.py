@@ -104,11 +104,10 @@ def heads(cache, p, folds: dict, where: torch.device, dtype: str) -> dict:
 
 def _scores(results, label_of: dict) -> dict:
     """Accuracy and macro-F1, the mean over the folds scored, as metrics.json's."""
-    by_fold = {}
-    for _, fold, label, probs in driver.oof_rows(results, label_of):
-        by_fold.setdefault(fold, ([], []))[0].append(label)
-        by_fold[fold][1].append(LABELS[int(np.argmax(probs))])
-    per_fold = [metrics.scores(y_true, y_pred) for y_true, y_pred in by_fold.values()]
+    rows = driver.oof_rows(results, label_of)
+    per_fold = metrics.per_fold([label for _, _, label, _ in rows],
+                                [LABELS[int(np.argmax(probs))] for *_, probs in rows],
+                                [fold for _, fold, _, _ in rows])
     return {name: round(float(np.mean([s[name] for s in per_fold])), 4)
             for name in ("accuracy", "macro_f1")}
 

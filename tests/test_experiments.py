@@ -17,6 +17,10 @@ def oof_at_each_revision(monkeypatch):
                 for i in range(60)]
 
     monkeypatch.setattr(records, "read_oof_at", read)
+    saved = dict(ACCURACY_OF)  # a test's own revisions do not outlive it
+    yield
+    ACCURACY_OF.clear()
+    ACCURACY_OF.update(saved)
 
 
 def _metrics(mode, acc):
@@ -70,7 +74,9 @@ def test_table_and_chart(tmp_path):
     assert columns == ["mode", "train.patience"]
     text = experiments.write_report(exps, tmp_path / "cmp", "t", columns)
     rows = [line for line in text.splitlines() if line.startswith("| exp-")]
-    assert rows[0].split(" | ")[:5] == ["| exp-text", "text", "2", "text", "0.6500 ± 0.0100"]
+    # mode once, though it differs (was twice: as a differing param and as the mode column)
+    assert text.splitlines()[2].startswith("| experiment | train.patience | mode | accuracy")
+    assert rows[0].split(" | ")[:4] == ["| exp-text", "2", "text", "0.6500 ± 0.0100"]
     assert rows[0].rstrip(" |").endswith("7 4")  # epochs run in fold order
     assert "Majority-class baseline (positive): accuracy 0.6000" in text
     assert (tmp_path / "cmp.md").read_text(encoding="utf-8") == text
@@ -80,7 +86,9 @@ def test_table_and_chart(tmp_path):
     against = text.split("## Against exp-text, pair by pair")[1]
     assert "1 comparison(s) on the same 60 labelled pairs and folds" in against
     row = next(line for line in against.splitlines() if line.startswith("| exp-image"))
-    assert row.split(" | ")[1:4] == ["-0.0500", "3 / 0", "0.25"] and row.endswith("| no |")
+    cells = row.split(" | ")
+    assert cells[1].startswith("-0.0500 [") and cells[4:6] == ["3 / 0", "0.25"]
+    assert row.endswith("| no |")
     # a named baseline (--baseline), by name or revision, and one not among them
     text = experiments.write_report(exps, tmp_path / "cmp", "t", columns, baseline="exp-image")
     assert "## Against exp-image, pair by pair" in text
@@ -245,3 +253,45 @@ def test_the_ablation_is_a_sweep_over_mode(monkeypatch, tmp_path):
         "ablation-text", "ablation-image", "ablation-multimodal"]
     assert dvc.runs()[1] == ["exp", "run", "--temp", "-C", "data/demo", "-n", "ablation-image",
                              "-S", "train.epochs=3", "-S", "mode=image"]
+
+
+def test_a_score_an_older_experiment_lacks_shows_as_a_dash(tmp_path):
+    """msa compare -A across commits meets metrics.json files from before a score existed."""
+    import copy
+
+    _, exps, _ = experiments.parse_exp_show(copy.deepcopy(DOCUMENT))
+    old = exps[1]
+    for name in ("weighted_f1", "calibration"):
+        old.metrics.pop(name, None)
+    old.metrics["majority_baseline"].pop("weighted_f1")
+    text = experiments.write_report([old, exps[0]], tmp_path / "cmp", "t", ["mode"])
+    row = next(line for line in text.splitlines() if line.startswith("| exp-image"))
+    header = text.splitlines()[2].split(" | ")
+    cells = row.split(" | ")
+    assert cells[header.index("weighted-F1 (mean ± std)")] == "-"
+    assert cells[header.index("pooled weighted-F1")] == "-"
+    assert "weighted-F1 -." in text  # the baseline's
+    assert (tmp_path / "cmp.png").is_file()
+
+
+def test_a_new_headline_score_shows_in_every_part_of_a_report(tmp_path, monkeypatch):
+    """One line in metrics.HEADLINE: compare's table, its seed summary and its paired tests."""
+    import copy
+
+    import numpy as np
+
+    from msa.evaluation import metrics
+
+    monkeypatch.setitem(metrics.HEADLINE, "error_rate", metrics.Headline(
+        "error rate", lambda y, pred: np.mean(y != pred, axis=-1)))
+    _, exps, _ = experiments.parse_exp_show(copy.deepcopy(DOCUMENT))
+    for e in exps:
+        e.metrics["error_rate"] = {"mean": 1 - e.metrics["accuracy"]["mean"], "std": 0.01,
+                                   "pooled": 1 - e.metrics["accuracy"]["pooled"]}
+    text = experiments.write_report(exps[:2], tmp_path / "cmp", "t", ["mode"])
+    assert "| error rate (mean ± std) |" in text and "| pooled error rate |" in text
+    assert "0.3500 ± 0.0100" in text  # exp-text's
+    against = text.split("## Against exp-text, pair by pair")[1]
+    assert "Δ error rate [95% CI]" in against
+    row = next(line for line in against.splitlines() if line.startswith("| exp-image"))
+    assert row.split(" | ")[4].startswith("+0.0500 [")  # 3 of 60 more wrong

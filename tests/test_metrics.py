@@ -1,4 +1,8 @@
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.metrics import accuracy_score, f1_score
 
 from msa.evaluation import metrics
 
@@ -24,8 +28,44 @@ def test_summary_per_fold_pooled_per_class_and_baseline():
 
 
 def test_majority_baseline_uses_the_other_folds():
-    y_true = ["a", "a", "b", "b", "b", "b"]
+    y_true = ["negative", "negative", "positive", "positive", "positive", "positive"]
     folds = [0, 0, 0, 1, 1, 1]
-    # fold 0's training folds are all "b"; fold 1's are two "a" and one "b"
+    # fold 0's training folds are all positive; fold 1's are two negative and one positive
     baseline = metrics.majority_baseline(y_true, folds)
     assert baseline["accuracy"] == pytest.approx(1 / 6)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 2)), min_size=1, max_size=60))
+def test_the_vectorised_f1s_are_sklearns(pairs):
+    y, pred = np.array([a for a, _ in pairs]), np.array([b for _, b in pairs])
+    macro = metrics.HEADLINE["macro_f1"].score(y, pred)
+    weighted = metrics.HEADLINE["weighted_f1"].score(y, pred)
+    present = sorted(set(y) | set(pred))
+    # sklearn averages over the classes present; _f1s over all three, absent ones scoring 0
+    assert macro * 3 / len(present) == pytest.approx(
+        f1_score(y, pred, average="macro", zero_division=0))
+    assert weighted == pytest.approx(f1_score(y, pred, average="weighted", zero_division=0))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 2)), min_size=1, max_size=400))
+def test_every_headline_score_is_sklearns_to_the_bit(pairs):
+    """metrics.json's figures are what sklearn gives, so none moved when the scores came here."""
+    y, pred = np.array([a for a, _ in pairs]), np.array([b for _, b in pairs])
+    sklearn = {"accuracy": accuracy_score(y, pred),
+               **{f"{average}_f1": f1_score(y, pred, labels=[0, 1, 2], average=average,
+                                            zero_division=0)
+                  for average in ("macro", "weighted")}}
+    assert set(sklearn) == set(metrics.HEADLINE)
+    for name, headline in metrics.HEADLINE.items():
+        assert float(headline.score(y, pred)) == sklearn[name], name
+
+
+def test_headline_scores_vectorise_over_resamples():
+    rng = np.random.default_rng(0)
+    y, pred = rng.integers(0, 3, (4, 50)), rng.integers(0, 3, (4, 50))
+    for headline in metrics.HEADLINE.values():
+        together = headline.score(y, pred)
+        assert together.shape == (4,)
+        assert list(together) == [headline.score(y[i], pred[i]) for i in range(4)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 from msa.evaluation import paired, records
+from msa.evaluation.metrics import HEADLINE
 
 
 def _interval(values: tuple[float, float, float]) -> str:
@@ -35,18 +36,19 @@ def section(experiments: list, base, resamples: int = paired.RESAMPLES) -> str:
             tested.append((e, paired.compare(base_predictions, predictions,
                                              resamples=resamples)))
     adjusted = paired.holm([d.mcnemar_p for _, d in tested])
-    header = ["experiment", "Δ accuracy", "right only in baseline / only in it",
-              "McNemar p", "Holm p", "Δ macro-F1 [95% CI]", "Δ weighted-F1 [95% CI]",
-              f"beyond noise (Holm p < {paired.ALPHA})"]
-    rows = [[e.name, f"{d.accuracy:+.4f}", f"{d.only_base_right} / {d.only_other_right}",
-             f"{d.mcnemar_p:.3g}", f"{p:.3g}", _interval(d.macro_f1), _interval(d.weighted_f1),
+    header = ["experiment", *(f"Δ {h.title} [95% CI]" for h in HEADLINE.values()),
+              "right only in baseline / only in it", "McNemar p", "Holm p",
+              f"accuracy beyond noise (Holm p < {paired.ALPHA})"]
+    rows = [[e.name, *(_interval(d.intervals[name]) for name in HEADLINE),
+             f"{d.only_base_right} / {d.only_other_right}", f"{d.mcnemar_p:.3g}", f"{p:.3g}",
              "yes" if p < paired.ALPHA else "no"] for (e, d), p in zip(tested, adjusted)]
     lines = [f"\n## Against {base.name}, pair by pair\n",
              f"{len(tested)} comparison(s) on the same {len(base_predictions.guids)} labelled "
              "pairs and folds (out-of-fold predictions, read from DVC at each revision): "
-             "McNemar's exact test on the pairs one gets right and the other not, Holm's "
-             f"correction over the {len(tested)}; paired bootstrap 95% intervals "
-             f"({resamples:,} resamples, seeded) for the F1 differences.\n"]
+             "paired bootstrap 95% intervals "
+             f"({resamples:,} resamples, seeded) for the difference of every score; McNemar's "
+             "exact test on the pairs one gets right and the other not, Holm's correction over "
+             f"the {len(tested)}.\n"]
     if rows:
         lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -57,7 +59,9 @@ def section(experiments: list, base, resamples: int = paired.RESAMPLES) -> str:
 
 
 def _by_seed(group: list, metric: str) -> dict:
-    return {e.params.get("seed"): e.metrics[metric]["mean"] for e in group}
+    """Each seed's fold mean of `metric`, where the experiment's metrics.json has it."""
+    return {e.params.get("seed"): e.metrics[metric]["mean"] for e in group
+            if metric in e.metrics}
 
 
 def _over_seeds(experiments: list, base) -> list[str]:
@@ -73,14 +77,16 @@ def _over_seeds(experiments: list, base) -> list[str]:
     rows = []
     for group in groups.values():
         results = [paired.over_seeds(_by_seed(base_group, m), _by_seed(group, m))
-                   for m in ("accuracy", "macro_f1")]
-        if results[0] is None:
+                   for m in HEADLINE]
+        if all(r is None for r in results):
             continue
-        rows.append(f"| {', '.join(e.name for e in group)} | {results[0][0]} | "
-                    + " | ".join(f"{mean:+.4f} (p {p:.3g})" for _, mean, p in results) + " |")
+        shared = max(r[0] for r in results if r)
+        rows.append(f"| {', '.join(e.name for e in group)} | {shared} | " + " | ".join(
+            f"{r[1]:+.4f} (p {r[2]:.3g})" if r else "-" for r in results) + " |")
     if not rows:
         return []
     return [f"\nOver training seeds (paired t-test on each run's fold mean, on the seeds both "
             f"it and {base.name}'s seed repeats ran; not corrected):\n",
-            "| experiments | seeds shared | Δ accuracy (p) | Δ macro-F1 (p) |",
-            "|---|---|---|---|", *rows]
+            "| experiments | seeds shared | "
+            + " | ".join(f"Δ {h.title} (p)" for h in HEADLINE.values()) + " |",
+            "|---|---|" + "---|" * len(HEADLINE), *rows]

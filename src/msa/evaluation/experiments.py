@@ -126,8 +126,17 @@ def differing_params(experiments: list[Experiment]) -> list[str]:
     return [k for k in keys if len({json.dumps(e.params.get(k)) for e in experiments}) > 1]
 
 
-def _mean_std(metrics: dict, name: str) -> str:
-    return f"{metrics[name]['mean']:.4f} ± {metrics[name]['std']:.4f}"
+def _figure(metrics: dict, name: str, key: str = "mean") -> float | None:
+    """One figure of an experiment's metrics.json, or None where it has none (an experiment
+    made before that score existed)."""
+    value = (metrics.get(name) or {}).get(key)
+    return None if value is None else float(value)
+
+
+def _shown(value: float | None, spread: float | None = None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.4f}" + (f" ± {spread:.4f}" if spread is not None else "")
 
 
 def _markdown(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -136,27 +145,35 @@ def _markdown(header: list[str], rows: list[list[str]]) -> list[str]:
             + ["| " + " | ".join(row) + " |" for row in rows])
 
 
+def _params_shown(param_columns: list[str]) -> list[str]:
+    """The differing params a table shows beside the mode column (mode once, not twice)."""
+    return [k for k in param_columns if k != "mode"]
+
+
 def table(experiments: list[Experiment], param_columns: list[str]) -> str:
-    """A Markdown table: differing params, headline scores, per-class F1, epochs run."""
+    """A Markdown table: differing params, headline scores (mean ± std over folds, then pooled),
+    per-class F1, epochs run; "-" where an older experiment's metrics.json lacks a figure."""
+    param_columns = _params_shown(param_columns)
     header = (["experiment", *param_columns, "mode"]
-              + [f"{HEADLINE[m]} (mean ± std)" for m in HEADLINE]
-              + ["pooled accuracy", "pooled macro-F1"] + [f"F1 {label}" for label in LABELS]
-              + ["epochs run (per fold)"])
+              + [f"{h.title} (mean ± std)" for h in HEADLINE.values()]
+              + [f"pooled {h.title}" for h in HEADLINE.values()]
+              + [f"F1 {label}" for label in LABELS] + ["epochs run (per fold)"])
     rows = []
     for e in experiments:
         m = e.metrics
-        epochs = " ".join(str(f["epochs_run"]) for _, f in sorted(m["folds"].items(),
-                                                                  key=lambda x: int(x[0])))
-        row = ([e.name, *(str(e.params.get(k, "")) for k in param_columns), m["mode"]]
-               + [_mean_std(m, name) for name in HEADLINE]
-               + [f"{m['accuracy']['pooled']:.4f}", f"{m['macro_f1']['pooled']:.4f}"]
-               + [f"{m['per_class'][label]['f1']:.4f}" for label in LABELS] + [epochs])
+        epochs = " ".join(str(f.get("epochs_run", "-")) for _, f in sorted(
+            (m.get("folds") or {}).items(), key=lambda x: int(x[0]))) or "-"
+        row = ([e.name, *(str(e.params.get(k, "")) for k in param_columns), m.get("mode", "-")]
+               + [_shown(_figure(m, name), _figure(m, name, "std")) for name in HEADLINE]
+               + [_shown(_figure(m, name, "pooled")) for name in HEADLINE]
+               + [_shown(_figure(m.get("per_class") or {}, label, "f1")) for label in LABELS]
+               + [epochs])
         rows.append(row)
     lines = _markdown(header, rows)
-    base = experiments[0].metrics["majority_baseline"]
+    base = experiments[0].metrics.get("majority_baseline") or {}
     lines.append("")
-    lines.append(f"Majority-class baseline ({base['label']}): accuracy {base['accuracy']:.4f}, "
-                 f"macro-F1 {base['macro_f1']:.4f}, weighted-F1 {base['weighted_f1']:.4f}.")
+    lines.append(f"Majority-class baseline ({base.get('label', '-')}): " + ", ".join(
+        f"{h.title} {_shown(base.get(name))}" for name, h in HEADLINE.items()) + ".")
     return "\n".join(lines) + "\n"
 
 
@@ -177,18 +194,19 @@ def seed_table(experiments: list[Experiment], param_columns: list[str]) -> str:
     groups = seed_groups(experiments)
     if not groups:
         return ""
-    shared_columns = [k for k in param_columns if k != "seed"]
+    shared_columns = [k for k in _params_shown(param_columns) if k != "seed"]
     header = ([*shared_columns, "mode", "seeds"]
-              + [f"{HEADLINE[m]} over seeds (mean ± std, min-max)" for m in HEADLINE])
+              + [f"{h.title} over seeds (mean ± std, min-max)" for h in HEADLINE.values()])
     rows = []
     for group in groups:
         first = group[0]
-        row = [*(str(first.params.get(k, "")) for k in shared_columns), first.metrics["mode"],
-               " ".join(str(e.params.get("seed")) for e in group)]
+        row = [*(str(first.params.get(k, "")) for k in shared_columns),
+               first.metrics.get("mode", "-"), " ".join(str(e.params.get("seed")) for e in group)]
         for name in HEADLINE:
-            values = np.array([e.metrics[name]["mean"] for e in group])
+            values = np.array([v for v in (_figure(e.metrics, name) for e in group)
+                               if v is not None])
             row.append(f"{values.mean():.4f} ± {values.std():.4f}, "
-                       f"{values.min():.4f}-{values.max():.4f}")
+                       f"{values.min():.4f}-{values.max():.4f}" if len(values) else "-")
         rows.append(row)
     return ("\nOver training seeds (experiments whose params differ in `seed` alone; std over "
             "seeds of each run's fold mean):\n\n" + "\n".join(_markdown(header, rows)) + "\n")
@@ -200,17 +218,22 @@ def chart(experiments: list[Experiment], path: str | Path, title: str) -> None:
     x = np.arange(len(HEADLINE))
     width = 0.8 / len(experiments)
     for k, e in enumerate(experiments):
-        means = [e.metrics[m]["mean"] for m in HEADLINE]
-        stds = [e.metrics[m]["std"] for m in HEADLINE]
-        bars = ax.bar(x + (k - (len(experiments) - 1) / 2) * width, means, width, yerr=stds,
-                      capsize=3, label=e.name)
-        ax.bar_label(bars, labels=[f"{v:.3f}" for v in means], fontsize=7, label_type="center",
-                     rotation=90, color="white")
-    base = experiments[0].metrics["majority_baseline"]
+        # an older experiment without a score has no bar for it
+        means = [_figure(e.metrics, m) for m in HEADLINE]
+        stds = [_figure(e.metrics, m, "std") for m in HEADLINE]
+        bars = ax.bar(x + (k - (len(experiments) - 1) / 2) * width,
+                      [np.nan if v is None else v for v in means], width,
+                      yerr=[0 if v is None else v for v in stds], capsize=3, label=e.name)
+        ax.bar_label(bars, labels=["" if v is None else f"{v:.3f}" for v in means], fontsize=7,
+                     label_type="center", rotation=90, color="white")
+    base = experiments[0].metrics.get("majority_baseline") or {}
+    drawn = False
     for i, name in enumerate(HEADLINE):
-        ax.hlines(base[name], i - 0.45, i + 0.45, colors="black", linestyles="--",
-                  label="majority-class baseline" if i == 0 else None)
-    ax.set_xticks(x, [HEADLINE[m] for m in HEADLINE])
+        if base.get(name) is not None:
+            ax.hlines(base[name], i - 0.45, i + 0.45, colors="black", linestyles="--",
+                      label=None if drawn else "majority-class baseline")
+            drawn = True
+    ax.set_xticks(x, [h.title for h in HEADLINE.values()])
     ax.set_ylim(0, 1)
     ax.set_ylabel("cross-validated score (mean over folds)")
     ax.set_title(title)

@@ -2,27 +2,73 @@
 
 from __future__ import annotations
 
-import numpy as np
-from sklearn.metrics import (accuracy_score, confusion_matrix, f1_score,
-                             precision_recall_fscore_support)
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from msa import LABELS
+import numpy as np
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+from msa import LABEL_INDEX, LABELS
 from msa.files import write_csv
 
-# The headline scores, owned here: metrics.json, `msa compare` and the sweep reports (with the
-# names they are shown by).
-HEADLINE = {"accuracy": "accuracy", "macro_f1": "macro-F1", "weighted_f1": "weighted-F1"}
+
+def _f1_per_class(y: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(F1, support) of every class [classes, ...] along the last axis; a class absent from both
+    scores 0, as sklearn's zero_division=0 does."""
+    f1, support = [], []
+    for k in range(len(LABELS)):
+        tp = np.sum((y == k) & (pred == k), axis=-1)
+        wrong = np.sum((y == k) != (pred == k), axis=-1)  # false positives and negatives
+        with np.errstate(invalid="ignore", divide="ignore"):
+            f1.append(np.where(2 * tp + wrong > 0, 2 * tp / (2 * tp + wrong), 0.0))
+        support.append(np.sum(y == k, axis=-1))
+    return np.stack(f1), np.stack(support)
+
+
+def _accuracy(y: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    return np.mean(y == pred, axis=-1)
+
+
+def _macro_f1(y: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    return _f1_per_class(y, pred)[0].mean(0)
+
+
+def _weighted_f1(y: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    f1, support = _f1_per_class(y, pred)
+    return (f1 * support).sum(0) / support.sum(0)
+
+
+@dataclass(frozen=True)
+class Headline:
+    title: str  # as reports show it
+    # of class indices (true, predicted) along the last axis, so that a paired bootstrap scores
+    # every resample at once; sklearn's figures to the bit (tests/test_metrics.py)
+    score: Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+# The headline scores, owned here, one line each: metrics.json, the paired tests and every
+# comparison report (msa compare, sweep, ablation) follow this table.
+HEADLINE = {
+    "accuracy": Headline("accuracy", _accuracy),
+    "macro_f1": Headline("macro-F1", _macro_f1),
+    "weighted_f1": Headline("weighted-F1", _weighted_f1),
+}
+
+
+def indices(labels) -> np.ndarray:
+    return np.array([LABEL_INDEX[label] for label in labels], dtype=np.int64)
 
 
 def scores(y_true, y_pred) -> dict[str, float]:
-    labels = list(LABELS)
-    return {
-        "accuracy": float(accuracy_score(y_true, y_pred)),
-        "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro",
-                                   zero_division=0)),
-        "weighted_f1": float(f1_score(y_true, y_pred, labels=labels, average="weighted",
-                                      zero_division=0)),
-    }
+    """Every headline score of these labels and predictions."""
+    y, pred = indices(y_true), indices(y_pred)
+    return {name: float(headline.score(y, pred)) for name, headline in HEADLINE.items()}
+
+
+def per_fold(y_true, y_pred, folds) -> list[dict[str, float]]:
+    """The headline scores of each fold, in fold order."""
+    y_true, y_pred, folds = np.asarray(y_true), np.asarray(y_pred), np.asarray(folds)
+    return [scores(y_true[folds == f], y_pred[folds == f]) for f in np.unique(folds)]
 
 
 def _mean_std(values: list[float]) -> dict[str, float]:
@@ -79,16 +125,16 @@ def summarize(mode: str, y_true: list[str], y_pred: list[str], folds: list[int],
     their params (the precision that ran and the CPU capability, per stage); with the class
     probabilities, their calibration."""
     y_true, y_pred, folds = np.asarray(y_true), np.asarray(y_pred), np.asarray(folds)
-    per_fold = [scores(y_true[folds == f], y_pred[folds == f]) for f in np.unique(folds)]
+    by_fold = per_fold(y_true, y_pred, folds)
     pooled = scores(y_true, y_pred)
     return {
         "mode": mode,
-        **{name: _mean_std([s[name] for s in per_fold]) | {"pooled": pooled[name]}
+        **{name: _mean_std([s[name] for s in by_fold]) | {"pooled": pooled[name]}
            for name in HEADLINE},
         "per_class": per_class(y_true, y_pred),
         "majority_baseline": majority_baseline(y_true, folds),
         "folds": {
-            str(f): {**per_fold[i], **epochs[int(f)]} for i, f in enumerate(np.unique(folds))
+            str(f): {**by_fold[i], **epochs[int(f)]} for i, f in enumerate(np.unique(folds))
         },
         "pairs": int(len(y_true)),
         **({"calibration": {"ece": expected_calibration_error(list(y_true), probs),

@@ -1,7 +1,8 @@
 """Whether two experiments differ beyond noise, on the same labelled pairs: McNemar's exact test
-on their out-of-fold predictions for accuracy, paired bootstrap intervals for the differences of
-macro- and weighted-F1, a paired t-test over training seeds where both sides have repeats, and
-Holm's correction for the comparisons one report makes. SciPy does the statistics.
+on their out-of-fold predictions for accuracy, a paired bootstrap interval for the difference of
+every headline score (msa.evaluation.metrics.HEADLINE), a paired t-test over training seeds where
+both sides have repeats, and Holm's correction for the comparisons one report makes. SciPy does
+the statistics.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from msa import LABEL_INDEX
+from msa.evaluation.metrics import HEADLINE, indices
 
 ALPHA = 0.05
 RESAMPLES = 10_000  # the 95% interval's ends move by under 0.001 between seeds (tests)
@@ -51,12 +52,10 @@ def unpaired_reason(base: Predictions, other: Predictions) -> str | None:
 class Difference:
     """`other` minus `base` on the same pairs."""
 
-    accuracy: float
     only_base_right: int  # McNemar's discordant counts
     only_other_right: int
     mcnemar_p: float
-    macro_f1: tuple[float, float, float]  # difference, 95% interval low, high
-    weighted_f1: tuple[float, float, float]
+    intervals: dict[str, tuple[float, float, float]]  # headline: difference, 95% low, high
 
 
 def mcnemar(right_base: np.ndarray, right_other: np.ndarray) -> tuple[int, int, float]:
@@ -67,26 +66,12 @@ def mcnemar(right_base: np.ndarray, right_other: np.ndarray) -> tuple[int, int, 
     return b, c, float(p)
 
 
-def _f1s(y: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(macro-F1, weighted-F1) along the last axis; classes absent from both score 0, as
-    sklearn's zero_division=0 does."""
-    per_class, support = [], []
-    for k in range(len(LABEL_INDEX)):
-        tp = np.sum((y == k) & (pred == k), axis=-1)
-        wrong = np.sum((y == k) != (pred == k), axis=-1)  # false positives and negatives
-        with np.errstate(invalid="ignore", divide="ignore"):
-            per_class.append(np.where(2 * tp + wrong > 0, 2 * tp / (2 * tp + wrong), 0.0))
-        support.append(np.sum(y == k, axis=-1))
-    per_class, support = np.stack(per_class), np.stack(support)
-    return per_class.mean(0), (per_class * support).sum(0) / support.sum(0)
-
-
-def bootstrap(y: np.ndarray, base: np.ndarray, other: np.ndarray,
-              which: int, seed: int = SEED, resamples: int = RESAMPLES) -> tuple[float, ...]:
-    """(difference, 95% interval) of macro- (which 0) or weighted-F1 (1), resampling pairs."""
+def bootstrap(y: np.ndarray, base: np.ndarray, other: np.ndarray, score,
+              seed: int = SEED, resamples: int = RESAMPLES) -> tuple[float, ...]:
+    """(difference, 95% interval) of a headline score (`Headline.score`), resampling pairs."""
 
     def difference(y, a, b, axis=-1):
-        return _f1s(y, b)[which] - _f1s(y, a)[which]
+        return score(y, b) - score(y, a)
 
     result = stats.bootstrap((y, base, other), difference, paired=True, vectorized=True,
                              n_resamples=resamples, method="percentile", batch=500,
@@ -98,13 +83,11 @@ def bootstrap(y: np.ndarray, base: np.ndarray, other: np.ndarray,
 def compare(base: Predictions, other: Predictions, seed: int = SEED,
             resamples: int = RESAMPLES) -> Difference:
     """`other` against `base`; they must be paired (`unpaired_reason` None)."""
-    y = np.array([LABEL_INDEX[x] for x in base.labels])
-    a = np.array([LABEL_INDEX[x] for x in base.predicted])
-    b = np.array([LABEL_INDEX[x] for x in other.predicted])
+    y, a, b = indices(base.labels), indices(base.predicted), indices(other.predicted)
     only_base, only_other, p = mcnemar(a == y, b == y)
-    return Difference(float(np.mean(b == y) - np.mean(a == y)), only_base, only_other, p,
-                      bootstrap(y, a, b, 0, seed, resamples),
-                      bootstrap(y, a, b, 1, seed, resamples))
+    return Difference(only_base, only_other, p,
+                      {name: bootstrap(y, a, b, headline.score, seed, resamples)
+                       for name, headline in HEADLINE.items()})
 
 
 def holm(pvalues: list[float]) -> list[float]:
