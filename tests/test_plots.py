@@ -63,3 +63,30 @@ def test_figures_are_written(tmp_path):
     plots.plot_per_class_f1(per_class, tmp_path / "f1.png")
     for name in ("curves.png", "cm.png", "f1.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_figures_panels_follow_the_epoch_log(tmp_path, monkeypatch):
+    """A per-epoch score added to msa.epoch_log gets its panel without a change here."""
+    from msa import epoch_log
+
+    drawn = {}
+    monkeypatch.setattr(plots, "save_figure",
+                        lambda fig, path: drawn.update(titles=[a.get_title() for a in fig.axes]))
+    table = plots.learning_curve_table(_log())
+    plots.plot_learning_curves(table, {0: 2, 1: 1, 2: 3}, {0: 5, 1: 3, 2: 4}, tmp_path / "a.png")
+    assert drawn["titles"][:6] == ["loss", "validation accuracy", "validation macro-F1",
+                                   "learning rate", "folds still running", "epochs per fold"]
+    monkeypatch.setattr(epoch_log, "CURVES", (*epoch_log.CURVES, "val_weighted_f1"))
+    monkeypatch.setitem(epoch_log.TITLES, "val_weighted_f1", "validation weighted-F1")
+    log = [row | {"val_weighted_f1": 0.3} for row in _log()]
+    plots.plot_learning_curves(plots.learning_curve_table(log), {0: 2, 1: 1, 2: 3},
+                               {0: 5, 1: 3, 2: 4}, tmp_path / "b.png")
+    assert drawn["titles"][:7] == ["loss", "validation accuracy", "validation macro-F1",
+                                   "learning rate", "validation weighted-F1",
+                                   "folds still running", "epochs per fold"]
+
+
+def test_every_curve_has_a_title():
+    from msa import epoch_log
+
+    assert set(epoch_log.TITLES) >= set(epoch_log.CURVES)

@@ -11,3 +11,13 @@ COUNTERS = ("fold", "epoch")  # integers; every other column is a float
 COLUMNS = (*COUNTERS, "train_loss", *SCORES, "stop_score", "lr")
 # Drawn as mean and std over the folds still running at each epoch (stop_score too, where logged).
 CURVES = ("train_loss", *SCORES, "lr")
+TITLES = {"train_loss": "training loss", "val_loss": "validation loss",
+          "val_accuracy": "validation accuracy", "val_macro_f1": "validation macro-F1",
+          "lr": "learning rate"}
+
+
+def panels() -> dict[str, tuple[str, ...]]:
+    """The learning-curve figure's panels, title -> curves: the losses together, then every
+    other curve alone."""
+    losses = tuple(name for name in CURVES if name.endswith("_loss"))
+    return {"loss": losses, **{TITLES[name]: (name,) for name in CURVES if name not in losses}}

@@ -49,9 +49,9 @@ def plot_learning_curves(table: list[dict], best_epochs: dict[int, int],
                          holdout_monitor: str | None = None) -> None:
     """holdout_monitor: the curve that stop_score measures on the hold-out, drawn beside it."""
     epochs = np.array([row["epoch"] for row in table])
-    fig, axes = plt.subplots(2, 3, figsize=(13, 7))
-    panels = [("loss", ["train_loss", "val_loss"]), ("validation accuracy", ["val_accuracy"]),
-              ("validation macro-F1", ["val_macro_f1"]), ("learning rate", ["lr"])]
+    panels = [(title, list(names)) for title, names in epoch_log.panels().items()]
+    rows = -(-(len(panels) + 2) // 3)  # and two panels of the folds
+    fig, axes = plt.subplots(rows, 3, figsize=(13, 3.5 * rows))
     if holdout_monitor and "stop_score_mean" in table[0]:
         next(names for _, names in panels if holdout_monitor in names).append("stop_score")
     for ax, (label, names) in zip(axes.flat, panels):
@@ -68,12 +68,12 @@ def plot_learning_curves(table: list[dict], best_epochs: dict[int, int],
         ax.set_xlabel("epoch")
         if len(names) > 1:
             ax.legend()
-    ax = axes.flat[4]
+    ax = axes.flat[len(panels)]
     ax.step(epochs, [row["folds_running"] for row in table], where="mid")
     ax.set_title("folds still running")
     ax.set_xlabel("epoch")
     ax.set_ylim(0, max(row["folds_running"] for row in table) + 0.5)
-    ax = axes.flat[5]
+    ax = axes.flat[len(panels) + 1]
     folds = sorted(stop_epochs)
     ax.barh([str(f) for f in folds], [stop_epochs[f] for f in folds], color="lightsteelblue",
             label="epochs run")
@@ -83,6 +83,8 @@ def plot_learning_curves(table: list[dict], best_epochs: dict[int, int],
     ax.set_xlabel("epoch")
     ax.set_ylabel("fold")
     ax.legend(loc="lower right", fontsize=8)
+    for ax in axes.flat[len(panels) + 2:]:
+        ax.axis("off")
     fig.suptitle(title or "learning curves: mean ± std over the folds still running "
                  "(dotted: each fold's best epoch)")
     save_figure(fig, path)
