@@ -1,5 +1,7 @@
 """The posts behind the numbers: mistakes, reliability, the data at a glance."""
 
+import unicodedata
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -77,3 +79,14 @@ def test_a_long_text_is_cut_to_its_lines():
     caption = inspection._caption("word " * 200, width=20, lines=3)
     assert len(caption.splitlines()) == 3 and caption.endswith("...")
     assert inspection._caption("   ") == "(no text)"
+
+
+def test_emoji_the_font_lacks_are_written_by_name_not_drawn_as_boxes():
+    text = inspection.drawable("so good 👍🏽 and 🇺🇸 ❤️ © 今天")
+    assert ":thumbs up sign:" in text and ":flag us:" in text
+    assert "❤" in text and "©" in text and "今天" in text  # what the font draws stays
+    assert "\ufe0f" not in text and "\U0001f3fd" not in text
+    assert all(ord(c) in inspection._glyphs() or unicodedata.category(c) not in ("So", "Sk")
+               for c in text)
+    assert inspection._caption("👍" * 3).startswith(":thumbs up sign:")
+    assert " ".join(inspection.drawable("🇫🇷🇩🇪").split()) == ":flag fr: :flag de:"

@@ -5,7 +5,9 @@ Drawn from the records and the prepared data only, never from models.
 
 from __future__ import annotations
 
+import functools
 import textwrap
+import unicodedata
 import warnings
 from collections import Counter
 from pathlib import Path
@@ -46,8 +48,45 @@ def _thumbnail(path: str) -> np.ndarray | None:
         return None
 
 
+@functools.cache
+def _glyphs() -> frozenset[int]:
+    """The code points the figures' font draws."""
+    from matplotlib import font_manager, ft2font
+
+    return frozenset(ft2font.FT2Font(font_manager.findfont(
+        font_manager.FontProperties())).get_charmap())
+
+
+# Joiners, variation selectors and skin-tone modifiers shape an emoji; alone they draw nothing.
+_SHAPING = frozenset({0x200D, 0xFE0E, 0xFE0F, *range(0x1F3FB, 0x1F400)})
+
+
+_REGIONAL = range(0x1F1E6, 0x1F200)  # the letters a flag is written in
+
+
+def drawable(text: str) -> str:
+    """The text as the figures can draw it: an emoji or other symbol the font lacks is written
+    as its name (":thumbs up sign:", a flag ":flag us:"), where it would be a box."""
+    out = []
+    for char in text:
+        code = ord(char)
+        if code in _SHAPING:
+            continue
+        if code in _REGIONAL:
+            letter = chr(ord("a") + code - _REGIONAL.start)
+            flag = out[-1] if out and out[-1].startswith(" :flag ") else None
+            out[-1:] = ([flag[:-2] + letter + ": "] if flag and len(flag) < 11
+                        else [*out[-1:], f" :flag {letter}: "])
+        elif code not in _glyphs() and unicodedata.category(char) in ("So", "Sk"):
+            name = unicodedata.name(char, "")
+            out.append(f" :{name.lower()}: " if name else "")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
 def _caption(text: str, width: int = 34, lines: int = 6) -> str:
-    wrapped = textwrap.wrap(" ".join(text.split()), width) or ["(no text)"]
+    wrapped = textwrap.wrap(" ".join(drawable(text).split()), width) or ["(no text)"]
     return "\n".join(wrapped[:lines - 1] + [textwrap.shorten(" ".join(wrapped[lines - 1:]),
                                                              width, placeholder=" ...")]
                      if len(wrapped) > lines else wrapped)
@@ -59,7 +98,8 @@ def plot_mistakes(rows: list[dict], probs: np.ndarray, pairs: dict[str, Pair],
     fig, axes = plt.subplots(len(LABELS), per_class, figsize=(3.2 * per_class, 5.2 * len(LABELS)),
                              squeeze=False)
     with warnings.catch_warnings():
-        # Emoji and some scripts have no glyph in matplotlib's font: drawn as boxes.
+        # Some scripts (CJK) have no glyph in matplotlib's font: drawn as boxes (emoji, by
+        # their names: `drawable`).
         warnings.filterwarnings("ignore", message=".*[Gg]lyph.*")
         for row_axes, label in zip(axes, LABELS):
             for k, ax in enumerate(row_axes):
