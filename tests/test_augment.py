@@ -55,3 +55,32 @@ def test_load_rgb_converts_and_resizes_the_short_side(tmp_path):
     write_image(path, size=(1, 1))
     assert augment.load_rgb(str(path), short_side=20).shape == (20, 20, 3)
     assert augment.to_chw(image).shape == (3, 73, 97)
+
+
+def test_a_draw_is_the_same_picture_in_both_regimes_whatever_else_the_data_holds(tmp_path):
+    """One seeding scheme: draw d of a post's image is seeded by (augment.seed, its id, d), so
+    featurize's cached draw d is the finetune regime's epoch-d view, and neither moves with the
+    post's place among the others."""
+    import torch
+    from PIL import Image
+
+    from msa.data.prepared import Pair
+    from msa.features import extract
+    from msa.training.end_to_end import PairImages
+
+    for k in range(2):
+        Image.fromarray(_image(k)).save(tmp_path / f"{k}.png")
+    params = AugmentParams(views=3)
+    cached = extract._ImageViews([str(tmp_path / "0.png")], ["p0"], [3], SPEC, params)[0]
+    later = extract._ImageViews([str(tmp_path / "1.png"), str(tmp_path / "0.png")],
+                                ["p1", "p0"], [3, 3], SPEC, params)[1]
+    torch.testing.assert_close(cached, later, rtol=0, atol=0)
+    epochs = PairImages([Pair("p0", "train", "positive", "", str(tmp_path / "0.png"))], SPEC,
+                        params)
+    for draw in (1, 2, 3):
+        torch.testing.assert_close(epochs[(draw, 0)][3], cached[draw], rtol=0, atol=0)
+    assert not torch.equal(cached[1], cached[2])
+    other_seed = extract._ImageViews([str(tmp_path / "0.png")], ["p0"], [3], SPEC,
+                                     AugmentParams(views=3, seed=1))[0]
+    assert not torch.equal(other_seed[1], cached[1])
+    torch.testing.assert_close(other_seed[0], cached[0], rtol=0, atol=0)  # the clean view

@@ -103,16 +103,6 @@ def test_same_seed_same_result_other_seed_other_result():
     assert not np.array_equal(a.val_probs, c.val_probs)
 
 
-def test_balanced_and_tempered_class_weights():
-    labels = np.array([0, 0, 0, 2, 2, 1])
-    balanced = driver.class_weights(labels, 1.0)
-    assert balanced[1] > balanced[2] > balanced[0]
-    np.testing.assert_allclose(balanced.numpy(), [6 / 9, 6 / 3, 6 / 6], rtol=1e-6)
-    np.testing.assert_allclose(driver.class_weights(labels, 0.5).numpy(),
-                               np.sqrt(balanced.numpy()), rtol=1e-6)
-    assert driver.class_weights(labels, 0.0) is None
-
-
 def test_cross_validation_writes_logs_and_oof_for_every_pair(tmp_path):
     cache = synthetic_features(n=90)
     results = train_cross_validated(cache, folds_for(cache), "multimodal",

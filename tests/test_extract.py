@@ -131,8 +131,8 @@ def test_batch_norms_are_folded_only_in_fp32(demo_features, monkeypatch, dtype, 
     real = backbones.fold_batch_norms
     monkeypatch.setattr(backbones, "fold_batch_norms",
                         lambda *args: calls.append(args) or real(*args))
-    extract.encode_images([pairs[0].image], [0], FeaturizeParams(), AugmentParams(views=0),
-                           dtype, show_progress=False)
+    extract.encode_images([pairs[0].image], [pairs[0].guid], [0], FeaturizeParams(),
+                          AugmentParams(views=0), dtype, show_progress=False)
     assert bool(calls) == folds
 
 

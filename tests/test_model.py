@@ -1,13 +1,21 @@
 import pytest
 import torch
 
+from dataclasses import replace
+
+from msa.params import TrainParams
 from msa.training.model import ModelConfig, SentimentClassifier
+
+
+def config(mode, text_dim, image_dim, **knobs):
+    """The head the params make, its knobs as train.* sets them."""
+    return ModelConfig.from_params(mode, replace(TrainParams(), **knobs), text_dim, image_dim)
 
 
 @pytest.mark.parametrize("mode", ["text", "image", "multimodal"])
 def test_modes_give_class_logits(mode):
-    model = SentimentClassifier(ModelConfig(mode=mode, text_dim=12, image_dim=20, hidden_dim=16,
-                                            image_hidden_dim=24, attention_heads=8))
+    model = SentimentClassifier(config(mode, 12, 20, hidden_dim=16, image_hidden_dim=24,
+                                       attention_heads=8))
     logits = model(torch.randn(5, 12), torch.randn(5, 20))
     assert logits.shape == (5, 3)
     assert hasattr(model, "attention") == (mode == "multimodal")
@@ -16,7 +24,7 @@ def test_modes_give_class_logits(mode):
 @pytest.mark.parametrize("mode, ignored", [("text", "image"), ("image", "text")])
 def test_single_modality_ignores_the_other(mode, ignored):
     torch.manual_seed(0)
-    model = SentimentClassifier(ModelConfig(mode=mode, text_dim=6, image_dim=9)).eval()
+    model = SentimentClassifier(config(mode, 6, 9)).eval()
     text, image = torch.randn(4, 6), torch.randn(4, 9)
     before = model(text, image)
     if ignored == "image":
@@ -28,7 +36,7 @@ def test_single_modality_ignores_the_other(mode, ignored):
 
 def test_multimodal_uses_both_and_has_the_seed_design():
     torch.manual_seed(0)
-    model = SentimentClassifier(ModelConfig(mode="multimodal", text_dim=6, image_dim=9)).eval()
+    model = SentimentClassifier(config("multimodal", 6, 9)).eval()
     assert model.attention.num_heads == 8 and model.attention.embed_dim == 128
     assert model.attention.dropout == pytest.approx(0.1)
     assert isinstance(model.norm, torch.nn.LayerNorm)

@@ -2,10 +2,15 @@
 
 Both start from the same decoded, resized image and end in the encoder's own normalisation,
 so a view differs from the clean one only by the augmentations. Validation and test features
-always come from `eval_pipeline`.
+always come from `eval_pipeline`. `ImageViews` draws them for both regimes: draw d of a post's
+image is seeded by (augment.seed, the post's id, d), so it is the same picture whatever batch,
+worker, process, fold or regime asks for it, and whatever other posts the data holds (featurize
+caches draws 1..augment.views; finetune draws the epoch's).
 """
 
 from __future__ import annotations
+
+import hashlib
 
 import albumentations as A
 import cv2
@@ -88,3 +93,27 @@ def load_rgb(path: str, short_side: int, interpolation: str = "bicubic") -> np.n
 def to_chw(image: np.ndarray) -> np.ndarray:
     """HWC -> contiguous CHW, keeping the dtype (uint8 pixels, or float32 after Normalize)."""
     return np.ascontiguousarray(image.transpose(2, 0, 1))
+
+
+def view_seed(seed: int, guid: str, draw: int) -> int:
+    """The seed of draw `draw` of post `guid`'s image."""
+    key = int.from_bytes(hashlib.sha256(guid.encode("utf-8")).digest()[:8], "big")
+    return int(np.random.SeedSequence([seed, key, draw]).generate_state(1)[0])
+
+
+class ImageViews:
+    """A post's image decoded once (`load`), then its clean view and, with `augment`, its
+    augmented draws: CHW float32 arrays the encoder takes."""
+
+    def __init__(self, spec: ImageSpec, augment: AugmentParams | None = None):
+        self.spec = spec
+        self.clean = eval_pipeline(spec)
+        self.augment = train_pipeline(spec, augment, augment.seed) if augment else None
+        self.seed = augment.seed if augment else 0
+
+    def load(self, path: str) -> np.ndarray:
+        return load_rgb(path, resize_size(self.spec), self.spec.interpolation)
+
+    def draw(self, image: np.ndarray, guid: str, draw: int) -> np.ndarray:
+        self.augment.set_random_seed(view_seed(self.seed, guid, draw))
+        return to_chw(self.augment(image=image)["image"])

@@ -100,33 +100,27 @@ def encode_texts(texts: list[str], params: FeaturizeParams, dtype: str = "fp32",
 
 
 class _ImageViews:
-    """Item i: the clean view of image i, then `views[i]` augmented views of it."""
+    """Item i: the clean view of image i, then its draws 1..`views[i]` (msa.features.augment)."""
 
-    def __init__(self, paths, views, spec: ImageSpec, augment: AugmentParams):
+    def __init__(self, paths, guids, views, spec: ImageSpec, augment: AugmentParams):
         # The image pipeline (albumentations, OpenCV, torchvision) loads here, where images are
         # decoded: ~2 s a process that train, which only reads the cache, does not pay.
         import cv2
 
-        from msa.features import augment as pipeline
+        from msa.features.augment import ImageViews
 
         cv2.setNumThreads(1)  # one core decodes and augments
-        self.pipeline = pipeline
-        self.paths, self.views, self.spec = paths, views, spec
-        self.clean = pipeline.eval_pipeline(spec)
-        self.augment = pipeline.train_pipeline(spec, augment, augment.seed)
-        self.seed = augment.seed
+        self.paths, self.guids, self.views = paths, guids, views
+        self.pictures = ImageViews(spec, augment)
 
     def __len__(self):
         return len(self.paths)
 
     def __getitem__(self, i):
-        image = self.pipeline.load_rgb(self.paths[i], self.pipeline.resize_size(self.spec),
-                                       self.spec.interpolation)
-        out = [self.clean(image)]
-        # Seeding per image makes every view independent of batch size.
-        self.augment.set_random_seed(self.seed * 1_000_003 + i)
-        out += [self.pipeline.to_chw(self.augment(image=image)["image"])
-                for _ in range(self.views[i])]
+        pictures = self.pictures
+        image = pictures.load(self.paths[i])
+        out = [pictures.clean(image)]
+        out += [pictures.draw(image, self.guids[i], draw) for draw in range(1, self.views[i] + 1)]
         return torch.from_numpy(np.stack(out))
 
 
@@ -171,12 +165,13 @@ def image_batch_size(params: FeaturizeParams, dtype: str, device: torch.device =
 
 
 @torch.inference_mode()
-def encode_images(paths: list[str], views: list[int], params: FeaturizeParams,
-                  augment: AugmentParams, dtype: str = "fp32", show_progress: bool = True,
-                  device: torch.device = _CPU, revisions: dict | None = None,
-                  shares: Shares = ALONE):
+def encode_images(paths: list[str], guids: list[str], views: list[int],
+                  params: FeaturizeParams, augment: AugmentParams, dtype: str = "fp32",
+                  show_progress: bool = True, device: torch.device = _CPU,
+                  revisions: dict | None = None, shares: Shares = ALONE):
     """(clean features [n, d], augmented features [n, max(views), d]) on the main process, None
-    on the others (each encodes its share of the batches).
+    on the others (each encodes its share of the batches); post i's views are draws
+    1..views[i] of its image, keyed by `guids[i]`.
 
     With native bf16 the encoder is fast enough for decoding to pay for its own thread, ahead of
     it; in fp32 that thread beside the encoder's makes them wait on each other on a small CPU
@@ -189,7 +184,7 @@ def encode_images(paths: list[str], views: list[int], params: FeaturizeParams,
         # coarsely and moves the features away from fp32's (bench/RESULTS.md, features_match).
         model = backbones.fold_batch_norms(model, spec.input_size)
     model = model.to(device, memory_format=torch.channels_last)
-    dataset = _ImageViews(paths, views, spec, augment)
+    dataset = _ImageViews(paths, guids, views, spec, augment)
     most_views = max(views, default=0)
     pairs_per_batch = max(1, image_batch_size(params, dtype, device) // (1 + most_views))
     starts = shares.mine(range(0, len(paths), pairs_per_batch))
@@ -240,8 +235,8 @@ def featurize(pairs: list[Pair], params: FeaturizeParams, augment: AugmentParams
     texts = encode_texts([p.text for p in pairs], params, dtype, show_progress, device,
                          revisions, shares)
     views = [augment.views if p.split == "train" else 0 for p in pairs]
-    images = encode_images([p.image for p in pairs], views, params, augment, dtype,
-                           show_progress, device, revisions, shares)
+    images = encode_images([p.image for p in pairs], [p.guid for p in pairs], views, params,
+                           augment, dtype, show_progress, device, revisions, shares)
     if not shares.is_main:
         return None
     (text, tokens, top), (clean, augmented) = texts, images

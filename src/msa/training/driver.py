@@ -4,7 +4,9 @@ chooses the epoch, every early-stopping rule, refit, the lexical blend and the f
 A regime (`msa.training.heads` on cached features, `msa.training.finetune` on raw pairs under
 Accelerate) supplies only what differs, through one face: `new_run(phase)` gives a run that
 trains an epoch, predicts probabilities for its phase's pairs, and hands over its state; the
-regime also reads posts' texts, and may keep each epoch's progress so that a killed run resumes.
+regime also reads posts' texts, and may have a `keeper` that keeps each epoch's progress (the
+driver's `Progress`, which the driver alone reads and writes, and the run's own state) so that
+a killed run resumes.
 
 How many epochs a fold's model trains is train.early_stopping's choice:
   refit    a stratified hold-out of the training folds chooses it (train.monitor, waiting
@@ -28,7 +30,6 @@ import torch
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
-from sklearn.utils.class_weight import compute_class_weight
 from tqdm import tqdm
 
 from msa import LABEL_INDEX, LABELS, epoch_log, modes
@@ -78,14 +79,29 @@ class Phase:
 
 @dataclass
 class Progress:
-    """A phase after `epoch`, as a resumable regime saves it."""
+    """A phase after `epoch`, as a keeper saves it: the driver's part is `state_dict()`."""
 
     epoch: int
-    stopping: tuple  # (best, waited) of the EarlyStopping
+    stopping: dict  # EarlyStopping.state_dict()
     log: list[dict]
     best: Fit
     finished: bool
-    run_state: dict = field(default_factory=dict)  # what the run adds (its scheduler)
+    run_state: dict = field(default_factory=dict)  # the run's own, the keeper's to read
+
+    def state_dict(self) -> dict:
+        best = self.best
+        return {"epoch": self.epoch, "stopping": self.stopping, "log": self.log,
+                "finished": self.finished,
+                "best": {"state": best.state, "config": best.config.to_dict(),
+                         "best_epoch": best.best_epoch, "val_probs": best.val_probs}}
+
+    @classmethod
+    def from_state_dict(cls, saved: dict, run_state: dict) -> Progress:
+        best = saved["best"]
+        return cls(saved["epoch"], saved["stopping"], saved["log"],
+                   Fit(best["state"], ModelConfig(**best["config"]), saved["log"],
+                       best["best_epoch"], best["val_probs"]),
+                   saved["finished"], run_state)
 
 
 class Run(Protocol):
@@ -96,8 +112,14 @@ class Run(Protocol):
     def train_epoch(self, epoch: int) -> float: ...  # the mean training loss
     def probabilities(self, which: str) -> np.ndarray: ...  # "val" or "stop", phase order
     def state(self) -> dict: ...  # a copy of the network's weights
-    def restore(self, progress: Progress) -> None: ...
-    def save(self, progress: Progress) -> None: ...
+
+
+class Keeper(Protocol):
+    """Keeps each epoch of a phase, so that a killed run resumes where it was."""
+
+    def saved(self, phase: Phase) -> Progress | None: ...
+    def save(self, run: Run, phase: Phase, progress: Progress) -> None: ...
+    def restore(self, run: Run, phase: Phase, progress: Progress) -> None: ...
 
 
 class Regime(Protocol):
@@ -106,15 +128,11 @@ class Regime(Protocol):
     params: TrainParams
     seed: int
     label_of: dict[str, str]  # every labelled guid's label
-    is_main: bool  # the process that shows progress and writes files
-    encoders: dict  # what the fold models read (msa.features.extract.encoder_identity)
-    mixed_precision: str  # what the fold models were trained under: no | bf16 | fp16
+    is_main: bool  # the process that shows progress
+    keeper: Keeper | None  # None: nothing is kept, a killed run starts again
 
     def new_run(self, phase: Phase) -> Run: ...
-    def saved(self, phase: Phase) -> Progress | None: ...  # progress an earlier run saved
     def texts_of(self, guids: list[str]) -> list[str]: ...
-    def produced_by(self) -> dict: ...  # what made the run, beyond its params
-    def close(self) -> None: ...
 
 
 def seed_everything(seed: int, strict: bool = True) -> None:
@@ -123,16 +141,6 @@ def seed_everything(seed: int, strict: bool = True) -> None:
     torch.manual_seed(seed)
     np.random.seed(seed % 2**32)
     torch.use_deterministic_algorithms(True, warn_only=not strict)
-
-
-def class_weights(labels: np.ndarray, power: float) -> torch.Tensor | None:
-    """sklearn's balanced weights raised to `power` (tempered; 0 gives no weighting)."""
-    if power == 0:
-        return None
-    present = np.unique(labels)
-    weights = np.ones(len(LABELS), dtype=np.float32)
-    weights[present] = compute_class_weight("balanced", classes=present, y=labels) ** power
-    return torch.from_numpy(weights)
 
 
 def split_for_stopping(train_guids: list[str], label_of: dict, params: TrainParams,
@@ -184,6 +192,12 @@ class EarlyStopping:
     def stop(self) -> bool:
         return self.waited >= self.patience
 
+    def state_dict(self) -> dict:
+        return {"best": self.best, "waited": self.waited}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best, self.waited = state["best"], state["waited"]
+
 
 def epoch_row(fold: int, epoch: int, train_loss: float, lr: float, val_scores: dict,
               chooser: str, monitor: str, stop_scores) -> dict:
@@ -205,8 +219,8 @@ def labels_of(regime: Regime, guids: list[str]) -> torch.Tensor:
 def fit(regime: Regime, phase: Phase, on_epoch=None) -> Fit:
     """Up to `phase.epochs` epochs of a fresh run; the epoch kept is the best by train.monitor
     on the chooser's pairs, or the last under `none`. Resumes where the regime saved progress."""
-    params = regime.params
-    saved = regime.saved(phase)
+    params, keeper = regime.params, regime.keeper
+    saved = keeper.saved(phase) if keeper else None
     for row in saved.log if saved and on_epoch else []:
         on_epoch(row)  # DVCLive's record of the run then holds every epoch, as uninterrupted
     if saved and saved.finished:
@@ -215,8 +229,8 @@ def fit(regime: Regime, phase: Phase, on_epoch=None) -> Fit:
     stopping = EarlyStopping(params.monitor, params.patience)
     best, log, start = None, [], 1
     if saved:
-        run.restore(saved)
-        stopping.best, stopping.waited = saved.stopping
+        keeper.restore(run, phase, saved)
+        stopping.load_state_dict(saved.stopping)
         log, start, best = saved.log, saved.epoch + 1, saved.best
     val_y = labels_of(regime, phase.val_guids)
     for epoch in range(start, phase.epochs + 1):
@@ -235,8 +249,9 @@ def fit(regime: Regime, phase: Phase, on_epoch=None) -> Fit:
             best = Fit(run.state(), run.config, log, epoch, val_probs)
         elif stopping.stop:
             finished = True
-        run.save(Progress(epoch, (stopping.best, stopping.waited), log, best,
-                          finished or epoch == phase.epochs))
+        if keeper:
+            keeper.save(run, phase, Progress(epoch, stopping.state_dict(), log, best,
+                                             finished or epoch == phase.epochs))
         if finished:
             break
     return best

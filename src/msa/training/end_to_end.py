@@ -4,9 +4,9 @@ themselves, then the head and fusion of msa.training.model, all trained together
 text  -> text encoder -> pooling -> [msa.training.model: Linear -> hidden]
 image -> image encoder (pooled features) -> [msa.training.model: MLP -> hidden]
 then the same attention fusion and classifier as the heads regime. The pairs come in through
-`PairImages`: training images through the albumentations pipeline afresh every epoch (seeded
-by pair and epoch, so a view does not depend on batch size, worker count or world size),
-validation and test images through the clean view.
+`PairImages`: training images through the albumentations pipeline afresh every epoch (the
+epoch's draw of each post's image, msa.features.augment.ImageViews: it does not depend on batch
+size, worker count, world size or fold), validation and test images through the clean view.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from msa import LABEL_INDEX, modes
+from msa.data.prepared import Pair
 from msa.features import backbones
-from msa.features.augment import eval_pipeline, load_rgb, resize_size, to_chw, train_pipeline
+from msa.features.augment import ImageViews
 from msa.features.backbones import ImageSpec
-from msa.training.model import ModelConfig, SentimentClassifier
 from msa.parallel import ALONE, Shares
 from msa.params import AugmentParams, TrainParams
-from msa.data.prepared import Pair
+from msa.training.model import ModelConfig, SentimentClassifier
 
 class EndToEnd(nn.Module):
     """Both encoders (the one a mode needs) and the heads regime's head over their outputs."""
@@ -73,30 +73,28 @@ def build(encoders: dict, mode: str, params: TrainParams | None = None,
     else:
         image_dim = spec.dim
     if config is None:
-        config = ModelConfig(
-            mode=mode, text_dim=text_dim, image_dim=image_dim, hidden_dim=params.hidden_dim,
-            image_hidden_dim=params.image_hidden_dim, attention_heads=params.attention_heads,
-            attention_dropout=params.attention_dropout, dropout=params.dropout)
+        config = ModelConfig.from_params(mode, params, text_dim, image_dim)
     model = EndToEnd(SentimentClassifier(config), text_encoder, image_encoder,
                      encoders["text_pooling"])
     return model, tokenizer, spec
 
 
-def view_seed(seed: int, epoch: int, index: int) -> int:
-    return int(np.random.SeedSequence([seed, epoch, index]).generate_state(1)[0])
+def epoch_seed(seed: int, epoch: int, stream: int) -> int:
+    """A seed of the epoch's own randomness (0: the batch order, 1: dropout): the same after a
+    resume."""
+    return int(np.random.SeedSequence([seed, epoch, stream]).generate_state(1)[0])
 
 
 class PairImages(Dataset):
     """Item i: (i, text, label index or -1, image [3, size, size]); `augment` None gives the
-    clean view, else item (epoch, i) is pair i's view for that epoch. The epoch comes with the
-    key (from `EpochShuffle`), so persistent DataLoader workers need not be told of it."""
+    clean view, else item (epoch, i) is the epoch's draw of pair i's image. The epoch comes with
+    the key (from `EpochShuffle`), so persistent DataLoader workers need not be told of it."""
 
     def __init__(self, pairs: list[Pair], spec: ImageSpec, augment: AugmentParams | None,
                  needs_image: bool = True):
-        self.pairs, self.spec, self.needs_image = pairs, spec, needs_image
-        self.clean = eval_pipeline(spec)
-        self.augment = train_pipeline(spec, augment, augment.seed) if augment else None
-        self.seed = augment.seed if augment else 0
+        self.pairs, self.needs_image = pairs, needs_image
+        self.pictures = ImageViews(spec, augment)
+        self.augmented = augment is not None
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -107,12 +105,9 @@ class PairImages(Dataset):
         label = LABEL_INDEX[pair.label] if pair.label in LABEL_INDEX else -1
         if not self.needs_image:
             return i, pair.text, label, torch.zeros(0)
-        image = load_rgb(pair.image, resize_size(self.spec), self.spec.interpolation)
-        if self.augment is None:
-            pixels = self.clean(image)
-        else:
-            self.augment.set_random_seed(view_seed(self.seed, epoch, i))
-            pixels = to_chw(self.augment(image=image)["image"])
+        image = self.pictures.load(pair.image)
+        pixels = (self.pictures.draw(image, pair.guid, epoch) if self.augmented
+                  else self.pictures.clean(image))
         return i, pair.text, label, torch.from_numpy(pixels)
 
 
@@ -151,7 +146,7 @@ class EpochShuffle(Sampler):
         return self.n
 
     def __iter__(self):
-        generator = torch.Generator().manual_seed(view_seed(self.seed, self.epoch, 0))
+        generator = torch.Generator().manual_seed(epoch_seed(self.seed, self.epoch, 0))
         return iter((self.epoch, i) for i in torch.randperm(self.n, generator=generator).tolist())
 
 

@@ -2,9 +2,9 @@
 under Hugging Face Accelerate (one CPU process, one GPU, several GPUs or nodes alike).
 
 The folds, the hold-out that chooses the epoch, refit and the lexical blend are the driver's
-(`msa.training.driver`), as in the heads regime; so are the class weights, warm-up + cosine and
-gradient clipping. What differs is the input: raw pairs, the training images augmented afresh
-every epoch in DataLoader workers.
+(`msa.training.driver`), as in the heads regime; the head, AdamW with warm-up + cosine and the
+class-weighted loss are what both regimes train with (`msa.training.recipe`). What differs is
+the input: raw pairs, the training images augmented afresh every epoch in DataLoader workers.
 
 Distributed rules kept here: every rank evaluates its shard and the probabilities are gathered
 with `gather_for_metrics` (which drops the padding duplicates) before any score is computed,
@@ -12,15 +12,15 @@ so every rank takes the same early-stopping decision; `save_state` runs on every
 files are written by the main process only. The scheduler's length is computed after
 `prepare()` (the loader shortens per process); the batch size is per device.
 
-Resumable: after each epoch the phase's state (model, optimizer, scheduler, and the run so
-far) is saved under `state_dir`; a run started again with the same fingerprint resumes from
-the last saved epoch. Each epoch's randomness (dropout, batch order, views) is seeded from
-(seed, fold, epoch), so a resumed run ends where an uninterrupted one does.
+Resumable: after each epoch the phase's state (model, optimizer, scheduler, and the driver's
+progress) is saved under `state_dir` (`EpochKeeper`); a run started again with the same
+fingerprint resumes from the last saved epoch. Each epoch's randomness (dropout, batch order,
+views) is seeded from (seed, fold, epoch), so a resumed run ends where an uninterrupted one
+does.
 """
 
 from __future__ import annotations
 
-import copy
 import math
 import os
 import shutil
@@ -28,20 +28,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
-from transformers import get_cosine_schedule_with_warmup
 
 import msa
-from msa import LABEL_INDEX, LABELS, modes, precision
-from msa.errors import MsaError
-from msa.params import Params
+from msa import LABEL_INDEX, LABELS, device, modes, precision
 from msa.data.prepared import Pair
-from msa.training import end_to_end
-from msa.training.driver import Fit, Phase, Progress, class_weights, seed_everything
+from msa.params import Params
+from msa.training import end_to_end, recipe
+from msa.training.driver import Phase, Progress, seed_everything
 from msa.training.end_to_end import Collate, EpochShuffle, PairImages
-from msa.training.model import ModelConfig
 
 # Tokenizers' own threads do not survive the fork into DataLoader workers.
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -57,24 +53,22 @@ def mixed_precision(setting: str, precision_setting: str, on_gpu: bool) -> str:
 
 
 def make_accelerator(p: Params):
+    """An Accelerator on the device the `device` param resolves to (msa.device)."""
     from accelerate import Accelerator
 
-    on_gpu = (p.device != "cpu" and torch.cuda.is_available()
-              and os.environ.get("ACCELERATE_USE_CPU", "") not in ("1", "true", "True"))
-    if p.device == "gpu" and not on_gpu:
-        raise MsaError("device: gpu, and torch sees none here (or the launch runs on the CPU); "
-                       "use device: auto or cpu")
+    on_gpu = device.resolve(p.device).type != "cpu"
     return Accelerator(
         mixed_precision=mixed_precision(p.train.mixed_precision, p.precision, on_gpu),
         gradient_accumulation_steps=p.train.gradient_accumulation_steps, cpu=not on_gpu)
 
 
 def provenance(accelerator) -> dict:
+    """msa.precision's record of what ran, with the regime and the world size."""
     return {"regime": "finetune", "world_size": accelerator.num_processes,
-            "device": accelerator.device.type, "mixed_precision": accelerator.mixed_precision,
-            **({"cpu_capability": precision.cpu_capability(),
-                "native_bf16": precision.native_bf16(), "threads": torch.get_num_threads()}
-               if accelerator.device.type == "cpu" else {"gpu": torch.cuda.get_device_name()})}
+            "mixed_precision": accelerator.mixed_precision,
+            **precision.provenance({"no": "fp32"}.get(accelerator.mixed_precision,
+                                                      accelerator.mixed_precision),
+                                   accelerator.device)}
 
 
 class FinetuneRun:
@@ -83,7 +77,7 @@ class FinetuneRun:
     def __init__(self, regime: "Finetune", phase: Phase):
         accelerator, p, params = regime.accelerator, regime.p, regime.params
         self.accelerator, self.params, self.seed = accelerator, params, phase.seed
-        self.folder, self.show_progress = regime.phase_dir(phase), regime.show_progress
+        self.show_progress = regime.show_progress
         seed_everything(phase.seed, strict=accelerator.device.type == "cpu")
         seed = phase.seed
         fit_pairs = [regime.pairs[g] for g in phase.fit_guids]
@@ -113,34 +107,26 @@ class FinetuneRun:
         for pairs in eval_sets.values():
             loaders.append(DataLoader(PairImages(pairs, spec, None, needs_image),
                                       params.batch_size, **loading()))
-        encoder_params = {id(q) for q in model.encoder_parameters()}
-        groups = [{"params": [q for q in model.parameters() if id(q) not in encoder_params],
-                   "lr": params.lr},
-                  {"params": model.encoder_parameters(), "lr": params.encoder_lr}]
-        optimizer = torch.optim.AdamW([g for g in groups if g["params"]],
-                                      weight_decay=params.weight_decay)
+        encoders = model.encoder_parameters()
+        tuned = {id(q) for q in encoders}
+        optimizer = recipe.adamw([([q for q in model.parameters() if id(q) not in tuned],
+                                   params.lr), (encoders, params.encoder_lr)], params)
         self.model, self.optimizer, self.train_loader, *eval_loaders = accelerator.prepare(
             model, optimizer, *loaders)
         self.eval_loaders = dict(zip(eval_sets, eval_loaders))
         self.eval_sizes = {name: len(pairs) for name, pairs in eval_sets.items()}
         # After prepare(): the loader is this process's shard.
         steps_per_epoch = math.ceil(len(self.train_loader) / params.gradient_accumulation_steps)
-        total = steps_per_epoch * epochs
-        self.scheduler = get_cosine_schedule_with_warmup(
-            self.optimizer, int(params.warmup_ratio * total), total)
-        labels = np.array([LABEL_INDEX[q.label] for q in fit_pairs])
-        # The evaluation scores are computed on the CPU, the training loss on the device.
-        self.score_criterion = nn.CrossEntropyLoss(
-            weight=class_weights(labels, params.class_weight_power),
-            label_smoothing=params.label_smoothing)
-        self.criterion = copy.deepcopy(self.score_criterion).to(accelerator.device)
+        self.scheduler = recipe.warmup_cosine(self.optimizer, params, steps_per_epoch, epochs)
+        self.score_criterion, self.criterion = recipe.criteria(
+            np.array([LABEL_INDEX[q.label] for q in fit_pairs]), params, accelerator.device)
 
     def lr(self) -> float:
         return self.scheduler.get_last_lr()[0]
 
     def train_epoch(self, epoch: int) -> float:
         accelerator, params, show_progress = self.accelerator, self.params, self.show_progress
-        torch.manual_seed(end_to_end.view_seed(self.seed, epoch, 1))
+        torch.manual_seed(end_to_end.epoch_seed(self.seed, epoch, 1))
         self.train_loader.set_epoch(epoch)
         self.model.train()
         total = torch.zeros(2, device=accelerator.device)
@@ -185,23 +171,50 @@ class FinetuneRun:
         model = self.accelerator.unwrap_model(self.model)
         return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
 
-    def restore(self, progress: Progress) -> None:
-        self.accelerator.load_state(str(self.folder / f"state-{progress.epoch}"))
-        self.scheduler.load_state_dict(progress.run_state["scheduler"])
 
-    def save(self, progress: Progress) -> None:
-        """The epoch's state on every rank, then (main process) the run so far, pointing at it;
-        the older state goes once the new one is complete."""
-        accelerator, folder, best = self.accelerator, self.folder, progress.best
+class EpochKeeper:
+    """Keeps each epoch of every phase under `state_dir/fold_F_PHASE/`: Accelerate's state of
+    the run (model, optimizer, random states) on every rank, then on the main process the
+    driver's progress and the scheduler, pointing at it; the older state goes once the new one
+    is complete."""
+
+    def __init__(self, accelerator, state_dir: Path):
+        self.accelerator, self.state_dir = accelerator, state_dir
+        self._made: set[Path] = set()
+
+    def folder(self, phase: Phase) -> Path:
+        """The phase's folder, made once (by the main process, every rank waiting for it)."""
+        folder = self.state_dir / f"fold_{phase.fold}_{phase.name}"
+        if folder not in self._made:
+            if self.accelerator.is_main_process:
+                folder.mkdir(parents=True, exist_ok=True)
+            self.accelerator.wait_for_everyone()
+            self._made.add(folder)
+        return folder
+
+    def saved(self, phase: Phase) -> Progress | None:
+        folder = self.folder(phase)
+        if not (folder / "progress.pt").is_file():
+            return None
+        # Our own file, written by an earlier run of this phase (numpy scores need full pickle).
+        saved = torch.load(folder / "progress.pt", map_location="cpu", weights_only=False)
+        if self.accelerator.is_main_process:
+            print(f"finetune: fold {phase.fold} resumes after epoch {saved['progress']['epoch']},"
+                  f" saved in {folder}", flush=True)
+        return Progress.from_state_dict(saved["progress"], {"scheduler": saved["scheduler"]})
+
+    def restore(self, run: FinetuneRun, phase: Phase, progress: Progress) -> None:
+        self.accelerator.load_state(str(self.folder(phase) / f"state-{progress.epoch}"))
+        run.scheduler.load_state_dict(progress.run_state["scheduler"])
+
+    def save(self, run: FinetuneRun, phase: Phase, progress: Progress) -> None:
+        accelerator, folder = self.accelerator, self.folder(phase)
         accelerator.save_state(str(folder / f"state-{progress.epoch}"))
         accelerator.wait_for_everyone()
         if accelerator.is_main_process:
             tmp = folder / "progress.pt.tmp"
-            torch.save({"epoch": progress.epoch, "stopping": progress.stopping,
-                        "log": progress.log, "scheduler": self.scheduler.state_dict(),
-                        "config": self.config.to_dict(), "best_state": best.state,
-                        "best_epoch": best.best_epoch, "best_probs": best.val_probs,
-                        "finished": progress.finished}, tmp)
+            torch.save({"progress": progress.state_dict(),
+                        "scheduler": run.scheduler.state_dict()}, tmp)
             tmp.replace(folder / "progress.pt")
             for old in folder.glob("state-*"):
                 if old.name != f"state-{progress.epoch}":
@@ -222,7 +235,7 @@ class Finetune:
         self.pairs = {q.guid: q for q in pairs}
         self.label_of = {q.guid: q.label for q in pairs}
         self.state_dir, self.show_progress = Path(state_dir), show_progress
-        self._made: set[Path] = set()  # phase folders made (saved() then new_run() ask)
+        self.keeper = EpochKeeper(accelerator, self.state_dir)
         self.is_main = accelerator.is_main_process
         self.mixed_precision = accelerator.mixed_precision
 
@@ -239,34 +252,8 @@ class Finetune:
     def new_run(self, phase: Phase) -> FinetuneRun:
         return FinetuneRun(self, phase)
 
-    def saved(self, phase: Phase) -> Progress | None:
-        folder = self.phase_dir(phase)
-        progress_file = folder / "progress.pt"
-        if not progress_file.is_file():
-            return None
-        # Our own file, written by an earlier run of this phase (numpy scores need full pickle).
-        saved = torch.load(progress_file, map_location="cpu", weights_only=False)
-        if self.accelerator.is_main_process:
-            print(f"finetune: fold {phase.fold} resumes after epoch {saved['epoch']}, saved in "
-                  f"{folder}", flush=True)
-        log = saved["log"]
-        best = Fit(saved["best_state"], ModelConfig(**saved["config"]), log,
-                   saved["best_epoch"], saved["best_probs"])
-        return Progress(saved["epoch"], saved["stopping"], log, best, saved["finished"],
-                        {"scheduler": saved["scheduler"]})
-
     def texts_of(self, guids: list[str]) -> list[str]:
         return [self.pairs[g].text for g in guids]
-
-    def phase_dir(self, phase: Phase) -> Path:
-        """The phase's folder, made once (by the main process, every rank waiting for it)."""
-        folder = self.state_dir / f"fold_{phase.fold}_{phase.name}"
-        if folder not in self._made:
-            if self.accelerator.is_main_process:
-                folder.mkdir(parents=True, exist_ok=True)
-            self.accelerator.wait_for_everyone()
-            self._made.add(folder)
-        return folder
 
 
 def prepare_state_dir(accelerator, state_dir: str | Path, fingerprint: str) -> None:

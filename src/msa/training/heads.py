@@ -14,12 +14,12 @@ import copy
 import numpy as np
 import torch
 from torch import nn
-from transformers import get_cosine_schedule_with_warmup
 
 from msa import modes, precision
 from msa.features.store import FeatureSet
 from msa.params import TrainParams
-from msa.training.driver import Phase, Progress, class_weights, labels_of, seed_everything
+from msa.training import recipe
+from msa.training.driver import Phase, labels_of, seed_everything
 from msa.training.model import ModelConfig, SentimentClassifier, predict_proba, to_device
 
 
@@ -41,16 +41,11 @@ def build_model(features: FeatureSet, mode: str, params: TrainParams,
     """A fresh network for these features; `dtype` (bf16 | fp32) is where the tuned text
     layers autocast."""
     top = features.text_top if modes.reads_text(mode) else None
-    config = ModelConfig(
-        mode=mode, text_dim=features.text.shape[1], image_dim=features.image.shape[1],
-        hidden_dim=params.hidden_dim, image_hidden_dim=params.image_hidden_dim,
-        attention_heads=params.attention_heads, attention_dropout=params.attention_dropout,
-        dropout=params.dropout,
+    config = ModelConfig.from_params(
+        mode, params, features.text.shape[1], features.image.shape[1],
         text_tuned_layers=features.encoders.get("text_tuned_layers", 0) if top else 0,
         text_encoder_config=top["config"] if top else None,
-        text_pooling=features.encoders.get("text_pooling", "mean"),
-        text_bf16=dtype == "bf16",
-    )
+        text_pooling=features.encoders.get("text_pooling", "mean"), text_bf16=dtype == "bf16")
     model = SentimentClassifier(config)
     if top:
         model.text_top.layers.load_state_dict(top["state_dict"])
@@ -60,16 +55,11 @@ def build_model(features: FeatureSet, mode: str, params: TrainParams,
 def optimizer_and_schedule(model: SentimentClassifier, params: TrainParams, steps_per_epoch: int,
                            epochs: int):
     """AdamW (the tuned text layers at their own rate) and warm-up + cosine over `epochs`."""
-    text_params = list(model.text_top.parameters()) if model.tunes_text else []
-    tuned = {id(p) for p in text_params}
-    groups = [{"params": [p for p in model.parameters() if id(p) not in tuned], "lr": params.lr}]
-    if text_params:
-        groups.append({"params": text_params, "lr": params.text_lr})
-    optimizer = torch.optim.AdamW(groups, weight_decay=params.weight_decay)
-    total_steps = steps_per_epoch * epochs
-    scheduler = get_cosine_schedule_with_warmup(
-        optimizer, int(params.warmup_ratio * total_steps), total_steps)
-    return optimizer, scheduler
+    text = list(model.text_top.parameters()) if model.tunes_text else []
+    tuned = {id(p) for p in text}
+    optimizer = recipe.adamw([([p for p in model.parameters() if id(p) not in tuned], params.lr),
+                              (text, params.text_lr)], params)
+    return optimizer, recipe.warmup_cosine(optimizer, params, steps_per_epoch, epochs)
 
 
 class HeadsRun:
@@ -88,11 +78,8 @@ class HeadsRun:
         self.fit_y = labels_of(regime, phase.fit_guids)
         self.rows = {"val": features.rows(phase.val_guids),
                      "stop": features.rows(phase.stop_guids)}
-        self.score_criterion = nn.CrossEntropyLoss(
-            weight=class_weights(self.fit_y.numpy(), params.class_weight_power),
-            label_smoothing=params.label_smoothing)
-        # The scores are computed on the CPU, the training loss where the model is.
-        self.criterion = copy.deepcopy(self.score_criterion).to(self.device)
+        self.score_criterion, self.criterion = recipe.criteria(self.fit_y.numpy(), params,
+                                                               self.device)
         self.optimizer, self.scheduler = optimizer_and_schedule(
             self.model, params, -(-len(self.fit_rows) // params.batch_size), phase.epochs)
         views = features.image_views[features.view_rows(phase.fit_guids)]
@@ -131,19 +118,15 @@ class HeadsRun:
     def state(self) -> dict:
         return copy.deepcopy(self.model.state_dict())
 
-    def restore(self, progress: Progress) -> None:
-        raise NotImplementedError("the heads regime saves no progress")
-
-    def save(self, progress: Progress) -> None:
-        """A fold's epochs take seconds here: nothing is kept to resume from."""
-
 
 class Heads:
     """The heads regime over a feature cache; `dtype` (bf16 | fp32, msa.precision.resolve) is
-    where the tuned text layers autocast."""
+    where the tuned text layers autocast. A fold's epochs take seconds here: nothing is kept
+    to resume from."""
 
     name = "train"
     is_main = True
+    keeper = None
     mixed_precision = "no"  # the tuned text layers' autocast is the features' dtype
 
     def __init__(self, features: FeatureSet, mode: str, params: TrainParams, seed: int,
@@ -163,9 +146,6 @@ class Heads:
 
     def new_run(self, phase: Phase) -> HeadsRun:
         return HeadsRun(self, phase)
-
-    def saved(self, phase: Phase) -> None:
-        return None
 
     def texts_of(self, guids: list[str]) -> list[str]:
         return self.features.texts_of(self.features.rows(guids))

@@ -8,7 +8,7 @@ residual connection and LayerNorm; both fused tokens feed the classifier.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 import torch
@@ -17,6 +17,7 @@ from torch import nn
 from msa import LABELS, modes
 from msa.features.backbones import pool
 from msa.features.store import FeatureSet
+from msa.params import TrainParams
 
 
 @dataclass(frozen=True)
@@ -24,11 +25,13 @@ class ModelConfig:
     mode: str
     text_dim: int
     image_dim: int
-    hidden_dim: int = 128
-    image_hidden_dim: int = 512
-    attention_heads: int = 8
-    attention_dropout: float = 0.1
-    dropout: float = 0.1
+    # The head's knobs, each the train.* param of its name (`from_params`): a new one is a
+    # field here and a param, and reaches both regimes. No defaults, so none can disagree.
+    hidden_dim: int
+    image_hidden_dim: int
+    attention_heads: int
+    attention_dropout: float
+    dropout: float
     n_classes: int = len(LABELS)
     # Fine-tuned top layers of a BERT-family text encoder (0: the text input is pooled features).
     text_tuned_layers: int = 0
@@ -36,6 +39,14 @@ class ModelConfig:
     text_pooling: str = "mean"
     # The tuned text layers run under bf16 autocast (the resolved `precision` param).
     text_bf16: bool = False
+
+    @classmethod
+    def from_params(cls, mode: str, params: TrainParams, text_dim: int, image_dim: int,
+                    **text) -> ModelConfig:
+        """The head both regimes train, sized to the encoders' outputs; `text`: the tuned text
+        layers' fields (heads regime)."""
+        head = {f.name: getattr(params, f.name) for f in fields(cls) if hasattr(params, f.name)}
+        return cls(mode=mode, text_dim=text_dim, image_dim=image_dim, **head, **text)
 
     def to_dict(self) -> dict:
         return asdict(self)
