@@ -79,7 +79,8 @@ def finetune_params(p: params.Params, epochs: int) -> params.Params:
 def featurize(pairs, p, where: torch.device, dtype: str) -> tuple[dict, object]:
     with Step(where) as step:
         cache = extract.featurize(pairs, p.featurize, p.augment, dtype, device=where)
-    images = len(pairs) + p.augment.views * sum(q.split == "train" for q in pairs)
+    images = len(pairs) + p.augment.enabled * p.augment.views * sum(q.split == "train"
+                                                                    for q in pairs)
     return {"seconds": step.seconds, "images": images,
             "images_per_second": round(images / step.seconds, 1), "peak_gpu_gib": step.peak_gib,
             "precision": dtype}, cache

@@ -46,7 +46,10 @@ def run_size(n_posts: int, workspace: Path, data: Path, env: dict, logs: Path,
     write_demo_data(data, n_labelled=n_labelled, n_test=n_posts - n_labelled, seed=0)
     params = yaml.safe_load((workspace / "params.yaml").read_text())
     params["data"]["root"] = str(data)
-    params["augment"]["views"] = settings["views"]
+    if settings["views"]:
+        params["augment"]["views"] = settings["views"]
+    else:  # no augmented views: augmentation off
+        params["augment"]["enabled"] = False
     params["featurize"]["image_model"] = settings["image_model"]
     params["featurize"]["image_weights"] = settings["image_weights"]
     (workspace / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

@@ -1,6 +1,7 @@
 """Stage featurize: the pretrained encoders over every usable pair, cached (and the states entering
 the text layers that train fine-tunes). Under a launch of several processes (params `launch`)
-each encodes its share of the batches and the main process writes the cache."""
+each encodes its share of the batches and the main process writes the cache. Under
+train.regime finetune, which encodes the raw pairs itself, only a record saying so."""
 
 import argparse
 
@@ -15,6 +16,13 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     p = params.load()
+    if p.train.regime == "finetune":
+        from msa.features import extract, store
+
+        store.save_record(args.out, extract.encoder_identity(p.featurize))
+        print(f"featurize: nothing to encode under train.regime finetune (train reads the raw "
+              f"pairs); {args.out} records the encoders")
+        return
     from msa import launch
 
     launch.relaunch_if_spread(p.launch)

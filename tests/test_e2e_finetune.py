@@ -13,6 +13,9 @@ from conftest import TINY_IMAGE_MODEL, TINY_IMAGE_OPTIONS, e2e_results, run
 # One worker runs these in order on one workspace (make test: pytest -n 2 --dist loadgroup).
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("e2e_finetune")]
 
+# The workspace's heads-only knobs back at their defaults: finetune refuses a knob it never reads.
+FINETUNE = "-S train.regime=finetune -S featurize.text_tuned_layers=0 -S augment.views=4"
+
 
 
 def check_finished_run(repo, world_size: int) -> str:
@@ -52,11 +55,13 @@ def test_finetune_runs_as_an_experiment_on_two_processes(workspace, tiny_bert):
     """Two processes (gloo) through `dvc exp run`; the one-process run is the killed test's
     uninterrupted rerun below."""
     repo, env = workspace
-    out = run("dvc exp run -n finetune-cpu_2proc -S train.regime=finetune "
-              f"-S featurize.text_model={tiny_bert} -S featurize.text_tuned_layers=0 "
+    out = run(f"dvc exp run -n finetune-cpu_2proc {FINETUNE} -S featurize.text_model={tiny_bert} "
               f"{TINY_IMAGE_OPTIONS} -S train.epochs=1 "
               "-S train.batch_size=16 -S launch=cpu_2proc", repo, env)
     assert "Running stage 'train'" in out and "Running stage 'predict'" in out
+    # featurize encoded nothing: train reads the raw pairs
+    assert "featurize: nothing to encode under train.regime finetune" in out
+    assert [f.name for f in (repo / "data/features").iterdir()] == ["index.json"]
     predictions_text = check_finished_run(repo, world_size=2)
     # msa predict reads the pairs themselves with end-to-end models: the stage's predictions
     run("msa predict --data data/demo --input data/demo/test_without_label.txt "
@@ -75,6 +80,7 @@ def test_killed_finetune_resumes_from_its_last_epoch_to_the_uninterrupted_result
     repo, env = workspace
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["featurize"].update(text_model=str(tiny_bert), text_tuned_layers=0, **TINY_IMAGE_MODEL)
+    params["augment"]["views"] = 4  # as FINETUNE says
     params["train"].update(regime="finetune", epochs=3, patience=3, batch_size=16)
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     proc = subprocess.Popen("dvc repro", shell=True, cwd=repo, env=env, stdout=subprocess.PIPE,

@@ -70,7 +70,8 @@ def test_clean_view_does_not_depend_on_augmentation_or_batching(demo_features):
     pairs, cache = demo_features
     subset = pairs[:5] + [p for p in pairs if p.split == "test"][:3]
     other = extract.featurize(subset, FeaturizeParams(image_batch_size=3),
-                               AugmentParams(views=0, hflip_p=1.0, seed=5), show_progress=False)
+                               AugmentParams(enabled=False, hflip_p=1.0, seed=5),
+                               show_progress=False)
     rows = cache.rows(other.guids)
     np.testing.assert_allclose(other.image, cache.image[rows], atol=1e-5)
     np.testing.assert_allclose(other.text, cache.text[rows], atol=1e-5)
@@ -80,7 +81,7 @@ def test_clean_view_does_not_depend_on_augmentation_or_batching(demo_features):
 def test_bf16_features_match_fp32_within_tolerance(demo_features):
     pairs, cache = demo_features
     subset = pairs[:8]
-    fast = extract.featurize(subset, FeaturizeParams(), AugmentParams(views=0), "bf16",
+    fast = extract.featurize(subset, FeaturizeParams(), AugmentParams(enabled=False), "bf16",
                               show_progress=False)
     assert fast.produced_by["precision"] == "bf16" and cache.produced_by["precision"] == "fp32"
     rows = cache.rows(fast.guids)
@@ -132,7 +133,7 @@ def test_batch_norms_are_folded_only_in_fp32(demo_features, monkeypatch, dtype, 
     monkeypatch.setattr(backbones, "fold_batch_norms",
                         lambda *args: calls.append(args) or real(*args))
     extract.encode_images([pairs[0].image], [pairs[0].guid], [0], FeaturizeParams(),
-                          AugmentParams(views=0), dtype, show_progress=False)
+                          AugmentParams(enabled=False), dtype, show_progress=False)
     assert bool(calls) == folds
 
 
@@ -156,7 +157,7 @@ def test_a_hub_text_model_records_the_revision_it_resolved_to(tiny_bert, demo_ro
         f"pairs = [Pair('1', 'test', None, 'a post', {str(image)!r})]\n"
         "params = FeaturizeParams(text_model='someone/tiny-bert',\n"
         "                         image_model='mobilenetv3_small_050', image_weights='random')\n"
-        "cache = extract.featurize(pairs, params, AugmentParams(views=0), show_progress=False)\n"
+        "cache = extract.featurize(pairs, params, AugmentParams(enabled=False), show_progress=False)\n"
         "print(cache.produced_by.get('revisions'))\n")
     env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HUB_OFFLINE": "1"}
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,

@@ -141,3 +141,14 @@ def test_a_code_folder_dep_hashes_its_code_not_its_bytecode():
         assert ignored("src/msa/features/__pycache__/extract.cpython-311.pyc")
         assert ignored("src/msa/training/__pycache__/driver.cpython-312.pyc")
         assert not ignored("src/msa/features/extract.py")
+
+
+def test_train_reads_the_featurize_keys_that_name_the_encoders_and_no_others():
+    """Under finetune, train builds the encoders from these params; the batch sizes are
+    featurize's alone, so changing one reruns featurize but not train."""
+    from msa.features import extract
+    from msa.params import FeaturizeParams
+
+    read = {key for key in PIPELINE["train"]["params"] if str(key).startswith("featurize")}
+    assert read == {f"featurize.{key}" for key in extract.encoder_identity(FeaturizeParams())}
+    assert "train.regime" in PIPELINE["featurize"]["params"]

@@ -55,7 +55,7 @@ def _predict(args) -> None:
     # Features, where the models read them, come from the encoders the models were trained
     # on, whatever params say; only the clean view of each image is predicted from.
     encoder_params = dataclasses.replace(p.featurize, **summary["encoders"])
-    clean = dataclasses.replace(p.augment, views=0)
+    clean = dataclasses.replace(p.augment, enabled=False)
     probs = predict.ensemble_proba(
         models, summary, pairs,
         lambda: extract.featurize(pairs, encoder_params, clean, dtype, device=where,

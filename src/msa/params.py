@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BeforeValidator, ConfigDict, Field, StrictInt, TypeAdapter, ValidationError
+from pydantic import (BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, TypeAdapter,
+                      ValidationError)
 from pydantic.dataclasses import dataclass
 
 from msa import epoch_log, layouts, modes
@@ -53,6 +54,7 @@ def _not_bool(value):
 # The types params are read as: integers as written; numbers also from YAML's strings such as
 # 1e-3 (no dot); an empty value is an empty string, or a section at its defaults.
 Integer = StrictInt
+Flag = StrictBool
 Number = Annotated[float, BeforeValidator(_not_bool)]
 Text = Annotated[str, BeforeValidator(lambda value: "" if value is None else value)]
 _CONFIG = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
@@ -115,21 +117,25 @@ class FeaturizeParams:
     text_pooling: Literal["mean", "cls"] = knob("mean", "mean over real tokens, or cls")
     text_max_length: Integer = knob(128, "tokens read of a post", ge=8)
     text_tuned_layers: Integer = knob(
-        0, "top layers of a BERT-family text encoder that train fine-tunes on their cached "
-        "input states", note="0: frozen text encoder", ge=0)
+        0, "heads: top layers of a BERT-family text encoder that train fine-tunes on their "
+        "cached input states", note="0: frozen text encoder", ge=0)
     image_model: Text = knob("efficientnet_lite0", "a packaged alias (efficientnet_lite0/1/2), "
                              "resnet50 or another timm architecture (these need image_weights)")
     image_weights: Text = knob("", "resnet50 or a timm architecture: a local state_dict file, "
                                "pretrained (the hub's; msa.features.backbones), or random "
                                "(untrained, tests only)")
-    text_batch_size: Integer = knob(64, "texts a batch", ge=1)
-    image_batch_size: Integer = knob(0, "images a batch", note="0: by precision, 32 in bf16 and "
-                                     "8 in fp32, measured fastest", ge=0)
+    text_batch_size: Integer = knob(64, "heads: texts a batch featurize encodes", ge=1)
+    image_batch_size: Integer = knob(0, "heads: images a batch featurize encodes",
+                                     note="0: by precision, 32 in bf16 and 8 in fp32, measured "
+                                     "fastest", ge=0)
 
 
 @dataclass(frozen=True, config=_CONFIG)
 class AugmentParams:
-    views: Integer = knob(4, "augmented views featurize caches of each labelled image", ge=0)
+    enabled: Flag = knob(True, "the training images augmented: heads draws one of the cached "
+                         "views each epoch, finetune a fresh view (msa.features.augment)")
+    views: Integer = knob(4, "heads: augmented views featurize caches of each labelled image",
+                          ge=1)
     crop_scale_min: Number = knob(0.5, "views: random resized crop, smallest share", gt=0, le=1)
     hflip_p: Number = knob(0.5, "views: horizontal flip, probability", ge=0, le=1)
     blur_p: Number = knob(0.2, "views: blur, probability", ge=0, le=1)
@@ -271,6 +277,15 @@ _DEAD = [
                 else "train.regime is finetune" if p.train.regime == "finetune" else None),
      "tune some text layers under train.regime heads (finetune tunes the encoders at "
      "train.encoder_lr), or leave the key at its default"),
+    # Under finetune featurize encodes nothing (train reads the raw pairs, every layer tuned).
+    *[(f"featurize.{key}",
+       lambda p: "train.regime is finetune" if p.train.regime == "finetune" else None,
+       "set train.regime to heads, or leave the key at its default")
+      for key in ("text_tuned_layers", "text_batch_size", "image_batch_size")],
+    ("augment.views",
+     lambda p: ("augment.enabled is false" if not p.augment.enabled
+                else "train.regime is finetune" if p.train.regime == "finetune" else None),
+     "the heads regime with augment.enabled caches views; or leave the key at its default"),
     *[(f"train.{key}",
        lambda p: "train.regime is heads" if p.train.regime == "heads" else None,
        "set train.regime to finetune, or leave the key at its default")
@@ -279,8 +294,8 @@ _DEAD = [
     ("train.lexical_c",
      lambda p: "train.lexical_weight is 0" if p.train.lexical_weight == 0 else None,
      "give the lexical model a weight, or leave the key at its default"),
-    *[(f"augment.{key}", lambda p: "augment.views is 0" if p.augment.views == 0 else None,
-       "draw some views, or leave the key at its default") for key in _AUGMENT_KNOBS],
+    *[(f"augment.{key}", lambda p: "augment.enabled is false" if not p.augment.enabled else None,
+       "set augment.enabled to true, or leave the key at its default") for key in _AUGMENT_KNOBS],
 ]
 
 
@@ -346,7 +361,7 @@ def _one_line(error: ValidationError) -> ParamsError:
         return ParamsError(f"{key}: {value!r} is not allowed; use the name of a file in "
                            "configs/accelerate/, without .yaml")
     expected = {"int": "an integer", "float": "a number", "string": "a string",
-                "value": "a number"}.get(kind.split("_")[0], kind)
+                "value": "a number", "bool": "true or false"}.get(kind.split("_")[0], kind)
     return ParamsError(f"{key}: expected {expected}, got {value!r}")
 
 

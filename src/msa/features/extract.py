@@ -234,7 +234,7 @@ def featurize(pairs: list[Pair], params: FeaturizeParams, augment: AugmentParams
     revisions: dict[str, str] = {}
     texts = encode_texts([p.text for p in pairs], params, dtype, show_progress, device,
                          revisions, shares)
-    views = [augment.views if p.split == "train" else 0 for p in pairs]
+    views = [augment.views if augment.enabled and p.split == "train" else 0 for p in pairs]
     images = encode_images([p.image for p in pairs], [p.guid for p in pairs], views, params,
                            augment, dtype, show_progress, device, revisions, shares)
     if not shares.is_main:

@@ -1,5 +1,6 @@
 """data/features/: the feature cache the featurize stage writes and train and predict read, and
-the FeatureSet it holds.
+the FeatureSet it holds. Under train.regime finetune, which encodes the raw pairs itself, the
+folder holds only `index.json`, a record saying so (`save_record`).
 
 The cache is a folder:
     text.npy         float32 [pairs, text_dim]      every usable pair, manifest order
@@ -90,6 +91,10 @@ class FeatureSet:
         return np.array([position[g] for g in guids], dtype=np.int64)
 
 
+_FILES = ("text.npy", "image.npy", "image_views.npy", "text_tokens.npy", "text_offsets.npy",
+          "text_top.pt")
+
+
 def save(features: FeatureSet, folder: str | Path) -> None:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -113,11 +118,25 @@ def save(features: FeatureSet, folder: str | Path) -> None:
     })
 
 
+def save_record(folder: str | Path, encoders: dict) -> None:
+    """What featurize leaves where the regime reads no features: the encoders train builds,
+    and nothing else (any earlier cache goes)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in _FILES:
+        (folder / stale).unlink(missing_ok=True)
+    write_json(folder / "index.json", {"regime": "finetune", "encoders": encoders,
+                                       "features": "none: train encodes the raw pairs"})
+
+
 def load(folder: str | Path) -> FeatureSet:
     folder = Path(folder)
     if not (folder / "index.json").is_file():
         raise MsaError(f"{folder}: no feature cache here (run the featurize stage first)")
     index = json.loads((folder / "index.json").read_text(encoding="utf-8"))
+    if index.get("regime") == "finetune":
+        raise MsaError(f"{folder}: featurize ran under train.regime finetune and cached no "
+                       "features; rerun it under train.regime heads (dvc repro does)")
     arrays = {n: np.load(folder / f"{n}.npy") for n in ("text", "image", "image_views")}
     tokens = top = None
     if (folder / "text_top.pt").is_file():

@@ -90,7 +90,7 @@ class FinetuneRun:
         collate = Collate(tokenizer, regime.encoders["text_max_length"])
         needs_image = modes.reads_image(p.mode)
         workers = params.num_workers if needs_image else 0
-        train_set = PairImages(fit_pairs, spec, p.augment if p.augment.views else None,
+        train_set = PairImages(fit_pairs, spec, p.augment if p.augment.enabled else None,
                                needs_image)
         self.config = model.head.config
         # Persistent workers: starting them anew for every pass costs more than a small
