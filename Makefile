@@ -33,6 +33,7 @@ ablation: setup $(DEMO)/.msa-demo
 bench: setup
 	python bench/bench.py --lab5 $(LAB5)
 	python bench/finetune.py --lab5 $(LAB5)
+	python bench/regimes.py --lab5 $(LAB5)
 	python bench/scale.py
 
 test: setup

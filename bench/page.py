@@ -23,11 +23,13 @@ def write_page(out: Path) -> None:
              if f.name != "results-gpu.json"]
     tuned = [json.loads(f.read_text()) for f in sorted(out.glob("finetune-*.json"))]
     scaled = [json.loads(f.read_text()) for f in sorted(out.glob("scale-*.json"))]
+    regimes = [json.loads(f.read_text()) for f in sorted(out.glob("regimes-*.json"))]
     gpu = out / "results-gpu.json"
     (out / "RESULTS.md").write_text(
         "# Benchmark on lab5\n\nOne section per kind of CPU measured (`make bench` writes its "
         "own and keeps the others).\n\n" + "\n".join(render_pipeline(r) for r in every)
         + "".join("\n" + render_finetune(r) + "\n" for r in tuned)
+        + "".join("\n" + render_regimes(r) + "\n" for r in regimes)
         + "".join("\n" + render_scale(r) + "\n" for r in scaled)
         + ("\n" + render_gpu(json.loads(gpu.read_text())) if gpu.is_file() else ""))
 
@@ -124,6 +126,41 @@ def render_finetune(r: dict) -> str:
         f"{f['epochs_default']} epochs each) projects to at most "
         f"{f['projected_full_run_h']:.1f} h here.",
     ])
+
+
+def _size(n: int) -> str:
+    return next(f"{n / 2**k:.1f} {unit}" for k, unit in ((30, "GiB"), (20, "MiB"), (10, "KiB"),
+                                                        (0, "B")) if n >= 2**k or k == 0)
+
+
+def render_regimes(r: dict) -> str:
+    m, lab5, demo = r["machine"], r["lab5"], r["demo"]
+    lines = [f"## Featurize under each regime: {m['cpu_capability']}, {m['precision']}", "",
+             f"{r['date']}, revision `{r['git_revision'][:10]}`, {m['cpu']}, {m['cores']} cores "
+             "(bench/regimes.py). Cold: fresh clones, empty DVC caches, each stage timed alone.",
+             "", f"lab5, {lab5['pairs']} usable pairs (prepare {lab5['prepare']['wall_s']:.1f} s):",
+             "", "| featurize under `train.regime` | wall (s) | peak RSS (GiB) | data/features |",
+             "|---|---|---|---|"]
+    for regime in ("heads", "finetune"):
+        f = lab5[regime]
+        lines.append(f"| {regime} | {f['wall_s']:.1f} | {f['peak_rss_gib']:.2f} | "
+                     f"{_size(f['bytes'])} |")
+    runs = [(name, demo[name]) for name in ("before", "after") if name in demo]
+    train = r["settings"]["demo_train"]
+    lines += ["", "The demo data (`msa demo-data`), a cold `dvc repro` under `train.regime: "
+              f"finetune` (train.epochs {train['epochs']}, early_stopping "
+              f"{train['early_stopping']}: the training is not what is measured):", "",
+              "| stage | " + " | ".join(f"{name} (`{run['revision'][:7]}`), s"
+                                       for name, run in runs) + " |",
+              "|---|" + "---|" * len(runs)]
+    for stage in STAGES:
+        lines.append(f"| {stage} | " + " | ".join(f"{run['stages'][stage]['wall_s']:.1f}"
+                                                  for _, run in runs) + " |")
+    lines.append("| **total** | " + " | ".join(f"{run['total_s']:.1f}" for _, run in runs)
+                 + " |")
+    lines.append("| data/features | " + " | ".join(_size(run["features_bytes"])
+                                                   for _, run in runs) + " |")
+    return "\n".join(lines)
 
 
 def render_scale(r: dict) -> str:
