@@ -17,21 +17,20 @@ AVX-512 machine runs the kernels an AVX2-only CPU runs (bf16 then emulated, so `
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import yaml
 
-from common import REPO, STAGES, kind, machine, timed
-from page import render_pipeline, write_page
+from common import (REPO, STAGES, clone, lab5_folder, machine, now, revision, scratch,
+                    timed)
+from page import publish, render_pipeline
 
 TARGETS = {  # name: (description, check on results)
     "multimodal_accuracy": (">= 0.75", lambda r: r["modes"]["multimodal"]["accuracy"]["mean"] >= 0.75),
@@ -135,22 +134,10 @@ def main() -> None:
                         help="times each featurizer runs, in turn, for the speed ratio")
     parser.add_argument("--out", default=str(REPO / "bench"))
     args = parser.parse_args()
-    lab5 = Path(args.lab5).resolve()
-    if not (lab5 / "train.txt").is_file():
-        sys.exit(f"bench: no lab5 data at {lab5} (set LAB5=...)")
+    lab5 = lab5_folder(args.lab5)
 
-    work = Path(tempfile.mkdtemp(prefix="msa-bench-"))
-    logs = work / "logs"
-    logs.mkdir()
-    workspace = work / "repo"
-    subprocess.run(["git", "clone", "-q", str(REPO), str(workspace)], check=True)
-    env = dict(os.environ, PYTHONPATH=str(workspace / "src"), DVC_NO_ANALYTICS="1",
-               GIT_AUTHOR_NAME="bench", GIT_AUTHOR_EMAIL="bench@msa",
-               GIT_COMMITTER_NAME="bench", GIT_COMMITTER_EMAIL="bench@msa")
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    # An empty DVC cache: nothing from earlier runs can be reused.
-    subprocess.run(["dvc", "config", "--local", "cache.dir", str(work / "dvc-cache")],
-                   cwd=workspace, env=env, check=True)
+    work, logs = scratch("msa-bench-")
+    workspace, env = clone(work, "repo")
     params = yaml.safe_load((workspace / "params.yaml").read_text())
     mode_default = params["mode"]
     params["data"]["root"] = str(lab5)
@@ -191,15 +178,8 @@ def main() -> None:
     results["targets"] = {name: {"target": desc(results) if callable(desc) else desc,
                                  "met": bool(check(results))}
                           for name, (desc, check) in TARGETS.items()}
-    results["date"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    results["git_revision"] = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO,
-                                             capture_output=True, text=True).stdout.strip()
-    results["data"] = str(lab5)
-    out = Path(args.out)
-    (out / f"results-{kind(results['machine'])}.json").write_text(
-        json.dumps(results, indent=2) + "\n")
-    write_page(out)
-    print(render_pipeline(results))
+    results["date"], results["git_revision"], results["data"] = now(), revision(), str(lab5)
+    publish(Path(args.out), "results", results, render_pipeline)
     shutil.rmtree(work, ignore_errors=True)
 
 

@@ -51,3 +51,47 @@ def cpu_model() -> str:
         if line.startswith("model name"):
             return line.split(":", 1)[1].strip()
     return platform.processor()
+
+
+def revision(folder: Path = REPO) -> str:
+    """The commit a checkout is at."""
+    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def now() -> str:
+    import datetime
+
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def clone(work: Path, name: str, rev: str = "HEAD") -> tuple[Path, dict]:
+    """A fresh clone of the repository at `rev` in `work`, with an empty DVC cache of its own
+    (nothing from earlier runs can be reused), and the environment its stages run in."""
+    workspace = work / name
+    subprocess.run(["git", "clone", "-q", str(REPO), str(workspace)], check=True)
+    subprocess.run(["git", "checkout", "-q", rev], cwd=workspace, check=True)
+    env = dict(os.environ, PYTHONPATH=str(workspace / "src"), DVC_NO_ANALYTICS="1",
+               PYTHONHASHSEED="0", GIT_AUTHOR_NAME="bench", GIT_AUTHOR_EMAIL="bench@msa",
+               GIT_COMMITTER_NAME="bench", GIT_COMMITTER_EMAIL="bench@msa")
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    subprocess.run(["dvc", "config", "--local", "cache.dir", str(work / f"{name}-dvc-cache")],
+                   cwd=workspace, env=env, check=True)
+    return workspace, env
+
+
+def lab5_folder(path: str) -> Path:
+    """The lab5 folder a bench runs on, or an exit saying where it looked."""
+    folder = Path(path).resolve()
+    if not (folder / "train.txt").is_file():
+        sys.exit(f"bench: no lab5 data at {folder} (set LAB5=...)")
+    return folder
+
+
+def scratch(prefix: str) -> tuple[Path, Path]:
+    """A temporary folder for a bench's clones, and its logs folder."""
+    import tempfile
+
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    (work / "logs").mkdir()
+    return work, work / "logs"

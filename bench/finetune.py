@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 
-from common import REPO, kind, machine
-from page import render_finetune, write_page
+from common import REPO, machine, revision
+from page import publish, render_finetune
 
 
 def fold_scores(result, label_of) -> dict:
@@ -104,13 +102,8 @@ def main() -> None:
         "log": tuned_result.log,
     }
     print("finetune", {k: v for k, v in result["finetune"].items() if k != "log"}, flush=True)
-    result["git_revision"] = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO,
-                                            capture_output=True, text=True).stdout.strip()
-    out = Path(args.out)
-    (out / f"finetune-{kind(result['machine'])}.json").write_text(
-        json.dumps(result, indent=2) + "\n")
-    write_page(out)
-    print(render_finetune(result))
+    result["git_revision"] = revision()
+    publish(Path(args.out), "finetune", result, render_finetune)
 
 
 

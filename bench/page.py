@@ -10,10 +10,19 @@ from pathlib import Path
 
 import numpy as np
 
-from common import STAGES
+from common import STAGES, kind
 
 MODES = ("text", "image", "multimodal")
 SECTION = "## GPU check (bench/gpu_check.py)"
+
+
+def publish(out: Path, stem: str, result: dict, render) -> None:
+    """bench/<stem>-<capability>-<precision>.json for this machine, the page with it, and its
+    section on the terminal."""
+    (out / f"{stem}-{kind(result['machine'])}.json").write_text(
+        json.dumps(result, indent=2) + "\n")
+    write_page(out)
+    print(render(result))
 
 
 def write_page(out: Path) -> None:

@@ -13,34 +13,18 @@ Writes bench/regimes-<capability>-<precision>.json and bench/RESULTS.md.
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import os
 import shutil
 import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 import yaml
 
-from common import REPO, STAGES, kind, machine, timed
-from page import render_regimes, write_page
+from common import (REPO, STAGES, clone, lab5_folder, machine, now, revision, scratch,
+                    timed)
+from page import publish, render_regimes
 
 FINETUNE_DEMO = {"regime": "finetune", "epochs": 1, "early_stopping": "none"}
-
-
-def clone(rev: str, work: Path, name: str) -> tuple[Path, dict]:
-    """A clone at `rev` with its own empty DVC cache, and the environment its stages run in."""
-    workspace = work / name
-    subprocess.run(["git", "clone", "-q", str(REPO), str(workspace)], check=True)
-    subprocess.run(["git", "checkout", "-q", rev], cwd=workspace, check=True)
-    env = dict(os.environ, PYTHONPATH=str(workspace / "src"), DVC_NO_ANALYTICS="1",
-               PYTHONHASHSEED="0")
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    subprocess.run(["dvc", "config", "--local", "cache.dir", str(work / f"{name}-cache")],
-                   cwd=workspace, env=env, check=True)
-    return workspace, env
 
 
 def set_params(workspace: Path, root: str, **train) -> None:
@@ -61,7 +45,7 @@ def folder_bytes(folder: Path) -> int:
 
 
 def lab5(lab5_root: Path, work: Path, logs: Path) -> dict:
-    workspace, env = clone("HEAD", work, "lab5")
+    workspace, env = clone(work, "lab5")
     set_params(workspace, str(lab5_root))
     out = {"prepare": stage(workspace, env, "prepare", logs, "lab5-prepare")}
     out["pairs"] = len((workspace / "data/prepared/manifest.jsonl").read_text().splitlines())
@@ -73,14 +57,12 @@ def lab5(lab5_root: Path, work: Path, logs: Path) -> dict:
 
 
 def demo(rev: str, work: Path, logs: Path, name: str) -> dict:
-    workspace, env = clone(rev, work, name)
+    workspace, env = clone(work, name, rev)
     subprocess.run(["msa", "demo-data", "data/demo"], cwd=workspace, env=env, check=True,
                    capture_output=True)
     set_params(workspace, "data/demo", **FINETUNE_DEMO)
     stages = {s: stage(workspace, env, s, logs, f"{name}-{s}") for s in STAGES}
-    revision = subprocess.run(["git", "rev-parse", "HEAD"], cwd=workspace, capture_output=True,
-                              text=True).stdout.strip()
-    return {"revision": revision, "stages": stages,
+    return {"revision": revision(workspace), "stages": stages,
             "total_s": sum(s["wall_s"] for s in stages.values()),
             "features_bytes": folder_bytes(workspace / "data/features")}
 
@@ -92,24 +74,15 @@ def main() -> None:
     parser.add_argument("--before", help="a revision to measure the demo run at as well")
     parser.add_argument("--out", default=str(REPO / "bench"))
     args = parser.parse_args()
-    lab5_root = Path(args.lab5).resolve()
-    if not (lab5_root / "train.txt").is_file():
-        sys.exit(f"bench: no lab5 data at {lab5_root} (set LAB5=...)")
-    work = Path(tempfile.mkdtemp(prefix="msa-regimes-"))
-    logs = work / "logs"
-    logs.mkdir()
+    lab5_root = lab5_folder(args.lab5)
+    work, logs = scratch("msa-regimes-")
     result = {"machine": machine(), "settings": {"demo_train": FINETUNE_DEMO},
               "lab5": lab5(lab5_root, work, logs), "demo": {"after": demo("HEAD", work, logs,
                                                                           "after")}}
     if args.before:
         result["demo"]["before"] = demo(args.before, work, logs, "before")
-    result["date"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    result["git_revision"] = result["demo"]["after"]["revision"]
-    out = Path(args.out)
-    (out / f"regimes-{kind(result['machine'])}.json").write_text(
-        json.dumps(result, indent=2) + "\n")
-    write_page(out)
-    print(render_regimes(result))
+    result["date"], result["git_revision"] = now(), result["demo"]["after"]["revision"]
+    publish(Path(args.out), "regimes", result, render_regimes)
     shutil.rmtree(work, ignore_errors=True)
 
 

@@ -19,18 +19,14 @@ peak RSS under 4 GiB at the largest size.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import os
 import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import yaml
 
-from common import REPO, STAGES, kind, machine, timed
+from common import REPO, STAGES, clone, kind, machine, now, revision, timed
 from page import render_scale, write_page
 
 FLAT_FROM = 4000  # the size time per post is compared against
@@ -127,16 +123,9 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="msa-scale-"))
     logs = work / "logs"
     logs.mkdir()
-    workspace = work / "repo"
-    subprocess.run(["git", "clone", "-q", str(REPO), str(workspace)], check=True)
-    env = dict(os.environ, PYTHONPATH=str(workspace / "src"), DVC_NO_ANALYTICS="1")
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    subprocess.run(["dvc", "config", "--local", "cache.dir", str(work / "dvc-cache")],
-                   cwd=workspace, env=env, check=True)
+    workspace, env = clone(work, "repo")
     out = Path(args.out)
-    result = {"sizes": [], "settings": settings, "machine": machine(),
-              "git_revision": subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO,
-                                             capture_output=True, text=True).stdout.strip()}
+    result = {"sizes": [], "settings": settings, "machine": machine(), "git_revision": revision()}
     name = f"scale-{kind(result['machine'])}"
     result["figure"] = f"{name}.png"
     for n_posts in sorted(args.sizes):
@@ -144,7 +133,7 @@ def main() -> None:
         result["sizes"].append(run_size(n_posts, workspace, data, env, logs, settings))
         shutil.rmtree(data)  # the next size's data replaces it
         # Written after every size, so a run cut short keeps the sizes it finished.
-        result["date"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        result["date"] = now()
         result["targets"] = targets(result)
         plot(result, out / result["figure"])
         (out / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
