@@ -189,10 +189,10 @@ def test_compare_tests_two_experiments_pair_by_pair_from_their_revisions(workspa
     only_base = sum(base[g] and not other[g] for g in base)
     only_other = sum(other[g] and not base[g] for g in base)
     row = next(line for line in out.splitlines() if line.startswith("| ablation-multimodal | +"))
-    cells = row.split(" | ")
-    assert cells[2] == f"{only_base} / {only_other}"
+    cells = row.split(" | ")  # experiment | 3 headline intervals | discordant | McNemar | Holm
+    assert cells[4] == f"{only_base} / {only_other}"
     p = binomtest(only_base, only_base + only_other).pvalue if only_base + only_other else 1.0
-    assert float(cells[3]) == pytest.approx(p, rel=1e-2) and cells[3] == cells[4]  # one test
+    assert float(cells[5]) == pytest.approx(p, rel=1e-2) and cells[5] == cells[6]  # one test
     # an experiment on other folds is not paired with it: said, not tested
     out = run("msa compare ablation-image fold-seed --out reports/unpaired", repo, env)
     assert ("Not paired with ablation-image, so not tested: fold-seed: the same pairs in other "

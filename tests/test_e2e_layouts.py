@@ -17,7 +17,7 @@ def test_each_layout_runs_end_to_end_as_an_experiment(workspace, layout, tmp_pat
     # The layouts differ in how posts are read and accounted for; tiny random encoders keep
     # the features cheap.
     out = run(f"dvc exp run -n layout-{layout} -S data.format={layout} -S data.root={root} "
-              "-S train.epochs=1 -S augment.enabled=false -S fold.n_splits=2 "
+              "-S train.epochs=1 -S fold.n_splits=2 "
               f"-S featurize.text_model={tiny_bert} -S featurize.text_tuned_layers=0 "
               + TINY_IMAGE_OPTIONS, repo, env)
     assert "Running stage 'prepare'" in out and "Running stage 'predict'" in out
