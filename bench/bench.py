@@ -61,10 +61,13 @@ def plain_features(pairs, params) -> tuple[np.ndarray, np.ndarray, float]:
     from PIL import Image
     from torchvision.transforms import v2 as T
 
-    from msa.features import backbones
+    from transformers import AutoModel, AutoTokenizer
+
+    from msa.features import backbones, encoders
 
     start = time.perf_counter()
-    tokenizer, text_model = backbones.build_text_encoder(params.text_model)
+    source = encoders.resolve_text_model(params.text_model)
+    tokenizer, text_model = AutoTokenizer.from_pretrained(source), AutoModel.from_pretrained(source)
     image_model, spec = backbones.build_image_encoder(params.image_model, params.image_weights)
     # timm's eval transform for the model: PIL resize of the short side, centre crop, normalise
     transform = T.Compose([

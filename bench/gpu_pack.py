@@ -54,9 +54,9 @@ def pack_weights(folder: Path) -> None:
     import torch
     from transformers import AutoModel, AutoTokenizer
 
-    from msa.features import backbones
+    from msa.features import encoders
 
-    source = backbones.resolve_text_model("all-MiniLM-L6-v2")
+    source = encoders.resolve_text_model("all-MiniLM-L6-v2")
     text = folder / "all-MiniLM-L6-v2-fp16"
     AutoTokenizer.from_pretrained(source).save_pretrained(text)
     AutoModel.from_pretrained(source).to(torch.float16).save_pretrained(text)

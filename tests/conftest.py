@@ -109,6 +109,34 @@ def tiny_bert(tmp_path_factory) -> Path:
     return make_tiny_bert(tmp_path_factory.mktemp("tiny_bert"))
 
 
+@pytest.fixture(scope="session")
+def tiny_clip(tmp_path_factory) -> Path:
+    from tiny_models import make_tiny_clip
+
+    return make_tiny_clip(tmp_path_factory.mktemp("tiny_clip"))
+
+
+@pytest.fixture(scope="session")
+def tiny_siglip(tmp_path_factory) -> Path:
+    from tiny_models import make_tiny_siglip
+
+    return make_tiny_siglip(tmp_path_factory.mktemp("tiny_siglip"))
+
+
+@pytest.fixture(scope="session")
+def tiny_roberta(tmp_path_factory) -> Path:
+    from tiny_models import make_tiny_roberta
+
+    return make_tiny_roberta(tmp_path_factory.mktemp("tiny_roberta"))
+
+
+@pytest.fixture(scope="session")
+def tiny_distilbert(tmp_path_factory, tiny_bert) -> Path:
+    from tiny_models import make_tiny_distilbert
+
+    return make_tiny_distilbert(tmp_path_factory.mktemp("tiny_distilbert"), tiny_bert)
+
+
 def run(cmd: str, cwd: Path, env: dict) -> str:
     """A shell command that must succeed; its stdout and stderr."""
     import subprocess

@@ -5,26 +5,6 @@ from msa.features import backbones
 from msa.errors import MsaError
 
 
-def test_packaged_text_encoder_loads_offline():
-    tokenizer, model = backbones.build_text_encoder("all-MiniLM-L6-v2")
-    encoded = tokenizer(["a happy day"], return_tensors="pt")
-    with torch.inference_mode():
-        hidden = model(**encoded).last_hidden_state
-    assert hidden.shape[-1] == 384 and torch.isfinite(hidden).all()
-
-
-def test_text_encoder_from_a_local_folder(tmp_path):
-    source = backbones.resolve_text_model("all-MiniLM-L6-v2")
-    _, model = backbones.build_text_encoder(source)
-    assert model.config.hidden_size == 384
-
-
-def test_unknown_text_encoder_says_how_to_pass_a_path():
-    with pytest.raises(MsaError, match="could not be found locally; pass featurize.text_model as "
-                                       "a local model folder"):
-        backbones.build_text_encoder("no-such-org/no-such-model")
-
-
 def test_packaged_efficientnet_gives_pooled_imagenet_features():
     model, spec = backbones.build_image_encoder("efficientnet_lite0")
     assert (spec.input_size, spec.dim, spec.mean) == (224, 1280, (0.5, 0.5, 0.5))

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from msa import precision
-from msa.features import backbones, extract, store
+from msa.features import backbones, encoders, extract, store
 from msa.errors import MsaError
 from msa.training.model import TextTop
 from msa.params import AugmentParams, FeaturizeParams
@@ -26,15 +26,19 @@ def test_cache_shapes_and_order(demo_features):
     assert not np.allclose(cache.image_views[:, 0], cache.image_views[:, 1])
 
 
+def encode_texts(texts, params):
+    """featurize's text side alone, with the tower the params name."""
+    tower = encoders.text_tower(extract.encoder_identity(params))
+    return extract.encode_texts(texts, tower, params, show_progress=False)
+
+
 def test_mean_pooling_ignores_padding():
     params = FeaturizeParams()
     short = "good"
-    alone, _, _ = extract.encode_texts([short], params, show_progress=False)
-    padded, _, _ = extract.encode_texts([short, "a much longer post " * 10], params,
-                                         show_progress=False)
+    alone, _, _ = encode_texts([short], params)
+    padded, _, _ = encode_texts([short, "a much longer post " * 10], params)
     np.testing.assert_allclose(alone[0], padded[0], atol=1e-5)
-    cls, _, _ = extract.encode_texts(
-        [short], FeaturizeParams(text_pooling="cls"), show_progress=False)
+    cls, _, _ = encode_texts([short], FeaturizeParams(text_pooling="cls"))
     assert not np.allclose(cls[0], alone[0])
 
 
@@ -42,7 +46,7 @@ def test_mean_pooling_ignores_padding():
 def test_cached_token_states_through_the_pretrained_top_layers_give_the_pooled_features(pooling):
     texts = ["good", "a much longer post " * 10, "so sad today :("]
     params = FeaturizeParams(text_pooling=pooling, text_tuned_layers=2)
-    pooled, tokens, top = extract.encode_texts(texts, params, show_progress=False)
+    pooled, tokens, top = encode_texts(texts, params)
     assert list(tokens.lengths) == [3, 42, 7] and tokens.values.dtype == np.float16
     assert "_name_or_path" not in top["config"]  # the cache must not depend on the install path
     text_top = TextTop(top["config"], 2, pooling, bf16=False)
@@ -63,7 +67,7 @@ def test_tuned_layers_need_a_bert_family_encoder_with_that_many_layers():
     with pytest.raises(MsaError, match="featurize.text_tuned_layers: .* 'mpnet' model"):
         extract._top_layers(mpnet, FeaturizeParams(text_tuned_layers=2))
     with pytest.raises(MsaError, match="featurize.text_tuned_layers: 7 is not allowed; .* 6 layers"):
-        extract.encode_texts(["x"], FeaturizeParams(text_tuned_layers=7), show_progress=False)
+        encode_texts(["x"], FeaturizeParams(text_tuned_layers=7))
 
 
 def test_clean_view_does_not_depend_on_augmentation_or_batching(demo_features):
@@ -132,8 +136,10 @@ def test_batch_norms_are_folded_only_in_fp32(demo_features, monkeypatch, dtype, 
     real = backbones.fold_batch_norms
     monkeypatch.setattr(backbones, "fold_batch_norms",
                         lambda *args: calls.append(args) or real(*args))
-    extract.encode_images([pairs[0].image], [pairs[0].guid], [0], FeaturizeParams(),
-                          AugmentParams(enabled=False), dtype, show_progress=False)
+    model, spec = encoders.image_encoder(extract.encoder_identity(FeaturizeParams()))
+    extract.encode_images([pairs[0].image], [pairs[0].guid], [0], model, spec,
+                          FeaturizeParams(), AugmentParams(enabled=False), dtype,
+                          show_progress=False)
     assert bool(calls) == folds
 
 

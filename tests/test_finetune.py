@@ -64,7 +64,7 @@ def test_the_encoders_themselves_are_trained(setup, uninterrupted):
 
     fresh, _, _ = end_to_end.build(encoder_identity(p.featurize), p.mode, p.train)
     state = uninterrupted[0].state
-    for name in ("text_encoder.encoder.layer.0.attention.self.query.weight",
+    for name in ("text_encoder.encoder.encoder.layer.0.attention.self.query.weight",
                  "image_encoder.conv_stem.weight"):
         assert not torch.equal(state[name], fresh.state_dict()[name]), name
 

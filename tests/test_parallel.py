@@ -34,10 +34,10 @@ from msa.params import FeaturizeParams, TrainParams
 from msa.training import end_to_end
 
 torch.manual_seed(0)
-model, tokenizer, spec = end_to_end.build(extract.encoder_identity(FeaturizeParams()),
-                                          "multimodal", TrainParams())
+model, reader, spec = end_to_end.build(
+    extract.encoder_identity(FeaturizeParams(text_max_length=32)), "multimodal", TrainParams())
 shares = parallel.Shares.of_this_process()
-probs = end_to_end.pair_proba(model, tokenizer, spec, prepared.read(sys.argv[1]), 32, False,
+probs = end_to_end.pair_proba(model, reader, spec, prepared.read(sys.argv[1]), False,
                               batch_size=4, shares=shares)
 if shares.is_main:
     np.save(sys.argv[2], probs)

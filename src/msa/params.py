@@ -113,17 +113,22 @@ class FoldParams:
 @dataclass(frozen=True, config=_CONFIG)
 class FeaturizeParams:
     text_model: Text = knob("all-MiniLM-L6-v2", "a packaged alias, a Hugging Face name or a "
-                            "local model folder")
+                            "local model folder (a CLIP or SigLIP one gives its text tower; "
+                            "msa.features.encoders)")
     text_pooling: Literal["mean", "cls"] = knob("mean", "mean over real tokens, or cls")
     text_max_length: Integer = knob(128, "tokens read of a post", ge=8)
     text_tuned_layers: Integer = knob(
         0, "heads: top layers of a BERT-family text encoder that train fine-tunes on their "
         "cached input states", note="0: frozen text encoder", ge=0)
     image_model: Text = knob("efficientnet_lite0", "a packaged alias (efficientnet_lite0/1/2), "
-                             "resnet50 or another timm architecture (these need image_weights)")
+                             "resnet50 or another timm architecture (these need image_weights), "
+                             "or a CLIP or SigLIP checkpoint: a Hugging Face name or local folder")
     image_weights: Text = knob("", "resnet50 or a timm architecture: a local state_dict file, "
                                "pretrained (the hub's; msa.features.backbones), or random "
                                "(untrained, tests only)")
+    embedding: Literal["projected", "pooled"] = knob(
+        "projected", "CLIP and SigLIP towers: the projected embedding (the space the two towers "
+        "share) or the pooled state before the projection")
     text_batch_size: Integer = knob(64, "heads: texts a batch featurize encodes", ge=1)
     image_batch_size: Integer = knob(0, "heads: images a batch featurize encodes",
                                      note="0: by precision, 32 in bf16 and 8 in fp32, measured "

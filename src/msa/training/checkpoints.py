@@ -27,7 +27,7 @@ class FoldModel:
     network: SentimentClassifier  # or, trained end to end, msa.training.end_to_end.EndToEnd
     lexical: Pipeline | None = None
     lexical_weight: float = 0.0
-    tokenizer: object = None  # end to end: what reads the raw pairs
+    reader: object = None  # end to end: how its text tower reads the raw pairs
     image_spec: object = None
 
 
@@ -77,10 +77,10 @@ def load_models(folder: str | Path, dtype: str | None = None) -> tuple[list[Fold
         if summary.get("regime", "heads") == "finetune":
             from msa.training import end_to_end
 
-            network, tokenizer, spec = end_to_end.build(summary["encoders"], config.mode,
+            network, reader, spec = end_to_end.build(summary["encoders"], config.mode,
                                                         config=config)
             network.load_state_dict(checkpoint["state_dict"])
-            model = FoldModel(network.eval(), tokenizer=tokenizer, image_spec=spec)
+            model = FoldModel(network.eval(), reader=reader, image_spec=spec)
         else:
             if dtype is not None:
                 config = dataclasses.replace(config, text_bf16=dtype == "bf16")

@@ -1,8 +1,9 @@
 """The designed model end to end, for train.regime finetune: the text and image encoders
 themselves, then the head and fusion of msa.training.model, all trained together from the raw pairs.
 
-text  -> text encoder -> pooling -> [msa.training.model: Linear -> hidden]
-image -> image encoder (pooled features) -> [msa.training.model: MLP -> hidden]
+text  -> text tower (msa.features.towers: its encoder and how it reads) -> [msa.training.model:
+         Linear -> hidden]
+image -> image encoder (pooled features, or a vision tower) -> [msa.training.model: MLP -> hidden]
 then the same attention fusion and classifier as the heads regime. The pairs come in through
 `PairImages`: training images through the albumentations pipeline afresh every epoch (the
 epoch's draw of each post's image, msa.features.augment.ImageViews: it does not depend on batch
@@ -18,9 +19,10 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from msa import LABEL_INDEX, modes
 from msa.data.prepared import Pair
-from msa.features import backbones
 from msa.features.augment import ImageViews
 from msa.features.backbones import ImageSpec
+from msa.features.encoders import towers
+from msa.features.towers import TextReader, TextTower
 from msa.parallel import ALONE, Shares
 from msa.params import AugmentParams, TrainParams
 from msa.training.model import ModelConfig, SentimentClassifier
@@ -28,19 +30,15 @@ from msa.training.model import ModelConfig, SentimentClassifier
 class EndToEnd(nn.Module):
     """Both encoders (the one a mode needs) and the heads regime's head over their outputs."""
 
-    def __init__(self, head: SentimentClassifier, text_encoder: nn.Module | None,
-                 image_encoder: nn.Module | None, text_pooling: str):
+    def __init__(self, head: SentimentClassifier, text_encoder: TextTower | None,
+                 image_encoder: nn.Module | None):
         super().__init__()
         self.head, self.text_encoder, self.image_encoder = head, text_encoder, image_encoder
-        self.text_pooling = text_pooling
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                pixels: torch.Tensor) -> torch.Tensor:
+    def forward(self, pixels: torch.Tensor, **text_inputs) -> torch.Tensor:
         text = image = None
         if self.text_encoder is not None:
-            states = self.text_encoder(input_ids=input_ids,
-                                       attention_mask=attention_mask).last_hidden_state
-            text = backbones.pool(states, attention_mask, self.text_pooling).float()
+            text = self.text_encoder(**text_inputs).float()
         if self.image_encoder is not None:
             image = self.image_encoder(pixels).float()
         return self.head(text, image)
@@ -52,31 +50,20 @@ class EndToEnd(nn.Module):
 
 def build(encoders: dict, mode: str, params: TrainParams | None = None,
           config: ModelConfig | None = None):
-    """(model, tokenizer or None, image spec) from the featurize identity (`encoder_identity`):
-    the pretrained encoders, and a head: `config`'s, or a fresh one sized to them by `params`."""
-    tokenizer = text_encoder = image_encoder = None
-    text_dim = image_dim = 1
-    spec = None
-    if modes.reads_text(mode):
-        tokenizer, text_encoder = backbones.build_text_encoder(encoders["text_model"])
-        text_encoder.config._attn_implementation = "sdpa"
-        # The encoder's own pooler never feeds the loss (the head pools the states), and
-        # distributed training refuses parameters that get no gradient.
-        if getattr(text_encoder, "pooler", None) is not None:
-            text_encoder.pooler = None
-        text_dim = text_encoder.config.hidden_size
+    """(model, its text reader or None, image spec) from the featurize identity
+    (`encoder_identity`): the pretrained encoders (msa.features.encoders), and a head:
+    `config`'s, or a fresh one sized to them by `params`."""
     # The image spec is kept in every mode, so that one data pipeline serves them all.
-    image_encoder, spec = backbones.build_image_encoder(encoders["image_model"],
-                                                        encoders["image_weights"])
+    text_encoder, (image_encoder, spec) = towers(encoders, text=modes.reads_text(mode))
+    if text_encoder is not None:
+        text_encoder.encoder.config._attn_implementation = "sdpa"
     if not modes.reads_image(mode):
         image_encoder = None
-    else:
-        image_dim = spec.dim
     if config is None:
-        config = ModelConfig.from_params(mode, params, text_dim, image_dim)
-    model = EndToEnd(SentimentClassifier(config), text_encoder, image_encoder,
-                     encoders["text_pooling"])
-    return model, tokenizer, spec
+        config = ModelConfig.from_params(mode, params, text_encoder.dim if text_encoder else 1,
+                                         spec.dim if image_encoder is not None else 1)
+    model = EndToEnd(SentimentClassifier(config), text_encoder, image_encoder)
+    return model, text_encoder.reader if text_encoder else None, spec
 
 
 def epoch_seed(seed: int, epoch: int, stream: int) -> int:
@@ -112,23 +99,21 @@ class PairImages(Dataset):
 
 
 class Collate:
-    """Items -> one batch dict; texts tokenized here, padded to the batch's longest."""
+    """Items -> one batch dict: index, labels, pixels, and the text tower's inputs (its reader
+    pads them to the batch's longest, or to the tower's fixed length)."""
 
-    def __init__(self, tokenizer, max_length: int):
-        self.tokenizer, self.max_length = tokenizer, max_length
+    def __init__(self, reader: TextReader | None):
+        self.reader = reader
 
     def __call__(self, items) -> dict:
         index, texts, labels, pixels = zip(*items)
         batch = {"index": torch.tensor(index), "labels": torch.tensor(labels),
                  "pixels": torch.stack(pixels)}
-        if self.tokenizer is None:
+        if self.reader is None:
             batch["input_ids"] = batch["attention_mask"] = torch.zeros((len(items), 1),
                                                                        dtype=torch.long)
         else:
-            encoded = self.tokenizer(list(texts), padding=True, truncation=True,
-                                     max_length=self.max_length, return_tensors="pt")
-            batch["input_ids"], batch["attention_mask"] = (encoded["input_ids"],
-                                                           encoded["attention_mask"])
+            batch |= self.reader(list(texts))
         return batch
 
 
@@ -150,14 +135,17 @@ class EpochShuffle(Sampler):
         return iter((self.epoch, i) for i in torch.randperm(self.n, generator=generator).tolist())
 
 
+_NOT_TEXT = ("index", "labels", "pixels")
+
+
 def logits_of(model: nn.Module, batch: dict) -> torch.Tensor:
-    return model(batch["input_ids"], batch["attention_mask"], batch["pixels"])
+    return model(batch["pixels"], **{k: v for k, v in batch.items() if k not in _NOT_TEXT})
 
 
 @torch.no_grad()
-def pair_proba(network: EndToEnd, tokenizer, spec: ImageSpec, pairs: list[Pair],
-               text_max_length: int, bf16: bool, device: torch.device = torch.device("cpu"),
-               batch_size: int = 64, shares: Shares = ALONE) -> np.ndarray | None:
+def pair_proba(network: EndToEnd, reader: TextReader | None, spec: ImageSpec, pairs: list[Pair],
+               bf16: bool, device: torch.device = torch.device("cpu"), batch_size: int = 64,
+               shares: Shares = ALONE) -> np.ndarray | None:
     """An end-to-end network's class probabilities for raw pairs (their clean view), in the
     order given, on the device the network is; under bf16 autocast where it was trained so.
     Each process predicts its share of the batches; the main process gets them all, the others
@@ -166,7 +154,7 @@ def pair_proba(network: EndToEnd, tokenizer, spec: ImageSpec, pairs: list[Pair],
     starts = shares.mine(range(0, len(pairs), batch_size))
     mine = pairs[starts[0]:starts[-1] + batch_size] if starts else []
     loader = DataLoader(PairImages(mine, spec, None, modes.reads_image(network.head.config.mode)),
-                        batch_size, collate_fn=Collate(tokenizer, text_max_length))
+                        batch_size, collate_fn=Collate(reader))
     chunks = []
     for batch in loader:
         batch = {k: v.to(device) for k, v in batch.items()}

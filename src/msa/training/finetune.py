@@ -86,8 +86,8 @@ class FinetuneRun:
                         if phase.chooser == "holdout" else {})}
         epochs = phase.epochs
         accelerator.free_memory()  # the previous phase's model, optimizer and loaders
-        model, tokenizer, spec = end_to_end.build(regime.encoders, p.mode, params)
-        collate = Collate(tokenizer, regime.encoders["text_max_length"])
+        model, reader, spec = end_to_end.build(regime.encoders, p.mode, params)
+        collate = Collate(reader)
         needs_image = modes.reads_image(p.mode)
         workers = params.num_workers if needs_image else 0
         train_set = PairImages(fit_pairs, spec, p.augment if p.augment.enabled else None,

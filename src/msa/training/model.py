@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from msa import LABELS, modes
-from msa.features.backbones import pool
+from msa.features.towers import pool
 from msa.features.store import FeatureSet
 from msa.params import TrainParams
 

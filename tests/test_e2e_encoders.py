@@ -1,0 +1,37 @@
+"""Every encoder family through the real dvc commands in the heads regime: featurize, train,
+predict and `msa predict`, on tiny random checkpoints (tests/tiny_models.py) a user could
+have saved; CLIP and SigLIP give both towers from one checkpoint."""
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import TINY_IMAGE_OPTIONS, run
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("e2e_encoders")]
+
+
+@pytest.mark.parametrize("family, text_dim, image_dim", [
+    ("tiny_clip", 16, 16), ("tiny_siglip", 32, 32), ("tiny_roberta", 32, 1024)])
+def test_a_checkpoints_towers_run_featurize_train_and_predict(workspace, request, family,
+                                                              text_dim, image_dim):
+    repo, env = workspace
+    folder = request.getfixturevalue(family)
+    image = (f"-S featurize.image_model={folder}" if family != "tiny_roberta"
+             else TINY_IMAGE_OPTIONS)
+    out = run(f"dvc exp run -n encoders-{family.replace('_', '-')} "
+              f"-S featurize.text_model={folder} {image} -S featurize.text_tuned_layers=0 "
+              "-S train.epochs=2 -S fold.n_splits=2", repo, env)
+    assert "Running stage 'featurize'" in out and "Running stage 'predict'" in out
+    index = json.loads((repo / "data/features/index.json").read_text())
+    assert index["encoders"]["text_model"] == str(folder)
+    assert np.load(repo / "data/features/text.npy").shape[1] == text_dim
+    assert np.load(repo / "data/features/image.npy").shape[1] == image_dim
+    predictions = (repo / "predictions/test_predictions.txt").read_text()
+    assert len(predictions.splitlines()) == 1 + 15
+    # msa predict featurizes new posts with the models' own encoders: the stage's predictions
+    run("msa predict --data data/demo --input data/demo/test_without_label.txt "
+        "--output again.txt", repo, env)
+    assert (repo / "again.txt").read_text() == predictions
+    run("git checkout . && dvc checkout -q && rm again.txt", repo, env)
