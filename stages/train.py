@@ -41,7 +41,7 @@ def main() -> None:
     progress.close()
     if regime.is_main:
         checkpoints.save_models(results, p.mode, regime.encoders, args.models, p.train.regime,
-                                regime.mixed_precision)
+                                regime.record())
         records.write_oof(driver.oof_rows(results, regime.label_of), args.oof)
         records.write_train_log(driver.train_log(results), args.log)
         records.write_summary(args.summary, p.mode, driver.fold_epochs(results),

@@ -1,4 +1,6 @@
-"""train.regime finetune through the real dvc commands, with tiny random encoders."""
+"""train.regime finetune through the real dvc commands, with tiny random encoders: the text
+encoder tuned with the image encoder frozen (CLMLF's recipe) on two processes, and both adapted
+by LoRA, killed and resumed on one."""
 
 import json
 import signal
@@ -51,17 +53,28 @@ def check_finished_run(repo, world_size: int) -> str:
     return predictions_text
 
 
+def fold_model_keys(repo) -> set[str]:
+    import torch
+
+    return set(torch.load(repo / "models/fold_0.pt", weights_only=True)["state_dict"])
+
+
 def test_finetune_runs_as_an_experiment_on_two_processes(workspace, tiny_bert):
-    """Two processes (gloo) through `dvc exp run`; the one-process run is the killed test's
-    uninterrupted rerun below."""
+    """Two processes (gloo) through `dvc exp run`, the text encoder tuned and the image one
+    frozen; the one-process run is the killed test's uninterrupted rerun below."""
     repo, env = workspace
     out = run(f"dvc exp run -n finetune-cpu_2proc {FINETUNE} -S featurize.text_model={tiny_bert} "
-              f"{TINY_IMAGE_OPTIONS} -S train.epochs=1 "
+              f"{TINY_IMAGE_OPTIONS} -S train.epochs=1 -S train.image_tuning=frozen "
               "-S train.batch_size=16 -S launch=cpu_2proc", repo, env)
     assert "Running stage 'train'" in out and "Running stage 'predict'" in out
     # featurize encoded nothing: train reads the raw pairs
     assert "featurize: nothing to encode under train.regime finetune" in out
     assert [f.name for f in (repo / "data/features").iterdir()] == ["index.json"]
+    # the fold models keep the tuned text encoder and the head, not the frozen image encoder
+    keys = fold_model_keys(repo)
+    assert any(k.startswith("text_encoder.") for k in keys)
+    assert not any(k.startswith("image_encoder.") for k in keys)
+    assert json.loads((repo / "models/models.json").read_text())["tuning"]["image"] == "frozen"
     predictions_text = check_finished_run(repo, world_size=2)
     # msa predict reads the pairs themselves with end-to-end models: the stage's predictions
     run("msa predict --data data/demo --input data/demo/test_without_label.txt "
@@ -72,16 +85,19 @@ def test_finetune_runs_as_an_experiment_on_two_processes(workspace, tiny_bert):
 
 def test_killed_finetune_resumes_from_its_last_epoch_to_the_uninterrupted_result(
         workspace, tiny_bert):
-    """train.regime finetune on one process, killed in the middle of a fold (SIGKILL, every
-    process of the stage); the next dvc repro resumes from the saved epoch and ends where an
-    uninterrupted run ends, DVCLive's record included; that run is a complete one."""
+    """train.regime finetune on one process, both encoders adapted by LoRA, killed in the
+    middle of a fold (SIGKILL, every process of the stage); the next dvc repro resumes from the
+    saved epoch and ends where an uninterrupted run ends, DVCLive's record included; that run
+    is a complete one, its fold models the adapters and the head alone, and msa predict
+    predicts from them what the stage did."""
     import psutil
 
     repo, env = workspace
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["featurize"].update(text_model=str(tiny_bert), text_tuned_layers=0, **TINY_IMAGE_MODEL)
     params["augment"]["views"] = 4  # as FINETUNE says
-    params["train"].update(regime="finetune", epochs=3, patience=3, batch_size=16)
+    params["train"].update(regime="finetune", epochs=3, patience=3, batch_size=16,
+                           text_tuning="lora", image_tuning="lora", lora_rank=2)
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     proc = subprocess.Popen("dvc repro", shell=True, cwd=repo, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True)
@@ -100,5 +116,12 @@ def test_killed_finetune_resumes_from_its_last_epoch_to_the_uninterrupted_result
     out = run("dvc repro --force --single-item train && dvc repro", repo, env)
     assert "Running stage 'train'" in out
     assert e2e_results(repo) + [(repo / "dvclive/metrics.json").read_bytes()] == recovered
-    check_finished_run(repo, world_size=1)
-    run("git checkout . && dvc checkout -q", repo, env)
+    predictions = check_finished_run(repo, world_size=1)
+    keys = fold_model_keys(repo)
+    assert all(k.startswith("head.") or "lora_" in k for k in keys)
+    assert any(k.startswith("text_encoder.") for k in keys)
+    assert any(k.startswith("image_encoder.") for k in keys)
+    run("msa predict --data data/demo --input data/demo/test_without_label.txt "
+        "--output again.txt", repo, env)
+    assert (repo / "again.txt").read_text() == predictions
+    run("git checkout . && dvc checkout -q && rm again.txt", repo, env)

@@ -73,7 +73,7 @@ def test_saved_models_reproduce_the_out_of_fold_probabilities_from_raw_pairs(
         setup, uninterrupted, tmp_path):
     p, labelled, _ = setup
     checkpoints.save_models(uninterrupted, p.mode, encoder_identity(p.featurize), tmp_path,
-                            "finetune", "no")
+                            "finetune", {"mixed_precision": "no"})
     models, summary = checkpoints.load_models(tmp_path)
     by_guid = {q.guid: q for q in labelled}
     for model, result in zip(models, uninterrupted):

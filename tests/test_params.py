@@ -23,6 +23,7 @@ def test_repo_params_load_and_match_defaults():
     ({"augment": {"views": 0}}, "augment.views", ">= 1"),  # none: augment.enabled false
     ({"augment": {"enabled": "no"}}, "augment.enabled", "true or false"),
     ({"train": {"pateince": 3}}, "train.pateince", "patience"),
+    ({"train": {"encoder_lr": 1e-5}}, "train.encoder_lr", "moved; set train.text_encoder_lr"),
     ({"trian": {}}, "trian", "train"),
     ({"train": {"epochs": "many"}}, "train.epochs", "integer"),
     ({"train": {"attention_heads": 3}}, "train.attention_heads", "divides train.hidden_dim"),
@@ -107,8 +108,16 @@ def test_missing_params_file_is_a_clear_error(tmp_path):
      "data.manifest_file: 'p.jsonl' is never read while data.format is lab5"),
     ({"data": {"format": "mvsa_multiple", "test_list": "t.txt", "test_fraction": 0.3}},
      "data.test_fraction: 0.3 is never read while data.test_list names the test posts"),
-    ({"train": {"encoder_lr": 1e-5}},
-     "train.encoder_lr: 1e-05 is never read while train.regime is heads"),
+    ({"train": {"text_encoder_lr": 1e-5}},
+     "train.text_encoder_lr: 1e-05 is never read while train.regime is heads"),
+    ({"train": {"text_tuning": "lora"}},  # LoRA under heads
+     "train.text_tuning: 'lora' is never read while train.regime is heads"),
+    ({"train": {"regime": "finetune", "image_tuning": "frozen", "image_encoder_lr": 1e-4}},
+     "train.image_encoder_lr: 0.0001 is never read while train.image_tuning is frozen"),
+    ({"train": {"regime": "finetune", "lora_rank": 4}},
+     "train.lora_rank: 4 is never read while no encoder is tuned by lora"),
+    ({"train": {"regime": "finetune", "image_tuning": "lora", "text_lora_targets": "query"}},
+     "train.text_lora_targets: 'query' is never read while train.text_tuning is full"),
     ({"featurize": {"text_tuned_layers": 2}, "train": {"regime": "finetune", "text_lr": 0.001}},
      "train.text_lr: 0.001 is never read while train.regime is finetune"),
 ])
@@ -126,8 +135,13 @@ def test_a_knob_the_other_settings_leave_unread_is_refused_naming_both(raw, mess
     {"train": {"early_stopping": "fold", "patience": 7}},
     {"featurize": {"image_model": "resnet50", "image_weights": "random"}},
     {"featurize": {"image_model": "mobilenetv3_small_050", "image_weights": "random"}},
-    {"launch": "gpu", "train": {"regime": "finetune", "encoder_lr": 1e-5, "mixed_precision": "no",
-                                "gradient_accumulation_steps": 2, "num_workers": 0}},
+    {"launch": "gpu", "train": {"regime": "finetune", "text_encoder_lr": 1e-5,
+                                "mixed_precision": "no", "gradient_accumulation_steps": 2,
+                                "num_workers": 0}},
+    # CLMLF's recipe: the text encoder tuned at a low rate, the image encoder frozen
+    {"train": {"regime": "finetune", "image_tuning": "frozen", "text_encoder_lr": 5e-6}},
+    {"train": {"regime": "finetune", "text_tuning": "lora", "image_tuning": "lora",
+               "lora_rank": 4, "image_lora_targets": "conv_pw"}},
     {"launch": "cpu_2proc"},  # featurize and predict run on the launch under heads too
     # knobs that only the mode leaves unread stay allowed: an ablation runs every mode on one set
     {"mode": "image", "featurize": {"text_tuned_layers": 2},

@@ -187,7 +187,24 @@ class TrainParams:
         "heads", "heads: the head (and tuned text layers) on cached features "
         "(msa.training.heads); finetune: both encoders and the head end to end from the raw "
         "pairs under Accelerate (msa.training.finetune)")
-    encoder_lr: Number = knob(2e-5, "finetune: both encoders' rate", gt=0)
+    text_tuning: Literal["frozen", "lora", "full"] = knob(
+        "full", "finetune: the text encoder frozen, adapted by LoRA (PEFT) or trained in full "
+        "(msa.training.tuning)")
+    image_tuning: Literal["frozen", "lora", "full"] = knob(
+        "full", "finetune: the image encoder frozen, adapted by LoRA or trained in full")
+    text_encoder_lr: Number = knob(2e-5, "finetune: the text encoder's rate (lora, full)", gt=0)
+    image_encoder_lr: Number = knob(2e-5, "finetune: the image encoder's rate (lora, full)",
+                                    gt=0)
+    lora_rank: Integer = knob(8, "lora: the adapters' rank", ge=1)
+    lora_alpha: Number = knob(16.0, "lora: the adapters' scale numerator (scale alpha / rank)",
+                              gt=0)
+    lora_dropout: Number = knob(0.05, "lora: dropout on the adapters' input", ge=0, lt=1)
+    text_lora_targets: Text = knob("", "lora: the text encoder's modules adapted, comma-"
+                                   "separated name endings", note="empty: its query and value "
+                                   "projections")
+    image_lora_targets: Text = knob("", "lora: the image encoder's modules adapted",
+                                    note="empty: its attention's query and value, or a CNN's "
+                                    "convolutions")
     gradient_accumulation_steps: Integer = knob(1, "finetune: batches an optimizer step", ge=1)
     mixed_precision: Literal["auto", "no", "bf16", "fp16"] = knob(
         "auto", "finetune: auto is `precision`'s choice on a CPU, bf16 (fp16 where bf16 is not "
@@ -281,7 +298,7 @@ _DEAD = [
      lambda p: ("featurize.text_tuned_layers is 0" if p.featurize.text_tuned_layers == 0
                 else "train.regime is finetune" if p.train.regime == "finetune" else None),
      "tune some text layers under train.regime heads (finetune tunes the encoders at "
-     "train.encoder_lr), or leave the key at its default"),
+     "train.text_encoder_lr and train.image_encoder_lr), or leave the key at its default"),
     # Under finetune featurize encodes nothing (train reads the raw pairs, every layer tuned).
     *[(f"featurize.{key}",
        lambda p: "train.regime is finetune" if p.train.regime == "finetune" else None,
@@ -294,8 +311,24 @@ _DEAD = [
     *[(f"train.{key}",
        lambda p: "train.regime is heads" if p.train.regime == "heads" else None,
        "set train.regime to finetune, or leave the key at its default")
-      for key in ("encoder_lr", "gradient_accumulation_steps", "mixed_precision",
-                  "num_workers")],
+      for key in ("text_tuning", "image_tuning", "text_encoder_lr", "image_encoder_lr",
+                  "gradient_accumulation_steps", "mixed_precision", "num_workers")],
+    *[(f"train.{side}_encoder_lr",
+       lambda p, side=side: (f"train.{side}_tuning is frozen"
+                             if getattr(p.train, f"{side}_tuning") == "frozen" else None),
+       f"tune the {side} encoder (lora or full), or leave the key at its default")
+      for side in ("text", "image")],
+    *[(f"train.{key}",
+       lambda p: ("no encoder is tuned by lora" if "lora" not in (p.train.text_tuning,
+                                                                  p.train.image_tuning)
+                  else None),
+       "set train.text_tuning or train.image_tuning to lora, or leave the key at its default")
+      for key in ("lora_rank", "lora_alpha", "lora_dropout")],
+    *[(f"train.{side}_lora_targets",
+       lambda p, side=side: (f"train.{side}_tuning is {getattr(p.train, f'{side}_tuning')}"
+                             if getattr(p.train, f"{side}_tuning") != "lora" else None),
+       f"set train.{side}_tuning to lora, or leave the key at its default")
+      for side in ("text", "image")],
     ("train.lexical_c",
      lambda p: "train.lexical_weight is 0" if p.train.lexical_weight == 0 else None,
      "give the lexical model a weight, or leave the key at its default"),
@@ -341,7 +374,9 @@ def _allowed(field) -> str:
 
 # Keys an earlier version read, and where they went.
 _MOVED = {"train.launch": "set the top-level launch instead, which featurize and predict now "
-                          "run on too"}
+                          "run on too",
+          "train.encoder_lr": "set train.text_encoder_lr and train.image_encoder_lr, a rate "
+                              "each"}
 
 
 def _one_line(error: ValidationError) -> ParamsError:

@@ -93,13 +93,22 @@ def _timm_architecture(name: str, weights: str) -> tuple[nn.Module, ImageSpec]:
                                                                 num_classes=0))
         model.loaded_pretrained = True
         return model.eval(), _timm_spec(model)
-    model = timm.create_model(name, pretrained=False, num_classes=0)
+    model = _untrained(lambda: timm.create_model(name, pretrained=False, num_classes=0))
     state = _state_dict(weights, name)
     if state is not None:
         # A classifier head in the file has nowhere to go: the encoder ends at its pooling.
         state = {k: v for k, v in state.items() if k in model.state_dict()}
         model.load_state_dict(state)
     return model.eval(), _timm_spec(model)
+
+
+def _untrained(build):
+    """`build()`'s untrained network, initialised the same every time (a fixed seed, the
+    caller's random state untouched), so that "random" weights are the same base weights
+    wherever a model is rebuilt: a fold model that kept only what trained loads onto them."""
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        return build()
 
 
 def _from_the_hub(name: str, build):
@@ -158,7 +167,7 @@ def _resnet50(weights: str) -> tuple[nn.Module, ImageSpec]:
         model = _from_the_hub("resnet50", lambda: resnet50(weights=ResNet50_Weights.DEFAULT))
         model.weights_url = ResNet50_Weights.DEFAULT.url
     else:
-        model = resnet50(weights=None)
+        model = _untrained(lambda: resnet50(weights=None))
         state = _state_dict(weights, "resnet50")
         if state is not None:
             model.load_state_dict(state)

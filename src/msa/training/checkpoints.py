@@ -32,9 +32,10 @@ class FoldModel:
 
 
 def save_models(results: list, mode: str, encoders: dict, folder: str | Path,
-                regime: str = "heads", mixed_precision: str = "no") -> None:
+                regime: str = "heads", record: dict | None = None) -> None:
     """The fold models, and `models.json`: what loading and checking them needs. `regime`
-    finetune: each state holds the encoders too, trained under `mixed_precision`."""
+    finetune: each state holds what of the encoders trained, and `record` says how
+    (`Finetune.record`: the mixed precision, the tuning, the base weights' revisions)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for stale in [*folder.glob("fold_*.pt"), *folder.glob("fold_*_lexical.pkl")]:
@@ -53,7 +54,7 @@ def save_models(results: list, mode: str, encoders: dict, folder: str | Path,
         "lexical_weight": max((r.lexical_weight for r in results), default=0.0),
         "folds": [r.fold for r in results],
         "regime": regime,
-        **({"mixed_precision": mixed_precision} if regime == "finetune" else {}),
+        **(record or {}),
     })
 
 
@@ -75,11 +76,8 @@ def load_models(folder: str | Path, dtype: str | None = None) -> tuple[list[Fold
                                 weights_only=True)
         config = ModelConfig(**checkpoint["config"])
         if summary.get("regime", "heads") == "finetune":
-            from msa.training import end_to_end
-
-            network, reader, spec = end_to_end.build(summary["encoders"], config.mode,
-                                                        config=config)
-            network.load_state_dict(checkpoint["state_dict"])
+            network, reader, spec = _onto_the_base(summary, config, checkpoint["state_dict"],
+                                                   Path(folder) / f"fold_{fold}.pt")
             model = FoldModel(network.eval(), reader=reader, image_spec=spec)
         else:
             if dtype is not None:
@@ -93,6 +91,23 @@ def load_models(folder: str | Path, dtype: str | None = None) -> tuple[list[Fold
             model.lexical_weight = weight
         models.append(model)
     return models, summary
+
+
+def _onto_the_base(summary: dict, config: ModelConfig, state: dict, path: Path):
+    """An end-to-end fold model: its encoders built from the base weights they name, tuned as
+    they trained (adapters where LoRA), then what trained loaded onto them."""
+    from msa.training import end_to_end, tuning
+
+    how = summary.get("tuning", tuning.FULL)
+    network, reader, spec = end_to_end.build(summary["encoders"], config.mode, config=config,
+                                             tuning=how)
+    trained = set(tuning.trained_state(network, how))
+    missing, unexpected = network.load_state_dict(state, strict=False)
+    if unexpected or trained & set(missing):
+        raise MsaError(f"{path}: its weights do not fit the encoders models.json names "
+                       f"({len(unexpected)} unexpected, {len(trained & set(missing))} missing); "
+                       "rerun train")
+    return network, reader, spec
 
 
 def check_compatible(summary: dict, features: FeatureSet) -> None:

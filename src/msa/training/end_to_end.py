@@ -25,15 +25,24 @@ from msa.features.encoders import towers
 from msa.features.towers import TextReader, TextTower
 from msa.parallel import ALONE, Shares
 from msa.params import AugmentParams, TrainParams
+from msa.training import tuning as tuning_rules
 from msa.training.model import ModelConfig, SentimentClassifier
 
 class EndToEnd(nn.Module):
-    """Both encoders (the one a mode needs) and the heads regime's head over their outputs."""
+    """Both encoders (the one a mode needs), each frozen, adapted or trained in full
+    (msa.training.tuning), and the heads regime's head over their outputs."""
 
     def __init__(self, head: SentimentClassifier, text_encoder: TextTower | None,
-                 image_encoder: nn.Module | None):
+                 image_encoder: nn.Module | None, tuning: dict = tuning_rules.FULL):
         super().__init__()
         self.head, self.text_encoder, self.image_encoder = head, text_encoder, image_encoder
+        self.tuning = tuning
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if mode:
+            tuning_rules.set_modes(self.text_encoder, self.image_encoder, self.tuning)
+        return self
 
     def forward(self, pixels: torch.Tensor, **text_inputs) -> torch.Tensor:
         text = image = None
@@ -43,26 +52,31 @@ class EndToEnd(nn.Module):
             image = self.image_encoder(pixels).float()
         return self.head(text, image)
 
-    def encoder_parameters(self) -> list[nn.Parameter]:
-        return [p for encoder in (self.text_encoder, self.image_encoder) if encoder is not None
-                for p in encoder.parameters()]
+    def trained(self, side: str) -> list[nn.Parameter]:
+        """The parameters of the text or image encoder that train (none where frozen)."""
+        encoder = self.text_encoder if side == "text" else self.image_encoder
+        return [p for p in encoder.parameters() if p.requires_grad] if encoder else []
 
 
 def build(encoders: dict, mode: str, params: TrainParams | None = None,
-          config: ModelConfig | None = None):
+          config: ModelConfig | None = None, tuning: dict | None = None):
     """(model, its text reader or None, image spec) from the featurize identity
-    (`encoder_identity`): the pretrained encoders (msa.features.encoders), and a head:
+    (`encoder_identity`): the pretrained encoders (msa.features.encoders), each tuned as
+    `tuning` (msa.training.tuning.settings; default: the params', else in full), and a head:
     `config`'s, or a fresh one sized to them by `params`."""
+    tuning = tuning or (tuning_rules.settings(params) if params else tuning_rules.FULL)
     # The image spec is kept in every mode, so that one data pipeline serves them all.
     text_encoder, (image_encoder, spec) = towers(encoders, text=modes.reads_text(mode))
     if text_encoder is not None:
         text_encoder.encoder.config._attn_implementation = "sdpa"
     if not modes.reads_image(mode):
         image_encoder = None
+    tuning_rules.apply(text_encoder, image_encoder, tuning,
+                       {"text": encoders["text_model"], "image": encoders["image_model"]})
     if config is None:
         config = ModelConfig.from_params(mode, params, text_encoder.dim if text_encoder else 1,
                                          spec.dim if image_encoder is not None else 1)
-    model = EndToEnd(SentimentClassifier(config), text_encoder, image_encoder)
+    model = EndToEnd(SentimentClassifier(config), text_encoder, image_encoder, tuning)
     return model, text_encoder.reader if text_encoder else None, spec
 
 

@@ -35,7 +35,7 @@ import msa
 from msa import LABEL_INDEX, LABELS, device, modes, precision
 from msa.data.prepared import Pair
 from msa.params import Params
-from msa.training import end_to_end, recipe
+from msa.training import end_to_end, recipe, tuning
 from msa.training.driver import Phase, Progress, seed_everything
 from msa.training.end_to_end import Collate, EpochShuffle, PairImages
 
@@ -87,6 +87,10 @@ class FinetuneRun:
         epochs = phase.epochs
         accelerator.free_memory()  # the previous phase's model, optimizer and loaders
         model, reader, spec = end_to_end.build(regime.encoders, p.mode, params)
+        for key, encoder in (("text_model", model.text_encoder),
+                             ("image_model", model.image_encoder)):
+            if getattr(encoder, "revision", None):
+                regime.revisions[key] = f"{regime.encoders[key]}@{encoder.revision}"
         collate = Collate(reader)
         needs_image = modes.reads_image(p.mode)
         workers = params.num_workers if needs_image else 0
@@ -107,10 +111,9 @@ class FinetuneRun:
         for pairs in eval_sets.values():
             loaders.append(DataLoader(PairImages(pairs, spec, None, needs_image),
                                       params.batch_size, **loading()))
-        encoders = model.encoder_parameters()
-        tuned = {id(q) for q in encoders}
-        optimizer = recipe.adamw([([q for q in model.parameters() if id(q) not in tuned],
-                                   params.lr), (encoders, params.encoder_lr)], params)
+        optimizer = recipe.adamw([(list(model.head.parameters()), params.lr),
+                                  (model.trained("text"), params.text_encoder_lr),
+                                  (model.trained("image"), params.image_encoder_lr)], params)
         self.model, self.optimizer, self.train_loader, *eval_loaders = accelerator.prepare(
             model, optimizer, *loaders)
         self.eval_loaders = dict(zip(eval_sets, eval_loaders))
@@ -168,8 +171,10 @@ class FinetuneRun:
         return probs
 
     def state(self) -> dict:
+        """What trained: the head, and the encoders' adapters or all of a fully tuned one."""
         model = self.accelerator.unwrap_model(self.model)
-        return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        return {k: v.detach().cpu().clone()
+                for k, v in tuning.trained_state(model, model.tuning).items()}
 
 
 class EpochKeeper:
@@ -237,10 +242,18 @@ class Finetune:
         self.state_dir, self.show_progress = Path(state_dir), show_progress
         self.keeper = EpochKeeper(accelerator, self.state_dir)
         self.is_main = accelerator.is_main_process
-        self.mixed_precision = accelerator.mixed_precision
+        self.revisions: dict[str, str] = {}  # the hub revisions of the base weights
 
     def produced_by(self) -> dict:
         return {"train": provenance(self.accelerator)}
+
+    def record(self) -> dict:
+        """What models.json adds for these fold models: the mixed precision they trained
+        under, how each encoder trained, and the revisions of the base weights they load onto
+        (where the hub gave them)."""
+        return {"mixed_precision": self.accelerator.mixed_precision,
+                "tuning": tuning.settings(self.params),
+                **({"revisions": self.revisions} if self.revisions else {})}
 
     def close(self) -> None:
         """The finished run needs no saved epochs; every process ends together."""

@@ -127,7 +127,6 @@ class Heads:
     name = "train"
     is_main = True
     keeper = None
-    mixed_precision = "no"  # the tuned text layers' autocast is the features' dtype
 
     def __init__(self, features: FeatureSet, mode: str, params: TrainParams, seed: int,
                  dtype: str = "fp32", device: torch.device = torch.device("cpu")):
@@ -140,6 +139,11 @@ class Heads:
     def produced_by(self) -> dict:
         return {"featurize": self.features.produced_by or {},
                 "train": precision.provenance(self.dtype, self.device)}
+
+    def record(self) -> dict:
+        """What models.json adds for these fold models: nothing (the tuned text layers'
+        autocast is the features' dtype)."""
+        return {}
 
     def close(self) -> None:
         pass

@@ -1,0 +1,109 @@
+"""How each encoder trains in the finetune regime (train.text_tuning, train.image_tuning):
+
+    frozen  its weights stay as loaded; it reads in evaluation mode, as a fixed feature
+            extractor seeing each epoch's fresh views
+    lora    low-rank adapters (LoRA, through PEFT) on its attention's query and value
+            projections, or a CNN's convolutions (`TARGETS`, or train.*_lora_targets); the base
+            weights stay as loaded, and so do its normalisation statistics
+    full    every weight trains (the default, as before these knobs)
+
+A fold model keeps only what trained (`trained_state`): the head, the adapters, a fully tuned
+encoder; the base weights come back from the checkpoint its encoders name.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from msa.errors import MsaError
+from msa.params import TrainParams
+
+SIDES = ("text", "image")
+
+# LoRA's default target modules, by the names each family gives its attention's query and
+# value projections (or a CNN's convolutions); the first set a model has all of is taken.
+TARGETS = (
+    ("query", "value"),            # BERT, RoBERTa, XLM-R, ELECTRA, MiniLM
+    ("query_proj", "value_proj"),  # DeBERTa-v2 and -v3
+    ("q_lin", "v_lin"),            # DistilBERT
+    ("q_proj", "v_proj"),          # CLIP, SigLIP
+    ("q", "v"),                    # MPNet
+    ("qkv",),                      # timm's vision transformers
+    ("conv_pw", "conv_pwl"),       # EfficientNet and MobileNet (timm, packaged)
+    ("conv1", "conv2", "conv3"),   # ResNet (torchvision, timm)
+)
+
+
+def settings(params: TrainParams) -> dict:
+    """What models.json records of the tuning, and what rebuilds the same network."""
+    return {"text": params.text_tuning, "image": params.image_tuning,
+            "lora": {"rank": params.lora_rank, "alpha": params.lora_alpha,
+                     "dropout": params.lora_dropout,
+                     "text_targets": params.text_lora_targets,
+                     "image_targets": params.image_lora_targets}}
+
+
+FULL = {"text": "full", "image": "full"}  # models trained before the knobs existed
+
+
+def default_targets(module: nn.Module) -> list[str] | None:
+    names = {name.rsplit(".", 1)[-1] for name, layer in module.named_modules()
+             if isinstance(layer, (nn.Linear, nn.Conv2d))}
+    return next((list(targets) for targets in TARGETS if set(targets) <= names), None)
+
+
+def _adapt(module: nn.Module, side: str, lora: dict, name: str) -> None:
+    from peft import LoraConfig, inject_adapter_in_model
+
+    key = f"train.{side}_lora_targets"
+    targets = ([t.strip() for t in lora[f"{side}_targets"].split(",") if t.strip()]
+               or default_targets(module))
+    if not targets:
+        raise MsaError(f"{key}: no default for {name}; name the modules to adapt (the last "
+                       "part of their names, comma-separated)")
+    config = LoraConfig(r=lora["rank"], lora_alpha=lora["alpha"], lora_dropout=lora["dropout"],
+                        target_modules=targets)
+    try:
+        inject_adapter_in_model(config, module)  # leaves only the adapters trainable
+    except ValueError as exc:  # PEFT's "Target modules {...} not found in the base model"
+        raise MsaError(f"{key}: {', '.join(targets)}: {exc.args[0].split('.')[0].lower()} "
+                       f"({name})") from None
+
+
+def apply(text: nn.Module | None, image: nn.Module | None, tuning: dict, names: dict) -> None:
+    """Freeze, adapt or leave trainable each encoder, as `tuning` (`settings`) says; `names`:
+    the encoders' names, for the errors."""
+    for side, encoder in zip(SIDES, (text, image)):
+        if encoder is None or tuning[side] == "full":
+            continue
+        if tuning[side] == "frozen":
+            encoder.requires_grad_(False)
+        else:
+            # a text tower's adapters go in its transformers encoder, an image's in the network
+            _adapt(getattr(encoder, "encoder", encoder), side, tuning["lora"], names[side])
+
+
+def set_modes(text: nn.Module | None, image: nn.Module | None, tuning: dict) -> None:
+    """After train(): a frozen encoder reads in evaluation mode; an adapted one keeps its
+    normalisation statistics (its base is not trained)."""
+    for side, encoder in zip(SIDES, (text, image)):
+        if encoder is None or tuning[side] == "full":
+            continue
+        if tuning[side] == "frozen":
+            encoder.eval()
+        else:
+            for layer in encoder.modules():
+                if isinstance(layer, nn.modules.batchnorm._BatchNorm):
+                    layer.eval()
+
+
+def trained_state(model: nn.Module, tuning: dict) -> dict:
+    """The part of the network's state that training changed: every entry but the frozen and
+    adapted encoders' base weights (their adapters kept)."""
+    kept = {}
+    for key, value in model.state_dict().items():
+        side = "text" if key.startswith("text_encoder.") else (
+            "image" if key.startswith("image_encoder.") else None)
+        if side is None or tuning[side] == "full" or (tuning[side] == "lora" and "lora_" in key):
+            kept[key] = value
+    return kept
