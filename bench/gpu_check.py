@@ -1,5 +1,6 @@
 """The GPU check, one short device run: featurize lab5, the heads regime in the three modes, and
-one fold of finetune, with the packaged encoders, on the GPU; the same featurize and heads on
+one fold of finetune (both encoders tuned in full, then adapted by LoRA), with the packaged
+encoders, on the GPU; the same featurize and heads on
 the CPU beside it; the GPU's features checked against the CPU's. Seconds per step, images a
 second, peak GPU memory and accuracy go to bench/results-gpu.json and a section of
 bench/RESULTS.md.
@@ -70,10 +71,11 @@ def the_params(pack: Path, device_setting: str) -> params.Params:
     return params.from_dict(raw)
 
 
-def finetune_params(p: params.Params, epochs: int) -> params.Params:
+def finetune_params(p: params.Params, epochs: int, tuning: str = "full") -> params.Params:
+    """Finetune for `epochs`, both encoders tuned `tuning` (full, or lora)."""
     return dataclasses.replace(p, train=dataclasses.replace(
         p.train, regime="finetune", epochs=epochs, early_stopping="none",
-        num_workers=min(8, os.cpu_count() or 1)))
+        num_workers=min(8, os.cpu_count() or 1), text_tuning=tuning, image_tuning=tuning))
 
 
 def featurize(pairs, p, where: torch.device, dtype: str) -> tuple[dict, object]:
@@ -195,9 +197,10 @@ def main() -> None:
         r["features_match"] = {name: cosines(getattr(caches["device"], name),
                                              getattr(caches["cpu"], name))
                                for name in ("text", "image", "image_views")}
-    print("gpu_check: finetune, fold 0", flush=True)
-    r["finetune"] = finetune_fold(pairs, finetune_params(p, args.finetune_epochs), folds,
-                                  args.finetune_pairs, where)
+    for tuning, key in (("full", "finetune"), ("lora", "finetune_lora")):
+        print(f"gpu_check: finetune, fold 0, encoders {tuning}", flush=True)
+        r[key] = finetune_fold(pairs, finetune_params(p, args.finetune_epochs, tuning), folds,
+                               args.finetune_pairs, where) | {"tuning": tuning}
     args.out.write_text(json.dumps(r, indent=2) + "\n")
     write_section(args.results, render_gpu(r))
     print(render_gpu(r))

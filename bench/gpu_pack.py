@@ -33,7 +33,7 @@ _PLATFORM = ["--python-version", "3.12", "--implementation", "cp", "--only-binar
                for arg in ("--platform", tag)]]
 # What the GPU machine lacks of the pinned stack, and their own needs it lacks.
 _MISSING = ["pydantic", "pydantic-core", "annotated-types", "typing-inspection",
-            "albumentations", "albucore", "simsimd", "stringzilla"]
+            "albumentations", "albucore", "simsimd", "stringzilla", "peft"]
 _CALL = 64 * 2**20  # what one device call carries: the working tree and a parcel
 
 

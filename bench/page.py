@@ -33,12 +33,16 @@ def write_page(out: Path) -> None:
     tuned = [json.loads(f.read_text()) for f in sorted(out.glob("finetune-*.json"))]
     scaled = [json.loads(f.read_text()) for f in sorted(out.glob("scale-*.json"))]
     regimes = [json.loads(f.read_text()) for f in sorted(out.glob("regimes-*.json"))]
+    tunings = [json.loads(f.read_text()) for f in sorted(out.glob("tuning-*.json"))]
+    costs = [json.loads(f.read_text()) for f in sorted(out.glob("encoder-costs-*.json"))]
     gpu = out / "results-gpu.json"
     (out / "RESULTS.md").write_text(
         "# Benchmark on lab5\n\nOne section per kind of CPU measured (`make bench` writes its "
         "own and keeps the others).\n\n" + "\n".join(render_pipeline(r) for r in every)
         + "".join("\n" + render_finetune(r) + "\n" for r in tuned)
         + "".join("\n" + render_regimes(r) + "\n" for r in regimes)
+        + "".join("\n" + render_tuning(r) + "\n" for r in tunings)
+        + "".join("\n" + render_encoder_costs(r) + "\n" for r in costs)
         + "".join("\n" + render_scale(r) + "\n" for r in scaled)
         + ("\n" + render_gpu(json.loads(gpu.read_text())) if gpu.is_file() else ""))
 
@@ -172,6 +176,52 @@ def render_regimes(r: dict) -> str:
     return "\n".join(lines)
 
 
+_WAYS = {"heads": "frozen, features cached (heads)", "text": "text tuned, image frozen",
+         "lora": "LoRA on both (rank 8)", "full": "both tuned in full"}
+
+
+def render_tuning(r: dict) -> str:
+    m = r["machine"]
+    lines = [f"## Encoders frozen, adapted or tuned: {m['cpu_capability']}, {m['precision']}", "",
+             f"{r['date']}, revision `{r['git_revision'][:10]}`, {m['cpu']}, {m['cores']} cores "
+             f"(bench/tuning.py). Fold {r['fold']} of lab5, the packaged encoders (MiniLM-L6, "
+             f"EfficientNet-Lite0), default params; finetune trains {r['epochs']} epochs without "
+             "early stopping, heads with its own (refit); each way in a process of its own.", "",
+             "| encoders | accuracy | macro-F1 | s per epoch (training) | epochs | parameters "
+             "trained | wall (s) | peak RSS (GiB) |", "|---|---|---|---|---|---|---|---|"]
+    for way, w in r["ways"].items():
+        training = (f" ({sum(w['train_epoch_s']) / len(w['train_epoch_s']):.0f})"
+                    if w["train_epoch_s"] else "")
+        extra = (f"; featurize {w['featurize_s']:.0f} s" if "featurize_s" in w else "")
+        lines.append(f"| {_WAYS.get(way, way)} | {w['accuracy']:.4f} | {w['macro_f1']:.4f} | "
+                     f"{w['epoch_s']:.{1 if w['epoch_s'] < 10 else 0}f}{training} | "
+                     f"{w['epochs_trained']} | "
+                     f"{w['trained_parameters']:,} | {w['wall_s']:.0f}{extra} | "
+                     f"{w['peak_rss_gib']:.2f} |")
+    lines += ["", f"{r['ways'].get('heads', {}).get('fit_pairs', '?')} pairs fitted; s per "
+              "epoch: the whole fold's time over the epochs trained, with the scored fold's "
+              "evaluation (in brackets: training alone)."]
+    return "\n".join(lines)
+
+
+def render_encoder_costs(r: dict) -> str:
+    m = r["machine"]
+    lines = [f"## Encoders per 1,000 posts: {m['cpu_capability']}, {r['precision']}", "",
+             f"{r['date']}, revision `{r['git_revision'][:10]}`, {m['cpu']}, {m['cores']} cores "
+             f"(bench/encoder_costs.py): the first {r['posts']} lab5 posts, clean views, "
+             f"{r['precision']}; all but the packaged pair at their published sizes with random "
+             "weights (what they cost, not what they score), the text families reading "
+             "MiniLM's WordPiece tokens as a stand-in for their own.", "",
+             "| text encoder | s per 1,000 posts | | image encoder | s per 1,000 posts |",
+             "|---|---|---|---|---|"]
+    text, image = list(r["text"].items()), list(r["image"].items())
+    for k in range(max(len(text), len(image))):
+        left = f"{text[k][0]} | {text[k][1]:.1f}" if k < len(text) else " | "
+        right = f"{image[k][0]} | {image[k][1]:.1f}" if k < len(image) else " | "
+        lines.append(f"| {left} | | {right} |")
+    return "\n".join(lines)
+
+
 def render_scale(r: dict) -> str:
     m, s = r["machine"], r["settings"]
     lines = [f"## Scaling: {m['cpu_capability']}, {m['precision']}", "",
@@ -216,9 +266,10 @@ def render_gpu(r: dict) -> str:
         for mode, h in by_mode.items():
             lines.append(f"| heads, {mode}, {r['folds']} folds | {leg} | {h['seconds']} | - | "
                          f"{h['peak_gpu_gib'] or '-'} |")
-    if r.get("finetune"):
-        f = r["finetune"]
-        lines.append(f"| finetune, fold 0, {f['pairs']} pairs, {f['epochs']} epoch(s), "
+    tuned = [r[key] for key in ("finetune", "finetune_lora") if r.get(key)]
+    for f in tuned:
+        how = f" (encoders {f['tuning']})" if "tuning" in f else ""
+        lines.append(f"| finetune{how}, fold 0, {f['pairs']} pairs, {f['epochs']} epoch(s), "
                      f"{f['mixed_precision']} | device | {f['seconds']} | - | "
                      f"{f['peak_gpu_gib'] or '-'} |")
     lines += ["", "| mode | " + " | ".join(f"accuracy, macro-F1 ({leg})" for leg in r["heads"])
@@ -227,9 +278,9 @@ def render_gpu(r: dict) -> str:
         lines.append(f"| {mode} | " + " | ".join(
             f"{r['heads'][leg][mode]['accuracy']:.4f}, {r['heads'][leg][mode]['macro_f1']:.4f}"
             for leg in r["heads"]) + " |")
-    if r.get("finetune"):
-        f = r["finetune"]
-        lines += ["", f"finetune, fold 0: accuracy {f['accuracy']:.4f}, macro-F1 "
+    for f in tuned:
+        how = f" (encoders {f['tuning']})" if "tuning" in f else ""
+        lines += ["", f"finetune{how}, fold 0: accuracy {f['accuracy']:.4f}, macro-F1 "
                       f"{f['macro_f1']:.4f}; {f['train_pairs_per_second']} training pairs a "
                       "second."]
     if r.get("features_match"):

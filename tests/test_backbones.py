@@ -101,3 +101,14 @@ def test_pretrained_weights_offline_are_one_line_naming_the_local_file_remedy(na
                                        r"state_dict file instead$") as error:
         backbones.build_image_encoder(name, "pretrained")
     assert "\n" not in str(error.value)
+
+
+def test_timm_towers_come_with_timms_data_config_squash_included():
+    """A timm CLIP or SigLIP tower (image_weights: pretrained where the hub is reachable) reads
+    as timm's pretrained config says: here its mean, crop and a squashing crop mode."""
+    model, spec = backbones.build_image_encoder("mobilenetv3_small_050", "random")
+    assert not spec.squash
+    model.pretrained_cfg = {**model.pretrained_cfg, "crop_mode": "squash", "crop_pct": 1.0,
+                            "mean": (0.48145466, 0.4578275, 0.40821073)}
+    spec = backbones._timm_spec(model)
+    assert spec.squash and spec.crop_pct == 1.0 and spec.mean[0] == 0.48145466
