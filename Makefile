@@ -34,6 +34,8 @@ bench: setup
 	python bench/bench.py --lab5 $(LAB5)
 	python bench/finetune.py --lab5 $(LAB5)
 	python bench/regimes.py --lab5 $(LAB5)
+	python bench/tuning.py --lab5 $(LAB5)
+	python bench/encoder_costs.py --lab5 $(LAB5)
 	python bench/scale.py
 
 test: setup
