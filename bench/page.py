@@ -146,12 +146,20 @@ def _size(n: int) -> str:
                                                         (0, "B")) if n >= 2**k or k == 0)
 
 
+def _heading(title: str, r: dict, script: str, precision: str | None = None) -> list[str]:
+    """A section's title (the CPU kind it was measured on) and its first line: when, at which
+    revision, on what, by which script."""
+    m = r["machine"]
+    return [f"## {title}: {m['cpu_capability']}, {precision or m['precision']}", "",
+            f"{r['date']}, revision `{r['git_revision'][:10]}`, {m['cpu']}, {m['cores']} cores "
+            f"({script})."]
+
+
 def render_regimes(r: dict) -> str:
-    m, lab5, demo = r["machine"], r["lab5"], r["demo"]
-    lines = [f"## Featurize under each regime: {m['cpu_capability']}, {m['precision']}", "",
-             f"{r['date']}, revision `{r['git_revision'][:10]}`, {m['cpu']}, {m['cores']} cores "
-             "(bench/regimes.py). Cold: fresh clones, empty DVC caches, each stage timed alone.",
-             "", f"lab5, {lab5['pairs']} usable pairs (prepare {lab5['prepare']['wall_s']:.1f} s):",
+    lab5, demo = r["lab5"], r["demo"]
+    lines = _heading("Featurize under each regime", r, "bench/regimes.py")
+    lines[-1] += " Cold: fresh clones, empty DVC caches, each stage timed alone."
+    lines += ["", f"lab5, {lab5['pairs']} usable pairs (prepare {lab5['prepare']['wall_s']:.1f} s):",
              "", "| featurize under `train.regime` | wall (s) | peak RSS (GiB) | data/features |",
              "|---|---|---|---|"]
     for regime in ("heads", "finetune"):
@@ -181,13 +189,12 @@ _WAYS = {"heads": "frozen, features cached (heads)", "text": "text tuned, image 
 
 
 def render_tuning(r: dict) -> str:
-    m = r["machine"]
-    lines = [f"## Encoders frozen, adapted or tuned: {m['cpu_capability']}, {m['precision']}", "",
-             f"{r['date']}, revision `{r['git_revision'][:10]}`, {m['cpu']}, {m['cores']} cores "
-             f"(bench/tuning.py). Fold {r['fold']} of lab5, the packaged encoders (MiniLM-L6, "
-             f"EfficientNet-Lite0), default params; finetune trains {r['epochs']} epochs without "
-             "early stopping, heads with its own (refit); each way in a process of its own.", "",
-             "| encoders | accuracy | macro-F1 | s per epoch (training) | epochs | parameters "
+    lines = _heading("Encoders frozen, adapted or tuned", r, "bench/tuning.py")
+    lines[-1] += (f" Fold {r['fold']} of lab5, the packaged encoders (MiniLM-L6, "
+                  f"EfficientNet-Lite0), default params; finetune trains {r['epochs']} epochs "
+                  "without early stopping, heads with its own (refit); each way in a process of "
+                  "its own.")
+    lines += ["", "| encoders | accuracy | macro-F1 | s per epoch (training) | epochs | parameters "
              "trained | wall (s) | peak RSS (GiB) |", "|---|---|---|---|---|---|---|---|"]
     for way, w in r["ways"].items():
         training = (f" ({sum(w['train_epoch_s']) / len(w['train_epoch_s']):.0f})"
@@ -205,14 +212,12 @@ def render_tuning(r: dict) -> str:
 
 
 def render_encoder_costs(r: dict) -> str:
-    m = r["machine"]
-    lines = [f"## Encoders per 1,000 posts: {m['cpu_capability']}, {r['precision']}", "",
-             f"{r['date']}, revision `{r['git_revision'][:10]}`, {m['cpu']}, {m['cores']} cores "
-             f"(bench/encoder_costs.py): the first {r['posts']} lab5 posts, clean views, "
-             f"{r['precision']}; all but the packaged pair at their published sizes with random "
-             "weights (what they cost, not what they score), the text families reading "
-             "MiniLM's WordPiece tokens as a stand-in for their own.", "",
-             "| text encoder | s per 1,000 posts | | image encoder | s per 1,000 posts |",
+    lines = _heading("Encoders per 1,000 posts", r, "bench/encoder_costs.py", r["precision"])
+    lines[-1] += (f" The first {r['posts']} lab5 posts, clean views, {r['precision']}; all but "
+                  "the packaged pair at their published sizes with random weights (what they "
+                  "cost, not what they score), the text families reading MiniLM's WordPiece "
+                  "tokens as a stand-in for their own.")
+    lines += ["", "| text encoder | s per 1,000 posts | | image encoder | s per 1,000 posts |",
              "|---|---|---|---|---|"]
     text, image = list(r["text"].items()), list(r["image"].items())
     for k in range(max(len(text), len(image))):
