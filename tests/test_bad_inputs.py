@@ -94,7 +94,8 @@ def test_binary_list_file_is_an_error_naming_the_file(tmp_path):
 @pytest.mark.parametrize("params_text, message", [
     ("mode: audio\n", "error: mode: 'audio' is not allowed; use one of text, image, multimodal"),
     ("fold:\n  n_splits: 1\n", "error: fold.n_splits: 1 is not allowed; use an integer >= 2"),
-    ("train:\n  patiense: 3\n", "error: train.patiense: unknown key; the keys here are"),
+    ("train:\n  patiense: 3\n", "error: train.patiense: unknown key; did you mean "
+                                 "train.patience? the keys here are"),
     ("mode: [unclosed\n", "not valid YAML"),
 ])
 def test_stage_with_a_wrong_param_exits_with_one_line(tmp_path, params_text, message):

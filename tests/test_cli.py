@@ -50,3 +50,15 @@ def test_params_lists_every_key_and_a_closed_pipe_is_no_traceback():
     closed = subprocess.run(f"{sys.executable} -m msa.cli params | true", shell=True,
                             capture_output=True, text=True)
     assert closed.stderr == ""
+
+
+def test_every_argument_of_every_command_has_its_help():
+    """`msa demo-data --help` and the others say what each argument is."""
+    import argparse
+
+    parser = cli.build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, command in commands.choices.items():
+        for action in command._actions:
+            if not isinstance(action, argparse._HelpAction):
+                assert action.help, f"msa {name}: {action.dest} has no help"

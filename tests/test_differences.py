@@ -66,3 +66,22 @@ def test_seed_repeats_on_both_sides_are_tested_over_the_seeds(rows_of):
     rows = [line for line in seeds.splitlines() if line.startswith("| ") and "---" not in line]
     # f: one seed; weighted-F1 "-": these metrics.json files have none (made before it existed)
     assert rows[1:] == ["| d, e | 2 | +0.0250 (p 0.126) | +0.0250 (p 0.126) | - |"]
+
+
+def test_each_row_reads_in_plain_words(rows_of):
+    exps = [experiment("text"), experiment("image"), experiment("same")]
+    rows_of.update(text=oof(230), image=oof(200), same=oof(230))
+    text = differences.section(exps, exps[0], resamples=500)
+    readings = [line[2:] for line in text.splitlines() if line.startswith("- ")]
+    assert readings[0].startswith("image: 10.0 points below text in accuracy, beyond noise "
+                                  "(Holm p ")
+    assert readings[1].startswith("same: the same as text in accuracy, within noise (Holm p 1)")
+
+
+def test_a_report_with_nothing_paired_says_so_in_words(rows_of):
+    exps = [experiment("a1"), experiment("b1")]
+    rows_of.update(a1=oof(200), b1=oof(200, prefix="x"))
+    text = differences.section(exps, exps[0], resamples=500)
+    assert "0 comparison(s)" not in text and "Holm's correction over the 0" not in text
+    assert "No experiment is on the same labelled pairs and folds as a1" in text
+    assert "Not paired with a1, so not tested: b1: other pairs" in text

@@ -295,3 +295,23 @@ def test_a_new_headline_score_shows_in_every_part_of_a_report(tmp_path, monkeypa
     assert "Δ error rate [95% CI]" in against
     row = next(line for line in against.splitlines() if line.startswith("| exp-image"))
     assert row.split(" | ")[4].startswith("+0.0500 [")  # 3 of 60 more wrong
+
+
+def test_experiments_on_other_data_each_show_their_own_baseline(tmp_path):
+    import copy
+
+    _, exps, _ = experiments.parse_exp_show(copy.deepcopy(DOCUMENT))
+    exps[1].metrics["majority_baseline"] = {"label": "negative", "accuracy": 0.4,
+                                            "macro_f1": 0.2, "weighted_f1": 0.3}
+    text = experiments.table(exps[:2], [])
+    assert "Majority-class baseline of exp-text (positive): accuracy 0.6000" in text
+    assert "Majority-class baseline of exp-image (negative): accuracy 0.4000" in text
+    assert "Majority-class baseline (positive)" in experiments.table(exps[:1], [])
+
+
+def test_the_terminal_gets_the_report_without_its_charts_markdown(tmp_path):
+    _, exps, _ = experiments.parse_exp_show(DOCUMENT)
+    text = experiments.write_report(exps[:2], tmp_path / "cmp", "t", [])
+    assert "![t](cmp.png)" in text
+    shown = experiments.for_terminal(text)
+    assert "![" not in shown and shown.splitlines()[0] == "# t"

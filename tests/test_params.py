@@ -74,6 +74,21 @@ def test_missing_params_file_is_a_clear_error(tmp_path):
         params.load(tmp_path / "nope.yaml")
 
 
+def test_a_misspelt_key_names_the_nearest_keys():
+    """`dvc exp run -S train.patiance=5` writes the typo into params.yaml (DVC suggests the +);
+    msa then says which key was meant."""
+    for raw, message in [
+        ({"train": {"patiance": 5}}, "train.patiance: unknown key; did you mean train.patience? "),
+        ({"featurize": {"text_modl": "x"}}, "featurize.text_modl: unknown key; did you mean "
+                                            "featurize.text_model or featurize.text_pooling? "),
+        ({"trian": {}}, "trian: unknown key; did you mean train? "),
+        ({"train": {"xyz": 1}}, "train.xyz: unknown key; the keys here are epochs, "),
+    ]:
+        with pytest.raises(ParamsError) as error:
+            params.from_dict(raw)
+        assert str(error.value).startswith(message), str(error.value)
+
+
 @pytest.mark.parametrize("raw, message", [
     ({"train": {"early_stopping": "none", "patience": 7}},
      "train.patience: 7 is never read while train.early_stopping is none"),

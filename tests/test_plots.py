@@ -90,3 +90,18 @@ def test_every_curve_has_a_title():
     from msa import epoch_log
 
     assert set(epoch_log.TITLES) >= set(epoch_log.CURVES)
+
+
+def test_the_epochs_per_fold_legend_covers_no_point(tmp_path, monkeypatch):
+    drawn = {}
+    monkeypatch.setattr(plots, "save_figure", lambda fig, path: drawn.update(fig=fig))
+    table = plots.learning_curve_table(_log())
+    # the best epochs near the end of each bar, where a legend in a corner would sit
+    plots.plot_learning_curves(table, {0: 5, 1: 3, 2: 4}, {0: 5, 1: 3, 2: 4}, tmp_path / "a.png")
+    fig = drawn["fig"]
+    fig.tight_layout()
+    renderer = fig.canvas.get_renderer()
+    ax = next(a for a in fig.axes if a.get_title() == "epochs per fold")
+    legend = ax.get_legend().get_window_extent(renderer)
+    points = ax.transData.transform(ax.collections[0].get_offsets())
+    assert not any(legend.contains(x, y) for x, y in points)

@@ -235,3 +235,23 @@ def test_a_table_without_rows_is_one_line_naming_it(tmp_path, suffix, content):
     with pytest.raises(MsaError, match=rf"posts.{suffix}: no post named \(no row beyond a "
                                        r"header\)$"):
         _prepare(tmp_path, manifest_file=f"posts.{suffix}")
+
+
+def test_a_table_with_other_column_names_says_every_one_missing_at_once(tmp_path):
+    """One run, not four: every column the table lacks, the columns it has, the keys to set."""
+    (tmp_path / "posts.csv").write_text("post,caption,picture,sentiment\n1,x,a.jpg,positive\n",
+                                        encoding="utf-8")
+    with pytest.raises(MsaError) as error:
+        _prepare(tmp_path)
+    message = str(error.value)
+    for part in ("'id' (data.columns.id)", "'image_path' (data.columns.image_path)",
+                 "'label' (data.columns.label)", "neither a 'text' nor a 'text_path' column",
+                 "its columns are 'caption', 'picture', 'post', 'sentiment'"):
+        assert part in message, message
+    assert "\n" not in message
+    columns = ManifestColumns(id="post", text="caption", image_path="picture", label="sentiment")
+    _files(tmp_path, ["1"])
+    (tmp_path / "posts.csv").write_text("post,caption,picture,sentiment\n1,x,img/1.jpg,positive\n",
+                                        encoding="utf-8")
+    pairs, _ = _prepare(tmp_path, columns=columns)
+    assert [(p.guid, p.text, p.label) for p in pairs] == [("1", "x", "positive")]

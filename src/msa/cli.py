@@ -40,6 +40,8 @@ def _predict(args) -> None:
     shares = parallel.Shares.of_this_process()
     dtype = precision.resolve(p.precision, where)
     models, summary = checkpoints.load_models(args.models, dtype)
+    if shares.is_main:
+        print(predict.describe(summary, args.models), flush=True)
     layout = dataclasses.replace(p.data, format=args.format or p.data.format,
                                  manifest_file=args.manifest_file or p.data.manifest_file)
     # Every post the folder names is predicted, whatever its split, and every skip reported.
@@ -62,7 +64,10 @@ def _predict(args) -> None:
                                   shares=shares), where, shares)
     if shares.is_main:
         predict.write_predictions([q.guid for q in pairs], probs, args.output)
+        if args.probabilities:
+            predict.write_probabilities([q.guid for q in pairs], probs, args.probabilities)
         print(f"predict: {len(pairs)} pairs -> {args.output}"
+              + (f", probabilities -> {args.probabilities}" if args.probabilities else "")
               + (f" ({shares.processes} processes)" if shares.processes > 1 else ""))
 
 
@@ -72,7 +77,7 @@ def _ablation(args) -> None:
     names = experiments.run_ablation(args.set)
     chosen = experiments.select(names)
     text = experiments.write_report(chosen, args.out, "Modality ablation", [], args.baseline)
-    print(text)
+    print(experiments.for_terminal(text), end="")
     print(f"ablation: report in {args.out}.md, chart in {args.out}.png")
 
 
@@ -88,7 +93,7 @@ def _sweep(args) -> None:
     out = args.out or f"reports/{key}"
     text = experiments.write_report(experiments.select(names), out, f"Sweep of {key}", [key],
                                     args.baseline)
-    print(text)
+    print(experiments.for_terminal(text), end="")
     print(f"sweep: report in {out}.md, chart in {out}.png")
 
 
@@ -98,7 +103,7 @@ def _compare(args) -> None:
     chosen = experiments.select(args.names, all_commits=args.all_commits)
     columns = experiments.differing_params(chosen)
     text = experiments.write_report(chosen, args.out, args.title, columns, args.baseline)
-    print(text)
+    print(experiments.for_terminal(text), end="")
     print(f"compare: report in {args.out}.md, chart in {args.out}.png")
 
 
@@ -114,12 +119,16 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser("demo-data", help="write a synthetic dataset in any layout")
-    demo.add_argument("dir")
+    demo.add_argument("dir", help="the folder to write (new, empty, or one msa demo-data wrote)")
     demo.add_argument("--format", default=layouts.NAMES[0], choices=layouts.NAMES,
                       help="the layout, as data.format names it")
-    demo.add_argument("--labelled", type=int, default=300)
-    demo.add_argument("--test", type=int, default=60)
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--labelled", type=int, default=300,
+                      help="labelled posts (default: %(default)s)")
+    demo.add_argument("--test", type=int, default=60,
+                      help="posts to predict; the MVSA layouts label them too, and "
+                           "data.test_fraction chooses (default: %(default)s)")
+    demo.add_argument("--seed", type=int, default=0,
+                      help="the same seed writes the same posts (default: %(default)s)")
     demo.set_defaults(run=_demo_data)
 
     pred = commands.add_parser("predict", help="predict new posts, in any layout, with the fold "
@@ -132,8 +141,12 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument("--input", help="lab5: a list file (guid,tag header, then rows) of the "
                                       "posts to predict (default: both lists)")
     pred.add_argument("--output", required=True, help="where to write guid,tag predictions")
-    pred.add_argument("--models", default="models")
-    pred.add_argument("--params", default="params.yaml")
+    pred.add_argument("--probabilities", metavar="PATH",
+                      help="also write each post's class probabilities there (CSV)")
+    pred.add_argument("--models", default="models",
+                      help="the fold models' folder (default: the workspace's)")
+    pred.add_argument("--params", default="params.yaml",
+                      help="the params the device, precision and launch come from")
     pred.set_defaults(run=_predict)
 
     abl = commands.add_parser("ablation", help="text, image and multimodal as DVC experiments, "
@@ -164,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("-A", "--all-commits", action="store_true",
                      help="look for the names in every commit's experiments")
     cmp.add_argument("--out", default="reports/compare", help="path stem of the .md and .png")
-    cmp.add_argument("--title", default="Experiments compared")
+    cmp.add_argument("--title", default="Experiments compared", help="the report's title")
     cmp.add_argument("--baseline", metavar="NAME",
                      help="what the others are tested against, pair by pair (default: the first)")
     cmp.set_defaults(run=_compare)

@@ -9,6 +9,7 @@ that names the dotted key and what is allowed, before any work starts.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import functools
 import math
 import re
@@ -387,8 +388,12 @@ def _one_line(error: ValidationError) -> ParamsError:
     if kind in ("unexpected_keyword_argument", "extra_forbidden") and key in _MOVED:
         return ParamsError(f"{key}: moved; {_MOVED[key]}")
     if kind in ("unexpected_keyword_argument", "extra_forbidden"):
-        names = ", ".join(_section(loc).__pydantic_fields__)
-        return ParamsError(f"{key}: unknown key; the keys here are {names}")
+        known = list(_section(loc).__pydantic_fields__)
+        nearest = difflib.get_close_matches(str(loc[-1]), known, n=2, cutoff=0.6)
+        prefix = "".join(f"{part}." for part in loc[:-1])
+        guess = (f"did you mean {' or '.join(prefix + n for n in nearest)}? "
+                 if nearest else "")
+        return ParamsError(f"{key}: unknown key; {guess}the keys here are {', '.join(known)}")
     if kind in ("dataclass_type", "dataclass_args_type", "model_type"):
         return ParamsError(f"{key}: expected a section of keys, got {value!r}")
     field = _section(loc).__pydantic_fields__[loc[-1]] if loc else None

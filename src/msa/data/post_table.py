@@ -93,13 +93,19 @@ class PostTable(Layout):
                                        else None)
 
     def _check_columns(self) -> None:
+        """Every column the table lacks, in one line: with the columns it has and the
+        data.columns keys that would name them."""
         columns = self.columns
-        for needed in (columns.id, columns.image_path, *[columns.label] * self.labels_required):
-            if needed not in self.present:
-                raise MsaError(f"{self.path}: no column {needed!r} (data.columns names it)")
+        needed = ["id", "image_path", *["label"] * self.labels_required]
+        lacking = [f"{getattr(columns, key)!r} (data.columns.{key})" for key in needed
+                   if getattr(columns, key) not in self.present]
         if columns.text not in self.present and columns.text_path not in self.present:
-            raise MsaError(f"{self.path}: neither a {columns.text!r} nor a "
-                           f"{columns.text_path!r} column")
+            lacking.append(f"neither a {columns.text!r} nor a {columns.text_path!r} column "
+                           "(data.columns.text, data.columns.text_path)")
+        if lacking:
+            has = ", ".join(repr(c) for c in sorted(self.present)) or "none"
+            raise MsaError(f"{self.path}: no column {'; '.join(lacking)}; its columns are {has}: "
+                           "set those data.columns keys to the names it uses")
 
     def read_row(self, row: Row, raw) -> Candidate | None:
         if self.jsonl:

@@ -17,6 +17,16 @@ def _interval(values: tuple[float, float, float]) -> str:
     return f"{diff:+.4f} [{low:+.4f}, {high:+.4f}]"
 
 
+def _reading(name: str, base: str, d, p: float) -> str:
+    """A row in plain words: "image: 8.0 points below text in accuracy, beyond noise (Holm p
+    0.003)"."""
+    points = d.intervals["accuracy"][0] * 100
+    where = (f"{abs(points):.1f} points {'above' if points > 0 else 'below'} {base}"
+             if round(points, 1) else f"the same as {base}")
+    noise = "beyond noise" if p < paired.ALPHA else "within noise"
+    return f"{name}: {where} in accuracy, {noise} (Holm p {p:.3g})"
+
+
 def section(experiments: list, base, resamples: int = paired.RESAMPLES) -> str:
     """The Markdown section testing the others against `base`, one of `experiments`; "" with
     fewer than two experiments."""
@@ -37,21 +47,26 @@ def section(experiments: list, base, resamples: int = paired.RESAMPLES) -> str:
                                              resamples=resamples)))
     adjusted = paired.holm([d.mcnemar_p for _, d in tested])
     header = ["experiment", *(f"Δ {h.title} [95% CI]" for h in HEADLINE.values()),
-              "right only in baseline / only in it", "McNemar p", "Holm p",
+              "pairs right in the baseline only / in it only", "McNemar p", "Holm p",
               f"accuracy beyond noise (Holm p < {paired.ALPHA})"]
     rows = [[e.name, *(_interval(d.intervals[name]) for name in HEADLINE),
              f"{d.only_base_right} / {d.only_other_right}", f"{d.mcnemar_p:.3g}", f"{p:.3g}",
              "yes" if p < paired.ALPHA else "no"] for (e, d), p in zip(tested, adjusted)]
-    lines = [f"\n## Against {base.name}, pair by pair\n",
-             f"{len(tested)} comparison(s) on the same {len(base_predictions.guids)} labelled "
-             "pairs and folds (out-of-fold predictions, read from DVC at each revision): "
-             "paired bootstrap 95% intervals "
-             f"({resamples:,} resamples, seeded) for the difference of every score; McNemar's "
-             "exact test on the pairs one gets right and the other not, Holm's correction over "
-             f"the {len(tested)}.\n"]
-    if rows:
-        lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        lines += ["| " + " | ".join(row) + " |" for row in rows]
+    lines = [f"\n## Against {base.name}, pair by pair\n"]
+    if tested:
+        lines += [f"{len(tested)} comparison(s) on the same {len(base_predictions.guids)} "
+                  "labelled pairs and folds (out-of-fold predictions, read from DVC at each "
+                  "revision): paired bootstrap 95% intervals "
+                  f"({resamples:,} resamples, seeded) for the difference of every score; "
+                  "McNemar's exact test on the pairs one gets right and the other not, Holm's "
+                  f"correction over the {len(tested)}.\n",
+                  "| " + " | ".join(header) + " |", "|" + "---|" * len(header),
+                  *("| " + " | ".join(row) + " |" for row in rows), "",
+                  *(f"- {_reading(e.name, base.name, d, p)}"
+                    for (e, d), p in zip(tested, adjusted))]
+    else:
+        lines.append(f"No experiment is on the same labelled pairs and folds as {base.name}, "
+                     "so none is tested pair by pair.")
     lines += [f"\nNot paired with {base.name}, so not tested: {e.name}: {reason}."
               for e, reason in unpaired]
     lines += _over_seeds(experiments, base)

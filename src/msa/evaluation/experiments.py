@@ -169,11 +169,16 @@ def table(experiments: list[Experiment], param_columns: list[str]) -> str:
                + [_shown(_figure(m.get("per_class") or {}, label, "f1")) for label in LABELS]
                + [epochs])
         rows.append(row)
-    lines = _markdown(header, rows)
-    base = experiments[0].metrics.get("majority_baseline") or {}
-    lines.append("")
-    lines.append(f"Majority-class baseline ({base.get('label', '-')}): " + ", ".join(
-        f"{h.title} {_shown(base.get(name))}" for name, h in HEADLINE.items()) + ".")
+    lines = _markdown(header, rows) + [""]
+    # Experiments on other data have baselines of their own: each is said, with whose it is.
+    baselines: dict[str, tuple[dict, list[str]]] = {}
+    for e in experiments:
+        base = e.metrics.get("majority_baseline") or {}
+        baselines.setdefault(json.dumps(base, sort_keys=True), (base, []))[1].append(e.name)
+    for base, names in baselines.values():
+        whose = f" of {', '.join(names)}" if len(baselines) > 1 else ""
+        lines.append(f"Majority-class baseline{whose} ({base.get('label', '-')}): " + ", ".join(
+            f"{h.title} {_shown(base.get(name))}" for name, h in HEADLINE.items()) + ".")
     return "\n".join(lines) + "\n"
 
 
@@ -257,6 +262,11 @@ def write_report(experiments: list[Experiment], out_stem: str | Path, title: str
     atomic_write_text(out_stem.parent / f"{out_stem.name}.md", text)
     chart(experiments, out_stem.parent / f"{out_stem.name}.png", title)
     return text
+
+
+def for_terminal(report: str) -> str:
+    """A report as a terminal shows it: without the Markdown line of its chart."""
+    return "\n".join(line for line in report.splitlines() if not line.startswith("![")) + "\n"
 
 
 def parse_sweep(spec: str) -> tuple[str, list[str]]:

@@ -82,7 +82,9 @@ def plot_learning_curves(table: list[dict], best_epochs: dict[int, int],
     ax.set_title("epochs per fold")
     ax.set_xlabel("epoch")
     ax.set_ylabel("fold")
-    ax.legend(loc="lower right", fontsize=8)
+    # Below the axes: inside, a corner would cover a fold's last epochs.
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2, fontsize=8,
+              frameon=False)
     for ax in axes.flat[len(panels) + 2:]:
         ax.axis("off")
     fig.suptitle(title or "learning curves: mean ± std over the folds still running "

@@ -64,3 +64,22 @@ def write_predictions(guids: list[str], probs: np.ndarray, path: str | Path) -> 
     """The lab5 format: a `guid,tag` header, then one row per pair in input order."""
     rows = "".join(f"{g},{LABELS[i]}\n" for g, i in zip(guids, probs.argmax(1)))
     atomic_write_text(path, "guid,tag\n" + rows)
+
+
+def write_probabilities(guids: list[str], probs: np.ndarray, path: str | Path) -> None:
+    """The class probabilities behind the predictions: guid, then one column a class."""
+    header = "guid," + ",".join(f"prob_{label}" for label in LABELS) + "\n"
+    rows = "".join(f"{g}," + ",".join(f"{x:.6f}" for x in row) + "\n"
+                   for g, row in zip(guids, probs))
+    atomic_write_text(path, header + rows)
+
+
+def describe(summary: dict, folder: str | Path) -> str:
+    """Which models predict, in one line: their folder, mode, regime and encoders (and how
+    they were tuned)."""
+    encoders = summary["encoders"]
+    tuning = summary.get("tuning")
+    how = (f", text {tuning['text']}, image {tuning['image']}" if tuning else "")
+    return (f"predict: the models in {folder}: mode {summary['mode']}, regime "
+            f"{summary.get('regime', 'heads')}{how}, {len(summary['folds'])} folds, encoders "
+            f"{encoders['text_model']} + {encoders['image_model']}")
