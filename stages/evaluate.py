@@ -4,10 +4,10 @@ import argparse
 
 from msa import files, params
 from msa.evaluation import metrics, records
-from msa.errors import one_line_errors
+from msa.errors import stage_errors
 
 
-@one_line_errors
+@stage_errors
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--oof", required=True)

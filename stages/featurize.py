@@ -6,10 +6,10 @@ train.regime finetune, which encodes the raw pairs itself, only a record saying 
 import argparse
 
 from msa import params
-from msa.errors import one_line_errors
+from msa.errors import stage_errors
 
 
-@one_line_errors
+@stage_errors
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--manifest", required=True)

@@ -10,10 +10,10 @@ import numpy as np
 from msa import files, params
 from msa.data import prepared
 from msa.evaluation import inspection, metrics, plots, records
-from msa.errors import one_line_errors
+from msa.errors import stage_errors
 
 
-@one_line_errors
+@stage_errors
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--log", required=True)

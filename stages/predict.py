@@ -4,10 +4,10 @@ several processes (params `launch`) they share the posts and the main process wr
 import argparse
 
 from msa import params
-from msa.errors import one_line_errors
+from msa.errors import stage_errors
 
 
-@one_line_errors
+@stage_errors
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--manifest", required=True)

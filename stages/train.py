@@ -8,10 +8,10 @@ killed run from `--resume`. Both run on the one cross-validation driver (msa.tra
 import argparse
 
 from msa import params
-from msa.errors import one_line_errors
+from msa.errors import stage_errors
 
 
-@one_line_errors
+@stage_errors
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--manifest", required=True)

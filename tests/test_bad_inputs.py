@@ -10,7 +10,7 @@ from PIL import Image
 
 from msa.data import folds, reading
 from msa.features import extract, store
-from msa.errors import MsaError
+from msa.errors import WAY_BACK, MsaError
 from msa.params import AugmentParams, FeaturizeParams
 from conftest import REPO, make_lab5, write_image
 
@@ -107,7 +107,9 @@ def test_stage_with_a_wrong_param_exits_with_one_line(tmp_path, params_text, mes
         cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 2
     assert message in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    # one line, then the way back to a working state (a stage leaves its outputs removed)
+    assert result.stderr.strip().splitlines()[1:] == [WAY_BACK]
+    assert len(result.stderr.strip().splitlines()) == 2 and "Traceback" not in result.stderr
 
 
 def test_predict_stage_refuses_models_from_other_encoders(tmp_path):
@@ -132,7 +134,7 @@ def test_predict_stage_refuses_models_from_other_encoders(tmp_path):
     assert result.returncode == 2
     assert result.stderr.startswith("error: the models were trained on features from other "
                                     "encoders (text_model: 'bert-base-uncased' in the models")
-    assert len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr.strip().splitlines()[1:] == [WAY_BACK]
     assert not (tmp_path / "p.txt").exists()
 
 

@@ -8,6 +8,8 @@ import subprocess
 import pytest
 import yaml
 
+from msa.errors import WAY_BACK
+
 from conftest import e2e_results, run
 
 # One worker runs these in order on one workspace (make test: pytest -n 2 --dist loadgroup).
@@ -89,6 +91,7 @@ def test_a_knob_the_settings_leave_unread_fails_the_experiment_in_one_line(works
     assert errors == ["error: train.patience: 7 is never read while train.early_stopping is "
                       "none; set train.early_stopping to holdout (or refit, or fold), or leave "
                       "the key at its default"], result.stdout + result.stderr
+    assert WAY_BACK in result.stdout + result.stderr  # and how to get the last good state back
     assert "Running stage 'evaluate'" not in result.stdout
     run("git checkout . && dvc checkout -q", repo, env)
     assert "train" not in run("dvc status", repo, env)

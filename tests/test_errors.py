@@ -12,3 +12,20 @@ def test_an_error_is_one_line_whatever_its_message_quotes(capsys):
         main()
     assert exit_.value.code == 2
     assert capsys.readouterr().err == "error: data.root /tmp/a\\nb\\r: folder not found\n"
+
+
+def test_a_stage_that_stops_says_the_way_back(capsys):
+    """DVC has removed the stage's outputs and `dvc exp run -S` wrote the refused value into
+    params.yaml: the second line says how to return to the last committed state."""
+    from msa.errors import WAY_BACK, stage_errors
+
+    @stage_errors
+    def main():
+        raise MsaError("mode: 'video' is not allowed")
+
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.splitlines() == ["error: mode: 'video' is not allowed",
+                                                    WAY_BACK]
+    assert "git checkout params.yaml && dvc checkout" in WAY_BACK

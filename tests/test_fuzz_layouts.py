@@ -32,6 +32,7 @@ from hypothesis import strategies as st
 from conftest import REPO
 from msa import LABELS
 from msa.data import prepared
+from msa.errors import WAY_BACK
 
 LONG_RUN = int(os.environ.get("MSA_FUZZ_EXAMPLES", "0"))
 FUZZ = settings(
@@ -171,8 +172,9 @@ def _check_outcome(base: Path, status: int, stderr: str, rows: list[tuple[str, l
     one the `claims` of the rows allow."""
     if status != 0:
         assert status == 2, stderr
-        message = stderr.rstrip("\n").split("\n")[-1]
+        *_, message, way_back = stderr.rstrip("\n").split("\n")
         assert message.startswith("error: ") and "Traceback" not in stderr, stderr
+        assert way_back == WAY_BACK, stderr
         event("a one-line error: " + re.sub(r"/\S*|'.*?'|\d+", "_", message)[7:60])
         return
     report = json.loads((base / "out" / "data.json").read_text(encoding="utf-8"))
