@@ -114,6 +114,18 @@ def _params(args) -> None:
         print(f"{key} = {default!r}\n    {help_text}")
 
 
+def _report_arguments(command, out: str | None, runs: bool = False) -> None:
+    """What every report-writing command takes: where the report goes, its baseline, and, for
+    those that run experiments, params for every run."""
+    if runs:
+        command.add_argument("-S", "--set", action="append", default=[], metavar="KEY=VALUE",
+                             help="extra param for every run, as for dvc exp run -S")
+    command.add_argument("--out", default=out, help="path stem of the .md and .png"
+                         + (" (default: reports/KEY)" if out is None else ""))
+    command.add_argument("--baseline", metavar="NAME", help="what the others are tested "
+                         "against, pair by pair (default: the first)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="msa", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -151,24 +163,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     abl = commands.add_parser("ablation", help="text, image and multimodal as DVC experiments, "
                                                "then a table and chart")
-    abl.add_argument("-S", "--set", action="append", default=[], metavar="KEY=VALUE",
-                     help="extra param for every run, as for dvc exp run -S")
-    abl.add_argument("--out", default="reports/ablation", help="path stem of the .md and .png")
-    abl.add_argument("--baseline", metavar="NAME",
-                     help="what the others are tested against, pair by pair (default: the first)")
+    _report_arguments(abl, "reports/ablation", runs=True)
     abl.set_defaults(run=_ablation)
 
     swp = commands.add_parser("sweep", help="one DVC experiment per value of a param, then a "
                                             "table and chart")
     swp.add_argument("spec", metavar="KEY=VALUES", help="e.g. train.patience=1,2,4,8")
-    swp.add_argument("-S", "--set", action="append", default=[], metavar="KEY=VALUE",
-                     help="extra param for every run, as for dvc exp run -S")
-    swp.add_argument("--out", help="path stem of the .md and .png (default: reports/KEY)")
+    _report_arguments(swp, None, runs=True)
     swp.add_argument("--queue", action="store_true",
                      help="only queue the runs (in DVC's queue, which sees git-tracked files "
                           "only); dvc queue start runs them")
-    swp.add_argument("--baseline", metavar="NAME",
-                     help="what the others are tested against, pair by pair (default: the first)")
     swp.set_defaults(run=_sweep)
 
     cmp = commands.add_parser("compare", help="experiments or revisions side by side")
@@ -176,10 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
                                               "(default: the experiments of the current commit)")
     cmp.add_argument("-A", "--all-commits", action="store_true",
                      help="look for the names in every commit's experiments")
-    cmp.add_argument("--out", default="reports/compare", help="path stem of the .md and .png")
+    _report_arguments(cmp, "reports/compare")
     cmp.add_argument("--title", default="Experiments compared", help="the report's title")
-    cmp.add_argument("--baseline", metavar="NAME",
-                     help="what the others are tested against, pair by pair (default: the first)")
     cmp.set_defaults(run=_compare)
 
     prm = commands.add_parser("params", help="every key of params.yaml: its default, when it "
