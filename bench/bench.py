@@ -17,7 +17,6 @@ AVX-512 machine runs the kernels an AVX2-only CPU runs (bf16 then emulated, so `
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -28,8 +27,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from common import (REPO, STAGES, clone, lab5_folder, machine, now, revision, scratch,
-                    timed)
+from common import (REPO, STAGES, clone, evaluated, lab5_folder, machine, now, revision,
+                    scratch, timed)
 from page import publish, render_pipeline
 
 TARGETS = {  # name: (description, check on results)
@@ -154,7 +153,7 @@ def main() -> None:
     n_pairs = len((workspace / "data/prepared/manifest.jsonl").read_text().splitlines())
     results["stages"]["featurize"]["pairs_per_s"] = n_pairs / results["stages"]["featurize"]["wall_s"]
     results["cold_repro_s"] = sum(s["wall_s"] for s in results["stages"].values())
-    results["modes"][mode_default] = json.loads((workspace / "metrics/metrics.json").read_text())
+    results["modes"][mode_default] = evaluated(workspace)
     subprocess.run("git add -A && git commit -qm bench-base", shell=True, cwd=workspace, env=env,
                    check=True)
 
@@ -165,7 +164,7 @@ def main() -> None:
                  if f"Running stage '{s}'" in text]
         results["exp_run"][mode] = {"wall_s": wall, "peak_rss_gib": rss,
                                     "reran_before_train": reran}
-        results["modes"][mode] = json.loads((workspace / "metrics/metrics.json").read_text())
+        results["modes"][mode] = evaluated(workspace)
         print(f"bench: dvc exp run -S mode={mode}: {wall:.1f} s", flush=True)
 
     print("bench: plain featurizer beside ours ...", flush=True)

@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-STAGES = ("prepare", "fold_split", "featurize", "train", "evaluate", "plot", "predict")
+STAGES = ("find_data", "prepare", "fold_split", "featurize", "train", "evaluate", "plot",
+          "predict")
 
 # Variables that make torch, oneDNN and MKL dispatch to a lower instruction set than the CPU has:
 # with all three at AVX2, an AVX-512 machine measures what an AVX2-only one runs.
@@ -95,3 +96,10 @@ def scratch(prefix: str) -> tuple[Path, Path]:
     work = Path(tempfile.mkdtemp(prefix=prefix))
     (work / "logs").mkdir()
     return work, work / "logs"
+
+
+def evaluated(workspace: Path) -> dict:
+    """What the evaluate stage wrote in a clone: the scores and their details, one document."""
+    from msa.evaluation import metrics
+
+    return metrics.read(workspace / "metrics/metrics.json", workspace / "metrics/details.json")

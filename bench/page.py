@@ -16,6 +16,12 @@ MODES = ("text", "image", "multimodal")
 SECTION = "## GPU check (bench/gpu_check.py)"
 
 
+
+def _stages(*timed: dict) -> list[str]:
+    """The pipeline's stages that any of these runs timed (results from before a stage existed
+    lack it), in pipeline order."""
+    return [stage for stage in STAGES if any(stage in t for t in timed)]
+
 def publish(out: Path, stem: str, result: dict, render) -> None:
     """bench/<stem>-<capability>-<precision>.json for this machine, the page with it, and its
     section on the terminal."""
@@ -174,9 +180,10 @@ def render_regimes(r: dict) -> str:
               "| stage | " + " | ".join(f"{name} (`{run['revision'][:7]}`), s"
                                        for name, run in runs) + " |",
               "|---|" + "---|" * len(runs)]
-    for stage in STAGES:
-        lines.append(f"| {stage} | " + " | ".join(f"{run['stages'][stage]['wall_s']:.1f}"
-                                                  for _, run in runs) + " |")
+    for stage in _stages(*(run["stages"] for _, run in runs)):
+        lines.append(f"| {stage} | " + " | ".join(
+            f"{run['stages'][stage]['wall_s']:.1f}" if stage in run["stages"] else "-"
+            for _, run in runs) + " |")
     lines.append("| **total** | " + " | ".join(f"{run['total_s']:.1f}" for _, run in runs)
                  + " |")
     lines.append("| data/features | " + " | ".join(_size(run["features_bytes"])
@@ -239,12 +246,14 @@ def render_scale(r: dict) -> str:
     for name, t in r["targets"].items():
         lines.append(f"| {name} | {t['target']} | {t['measured']} | "
                      f"{'yes' if t['met'] else '**no**'} |")
-    header = " | ".join(f"{stage} ms/post (GiB)" for stage in STAGES)
+    stages = _stages(*(size["stages"] for size in r["sizes"]))
+    header = " | ".join(f"{stage} ms/post (GiB)" for stage in stages)
     lines += ["", f"| posts | {header} | total ms/post | total s | peak RSS GiB | epochs run |",
-              "|---" * (len(STAGES) + 5) + "|"]
+              "|---" * (len(stages) + 5) + "|"]
     for size in r["sizes"]:
         cells = " | ".join(f"{size['stages'][st]['s_per_post'] * 1000:.2f} "
-                           f"({size['stages'][st]['peak_rss_gib']:.2f})" for st in STAGES)
+                           f"({size['stages'][st]['peak_rss_gib']:.2f})"
+                           if st in size["stages"] else "-" for st in stages)
         lines.append(f"| {size['posts']} | {cells} | {size['s_per_post'] * 1000:.2f} | "
                      f"{size['total_s']:.0f} | {size['peak_rss_gib']:.2f} | "
                      f"{' '.join(map(str, size['epochs_run']))} |")

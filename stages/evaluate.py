@@ -12,7 +12,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--oof", required=True)
     parser.add_argument("--summary", required=True, help="the train stage's training summary")
-    parser.add_argument("--metrics", required=True)
+    parser.add_argument("--metrics", required=True, help="the scores that compare experiments")
+    parser.add_argument("--details", required=True,
+                        help="per class, per fold, the baseline, what produced them")
     parser.add_argument("--confusion", required=True)
     parser.add_argument("--per-class", required=True)
     args = parser.parse_args()
@@ -24,7 +26,7 @@ def main() -> None:
     result = metrics.summarize(p.mode, y_true, y_pred, [int(r["fold"]) for r in rows],
                                summary["folds"], summary["produced_by"],
                                records.oof_probabilities(rows))
-    files.write_json(args.metrics, result)
+    metrics.write(result, args.metrics, args.details)
     metrics.write_confusion_rows(rows, args.confusion)
     files.write_table([{"class": label, **scores} for label, scores in result["per_class"].items()],
                       args.per_class)

@@ -19,7 +19,8 @@ def main() -> None:
     parser.add_argument("--log", required=True)
     parser.add_argument("--oof", required=True)
     parser.add_argument("--summary", required=True, help="the train stage's training summary")
-    parser.add_argument("--metrics", required=True)
+    parser.add_argument("--metrics", required=True, help="the evaluate stage's scores")
+    parser.add_argument("--details", required=True, help="the evaluate stage's details")
     parser.add_argument("--curves", required=True, help="learning-curve table for dvc plots")
     parser.add_argument("--stopping", required=True,
                         help="the score that chose the epoch, per epoch, for dvc plots")
@@ -30,7 +31,7 @@ def main() -> None:
     stopping = params.load().train
     log = records.read_train_log(args.log)
     summary = records.read_summary(args.summary)
-    result = json.loads(Path(args.metrics).read_text(encoding="utf-8"))
+    result = metrics.read(args.metrics, args.details)
     rows = records.read_oof(args.oof)
     mode = summary["mode"]
     table = plots.learning_curve_table(log)

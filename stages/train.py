@@ -29,7 +29,13 @@ def main() -> None:
         from msa import launch
 
         if not launch.launched():
-            return launch.relaunch(p.launch)
+            try:
+                return launch.relaunch(p.launch)
+            except KeyboardInterrupt:
+                from msa.errors import Interrupted
+                from msa.training import kept
+
+                raise Interrupted(kept.summary(args.resume)) from None
     # Torch and the encoders load after the params check, so a refused param fails at once.
     from msa.data import folds
     from msa.evaluation import records

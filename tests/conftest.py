@@ -146,6 +146,32 @@ def run(cmd: str, cwd: Path, env: dict) -> str:
     return result.stdout + result.stderr
 
 
+def in_a_terminal(cmd: str, cwd: Path, env: dict) -> str:
+    """What a shell command shows in a terminal (a pseudo-terminal), its pager being cat: DVC
+    pages a wide table whole, and a terminal (less -S) shows its left part."""
+    import os
+    import pty
+    import re
+    import subprocess
+
+    main, attached = pty.openpty()
+    process = subprocess.Popen(cmd, cwd=cwd, env={**env, "DVC_PAGER": "cat"}, shell=True,
+                               stdin=attached, stdout=attached, stderr=attached)
+    os.close(attached)
+    shown = []
+    while True:
+        try:
+            chunk = os.read(main, 1 << 16)
+        except OSError:  # the command ended and closed its side
+            break
+        if not chunk:
+            break
+        shown.append(chunk)
+    os.close(main)
+    assert process.wait() == 0, b"".join(shown).decode(errors="replace")
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", b"".join(shown).decode(errors="replace"))
+
+
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory) -> tuple[Path, dict]:
     """A temporary git + DVC repository holding the pipeline and a small demo set, committed,
@@ -185,4 +211,5 @@ def workspace(tmp_path_factory) -> tuple[Path, dict]:
 def e2e_results(repo: Path) -> list[bytes]:
     """The outputs a rerun must reproduce byte for byte."""
     return [(repo / name).read_bytes() for name in (
-        "metrics/metrics.json", "predictions/test_predictions.txt", "metrics/train_log.csv")]
+        "metrics/metrics.json", "metrics/details.json", "predictions/test_predictions.txt",
+        "metrics/train_log.csv")]

@@ -9,8 +9,9 @@ import pytest
 import yaml
 
 from msa.errors import WAY_BACK
+from msa.evaluation import metrics
 
-from conftest import e2e_results, run
+from conftest import e2e_results, in_a_terminal, run
 
 # One worker runs these in order on one workspace (make test: pytest -n 2 --dist loadgroup).
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("e2e_workflow")]
@@ -19,9 +20,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("e2e_workflow")]
 def test_repro_then_nothing_changes(workspace):
     repo, env = workspace
     out = run("dvc repro", repo, env)
-    for stage in ("prepare", "fold_split", "featurize", "train", "evaluate", "plot", "predict"):
+    for stage in ("find_data", "prepare", "fold_split", "featurize", "train", "evaluate", "plot",
+                  "predict"):
         assert f"Running stage '{stage}'" in out
-    result = json.loads((repo / "metrics/metrics.json").read_text())
+    result = metrics.read(repo / "metrics/metrics.json", repo / "metrics/details.json")
     assert result["mode"] == "multimodal" and result["pairs"] == 90
     assert 0 <= result["accuracy"]["mean"] <= 1
     # what produced the run beyond its params: auto resolved on this machine, in both stages
@@ -60,11 +62,27 @@ def test_exp_run_image_reuses_features(workspace):
     assert json.loads((repo / "metrics/metrics.json").read_text())["mode"] == "image"
     diff = run("dvc metrics diff", repo, env)
     assert "accuracy.mean" in diff and "metrics/metrics.json" in diff
+    # DVC's metrics are the scores that compare experiments, headline first: not the data
+    # report's counts, the per-class and per-fold details or DVCLive's last epoch
+    rows = [line.split() for line in diff.splitlines()[1:] if line.strip()]
+    assert rows[0][:2] == ["metrics/metrics.json", "accuracy.mean"], diff
+    assert {row[0] for row in rows} == {"metrics/metrics.json"}, diff
+    assert {row[1].split(".")[0] for row in rows} <= {"mode", "accuracy", "macro_f1",
+                                                      "weighted_f1", "calibration"}, diff
     shown = run("dvc exp show --csv", repo, env).splitlines()
     header = shown[0].split(",")
     image_row = next(line.split(",") for line in shown if line.startswith("image-only,"))
     assert image_row[header.index("metrics/metrics.json:mode")] == "image"
     assert image_row[header.index("params.yaml:mode")] == "image"
+    first_metrics = header[header.index("metrics/metrics.json:mode"):][:4]
+    assert first_metrics == ["metrics/metrics.json:mode", "accuracy.mean", "accuracy.std",
+                             "accuracy.pooled"], header
+    assert not [c for c in header if c.startswith(("problems.", "per_class.", "val_loss"))]
+    # what a 200-column terminal shows of the table (DVC pages it; less shows the left part)
+    table = in_a_terminal("dvc exp show", repo, env).splitlines()
+    heading = next(line for line in table if "Experiment" in line)[:200]
+    for score in ("accuracy.mean", "macro_f1.mean", "weighted_f1.mean"):
+        assert score in heading, heading
 
 
 def test_seeds_rerun_only_what_they_seed(workspace):
@@ -97,6 +115,32 @@ def test_a_knob_the_settings_leave_unread_fails_the_experiment_in_one_line(works
     assert "train" not in run("dvc status", repo, env)
 
 
+def test_a_missing_data_folder_is_one_line_saying_what_to_do(workspace, tmp_path):
+    """msa speaks before DVC trips on the absent folder, and nothing committed is removed."""
+    repo, env = workspace
+    said = ("error: data.root: {} not found; `msa demo-data {}` writes the demo data there "
+            "(`make demo`, the README's first command, writes it and runs the pipeline), or set "
+            "data.root to the folder of your posts")
+    result = subprocess.run("dvc exp run -S data.root=absent", cwd=repo, env=env, shell=True,
+                            capture_output=True, text=True)
+    shown = result.stdout + result.stderr
+    assert result.returncode != 0 and "Errno" not in shown, shown
+    assert [line for line in shown.splitlines() if line.startswith("error: ")] == [
+        said.format("absent", "absent")], shown
+    assert WAY_BACK in shown
+    assert run("git status --short", repo, env).split() == ["M", "params.yaml"]
+    run("git checkout params.yaml", repo, env)
+    # a fresh clone, before the demo data is written (it is not committed)
+    clone = tmp_path / "clone"
+    run(f"git clone -q {repo} {clone}", tmp_path, env)
+    result = subprocess.run("dvc repro", cwd=clone, env=env, shell=True, capture_output=True,
+                            text=True)
+    shown = result.stdout + result.stderr
+    assert result.returncode != 0 and "Errno" not in shown, shown
+    assert said.format("data/demo", "data/demo") in shown.splitlines(), shown
+    assert run("git status --short", clone, env) == ""  # metrics/data.json and all still there
+
+
 def test_compare_leaves_out_a_failed_queued_experiment(workspace):
     repo, env = workspace
     run("dvc exp run --queue -n no-data -S data.root=absent", repo, env)
@@ -106,6 +150,12 @@ def test_compare_leaves_out_a_failed_queued_experiment(workspace):
     assert result.returncode == 0, result.stderr
     assert "left out, no results of their own: no-data (failed)" in result.stderr
     assert "| no-data |" not in result.stdout and "| train-seed |" in result.stdout, result.stdout
+    # the commit's own results come first, and the experiments are tested against them
+    branch = run("git branch --show-current", repo, env).strip()
+    table = [line for line in result.stdout.split("## Against")[0].splitlines()
+             if line.startswith("| ") and not line.startswith("| experiment")]
+    assert table[0].startswith(f"| {branch} |"), result.stdout
+    assert f"## Against {branch}, pair by pair" in result.stdout, result.stdout
     result = subprocess.run("msa compare no-data", cwd=repo, env=env, shell=True,
                             capture_output=True, text=True)
     assert result.returncode == 2
@@ -157,6 +207,8 @@ def test_ablation_report_matches_the_experiments_in_dvc(workspace):
             continue
         row = rows.pop(cells[0])
         assert row[1] == cells[header.index("metrics/metrics.json:mode")]
+        # per-class F1 and epochs run come from metrics/details.json at its revision
+        assert [cell.strip("| ") for cell in row[8:12]].count("-") == 0, row
         for k, name in enumerate(("accuracy", "macro_f1", "weighted_f1")):
             mean = float(cells[header.index(f"{name}.mean")])
             std = float(cells[header.index(f"{name}.std")])
@@ -208,6 +260,40 @@ def test_compare_tests_two_experiments_pair_by_pair_from_their_revisions(workspa
     assert "No experiment is on the same labelled pairs and folds as ablation-image" in out
 
 
+def test_a_teammate_reproduces_and_compares_without_recomputing(workspace, tmp_path):
+    """docs/experiments.md, "With others": a bare git origin and a folder as the DVC remote,
+    real folders both. The teammate's clone pulls, is up to date, and compares the pushed
+    experiment with the commit pair by pair; one whose predictions were never pushed is one
+    line."""
+    repo, env = workspace
+    origin, storage, mate = tmp_path / "origin.git", tmp_path / "dvc-storage", tmp_path / "mate"
+    run(f"git init -q --bare {origin} && git remote add origin {origin}", repo, env)
+    run(f"dvc remote add -d storage {storage} && git commit -qm 'the team remote' .dvc/config",
+        repo, env)
+    run("git push -q origin HEAD && dvc push -q", repo, env)
+    run("dvc exp run -n mates-text -S mode=text && dvc exp push origin mates-text", repo, env)
+    run("git checkout . && dvc checkout -q", repo, env)
+    run("dvc exp push --no-cache origin ablation-image", repo, env)  # its outputs stay here
+
+    run(f"git clone -q {origin} {mate}", tmp_path, env)
+    run("msa demo-data data/demo --labelled 90 --test 15 --seed 1", mate, env)  # not in git
+    run("dvc pull -q", mate, env)
+    assert "up to date" in run("dvc status", mate, env)
+    assert (mate / "data/oof.csv").read_bytes() == (repo / "data/oof.csv").read_bytes()
+    run("dvc exp pull origin mates-text", mate, env)
+    run("dvc exp pull --no-cache origin ablation-image", mate, env)  # the remote has no outputs
+    out = run("msa compare --out reports/mates", mate, env)  # the commit and its experiment
+    branch = run("git branch --show-current", mate, env).strip()
+    assert f"## Against {branch}, pair by pair" in out, out
+    assert next(line for line in out.splitlines() if line.startswith("| mates-text | "))
+    result = subprocess.run("msa compare -A mates-text ablation-image --out reports/lost",
+                            cwd=mate, env=env, shell=True, capture_output=True, text=True)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.startswith("error: ablation-image: its data/oof.csv is not in DVC's "
+                                    "cache or remote"), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
 def test_msa_predict_on_posts_in_another_layout(workspace):
     """New posts as a manifest table: every row predicted in table order, every bad one named."""
     repo, env = workspace
@@ -243,8 +329,9 @@ def test_msa_predict_on_a_list(workspace):
     assert all(x.split(",")[1] in ("negative", "neutral", "positive") for x in lines[1:])
     # it says which models predicted, and the probabilities behind each tag
     models = json.loads((repo / "models/models.json").read_text())
-    assert (f"predict: the models in models: mode {models['mode']}, regime heads, "
-            f"{len(models['folds'])} folds, encoders ") in out
+    head = run("git rev-parse --short HEAD", repo, env).strip()
+    assert (f"predict: the models in models (revision: git {head}, whose dvc.lock names them): "
+            f"mode {models['mode']}, regime heads, {len(models['folds'])} folds, encoders ") in out
     probs = (repo / "probs.csv").read_text().splitlines()
     assert probs[0] == "guid,prob_negative,prob_neutral,prob_positive"
     for tag_line, prob_line in zip(lines[1:], probs[1:]):
@@ -298,4 +385,4 @@ def test_killed_train_then_repro_gives_the_uninterrupted_result(workspace):
     recovered = e2e_results(repo)
     run("dvc repro --force --single-item train && dvc repro", repo, env)
     assert e2e_results(repo) == recovered
-    assert json.loads(recovered[0])["folds"]["2"]["epochs_run"] >= 1
+    assert json.loads(recovered[1])["folds"]["2"]["epochs_run"] >= 1  # metrics/details.json

@@ -1,8 +1,9 @@
 """train.regime finetune through the real dvc commands, with tiny random encoders: the text
 encoder tuned with the image encoder frozen (CLMLF's recipe) on two processes, and both adapted
-by LoRA, killed and resumed on one."""
+by LoRA, killed and resumed on one; and Ctrl-C, which says in one line what it kept."""
 
 import json
+import os
 import signal
 import subprocess
 import time
@@ -125,3 +126,42 @@ def test_killed_finetune_resumes_from_its_last_epoch_to_the_uninterrupted_result
         "--output again.txt", repo, env)
     assert (repo / "again.txt").read_text() == predictions
     run("git checkout . && dvc checkout -q && rm again.txt", repo, env)
+
+
+def test_ctrl_c_during_finetune_is_one_line_on_what_was_kept(workspace, tiny_bert):
+    """Ctrl-C (SIGINT to the terminal's foreground group: dvc and every process it started)
+    in the middle of a fold: no traceback, one line saying what the saved state holds, how to
+    resume and how to discard; the next dvc repro resumes from it."""
+    import re
+
+    repo, env = workspace
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["featurize"].update(text_model=str(tiny_bert), text_tuned_layers=0, **TINY_IMAGE_MODEL)
+    params["augment"]["views"] = 4
+    params["train"].update(regime="finetune", epochs=3, patience=3, batch_size=16,
+                           text_tuning="lora", image_tuning="frozen", lora_rank=2)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    proc = subprocess.Popen("dvc repro", shell=True, cwd=repo, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    saved = repo / ".finetune_state" / "fold_0_choose" / "progress.pt"
+    while not saved.exists() and proc.poll() is None:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+    output = proc.stdout.read().decode(errors="replace")
+    assert proc.wait() != 0, output[-3000:]
+    assert "Traceback" not in output and "KeyboardInterrupt" not in output, output[-3000:]
+    said = [line for line in output.splitlines() if line.startswith("interrupted: ")]
+    assert len(said) == 1, output[-3000:]
+    assert re.fullmatch(r"interrupted: \.finetune_state/ keeps fold 0 \(choose\) after epoch \d"
+                        r"(, fold \d \(\w+\) after epoch \d)* \(\d+ MiB\); `dvc repro` \(or `dvc "
+                        r"exp run`\) with the same params resumes from there; `rm -rf "
+                        r"\.finetune_state` discards it", said[0]), said[0]
+    import psutil
+
+    assert not [p for p in psutil.process_iter(["cmdline", "cwd"])  # none left running
+                if p.info["cwd"] == str(repo)
+                and any("stages/train.py" in part for part in p.info["cmdline"] or [])]
+    out = run("dvc repro", repo, env)
+    assert "finetune: fold 0 resumes after epoch" in out
+    assert not (repo / ".finetune_state").exists()
+    run("git checkout . && dvc checkout -q", repo, env)

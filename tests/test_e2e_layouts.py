@@ -29,8 +29,8 @@ def test_each_layout_runs_end_to_end_as_an_experiment(workspace, layout, tmp_pat
         assert guids["skipped"] == sum(report["problems"][name]["count"]
                                        for name in ("conflicting_modalities", "no_majority"))
         assert report["problems"]["conflicting_modalities"]["count"] > 0
-    metrics = json.loads((repo / "metrics/metrics.json").read_text())
-    assert metrics["pairs"] == report["pairs"]["train"]["total"]
+    details = json.loads((repo / "metrics/details.json").read_text())
+    assert details["pairs"] == report["pairs"]["train"]["total"]
     predictions = (repo / "predictions/test_predictions.txt").read_text().splitlines()
     assert len(predictions) == 1 + report["pairs"]["test"] and report["pairs"]["test"] > 0
     run("git checkout . && dvc checkout -q", repo, env)

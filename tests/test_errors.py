@@ -29,3 +29,21 @@ def test_a_stage_that_stops_says_the_way_back(capsys):
     assert capsys.readouterr().err.splitlines() == ["error: mode: 'video' is not allowed",
                                                     WAY_BACK]
     assert "git checkout params.yaml && dvc checkout" in WAY_BACK
+
+
+def test_ctrl_c_is_one_line_saying_what_was_kept(capsys):
+    from msa.errors import RUN_AGAIN, Interrupted, stage_errors
+
+    @stage_errors
+    def plain():
+        raise KeyboardInterrupt
+
+    @stage_errors
+    def kept():
+        raise Interrupted("state/ keeps fold 0 (choose) after epoch 2")
+
+    for main, said in ((plain, RUN_AGAIN), (kept, "state/ keeps fold 0 (choose) after epoch 2")):
+        with pytest.raises(SystemExit) as exit_:
+            main()
+        assert exit_.value.code == 130
+        assert capsys.readouterr().err.strip().splitlines() == [f"interrupted: {said}"]

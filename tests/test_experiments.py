@@ -129,7 +129,9 @@ def test_select_by_name_and_revision(monkeypatch, capsys):
     import json
 
     monkeypatch.setattr(experiments, "_dvc", lambda args: json.dumps(DOCUMENT))
-    assert [e.name for e in experiments.select([])] == ["exp-text", "exp-image", "finished"]
+    # none named: the commit's own results first (the baseline), then its experiments
+    assert [e.name for e in experiments.select([])] == ["main", "exp-text", "exp-image",
+                                                         "finished"]
     assert capsys.readouterr().err == (
         "compare: left out, no results of their own: crashed (failed), waiting (queued)\n")
     assert [e.name for e in experiments.select(["exp-image", "aaaa"])] == ["exp-image", "main"]
@@ -137,6 +139,27 @@ def test_select_by_name_and_revision(monkeypatch, capsys):
         experiments.select(["nope"])
     with pytest.raises(MsaError, match=r"experiment 'crashed' has no results of its own \(failed;"):
         experiments.select(["crashed"])
+
+
+def test_what_dvc_does_not_show_is_read_at_each_revision(monkeypatch, tmp_path):
+    """DVC's metrics hold the scores alone; per class, epochs run and the baseline come from
+    metrics/details.json at the experiment's revision, and the table shows them."""
+    import json
+
+    shown_by_dvc = [{**_entry("a" * 40, "main", "multimodal", 0.7), "experiments": [
+        {"name": "exp-text", "revs": [_entry("b" * 40, "exp-text", "text", 0.65)]}]}]
+    details = {}
+    for commit in [shown_by_dvc[0], shown_by_dvc[0]["experiments"][0]["revs"][0]]:
+        document = commit["data"]["metrics"]["metrics/metrics.json"]["data"]
+        details[commit["rev"]] = {k: document.pop(k) for k in
+                                  ("per_class", "folds", "majority_baseline")}
+    monkeypatch.setattr(experiments, "_dvc", lambda args: json.dumps(shown_by_dvc))
+    monkeypatch.setattr(experiments, "details_at", lambda rev: details[rev])
+    chosen = experiments.select([])
+    text = experiments.table(chosen, ["mode"])
+    row = next(line for line in text.splitlines() if line.startswith("| exp-text"))
+    assert row.endswith(" | 0.5500 | 0.5500 | 0.5500 | 7 4 |"), row  # per-class F1, epochs
+    assert "Majority-class baseline (positive): accuracy 0.6000" in text
 
 
 class FakeDvc:
@@ -201,9 +224,15 @@ def test_a_queued_sweep_only_queues(monkeypatch, tmp_path):
 def test_a_data_folder_outside_the_repository_is_copied_by_nobody(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     dvc = FakeDvc(monkeypatch)
-    experiments.run_sweep("seed", ["1"], ["data.root=/abs/lab5"],
+    lab5 = tmp_path / "lab5"  # absolute
+    lab5.mkdir()
+    experiments.run_sweep("seed", ["1"], [f"data.root={lab5}"],
                           params_file=_params_file(tmp_path))
     assert dvc.runs()[0][2:4] == ["--temp", "-n"]  # an absolute root is read where it is
+    with pytest.raises(MsaError, match=f"^data.root: {tmp_path}/absent not found; "):
+        experiments.run_sweep("seed", ["2"], [f"data.root={tmp_path}/absent"],
+                              params_file=_params_file(tmp_path))
+    assert len(dvc.runs()) == 1  # refused before any run
     with pytest.raises(MsaError, match="^data.root: ../lab5 is outside the repository; .*absolute"):
         experiments.run_sweep("seed", ["1"], ["data.root=../lab5"],
                               params_file=_params_file(tmp_path))
@@ -240,7 +269,7 @@ def test_a_sweep_on_absent_data_says_what_writes_it_before_any_run(monkeypatch, 
     _params_file(tmp_path)
     (tmp_path / "data" / "demo").rmdir()
     with pytest.raises(MsaError, match=r"^data.root: data/demo not found; `msa demo-data "
-                                       r"data/demo` \(or `make demo`\) writes"):
+                                       r"data/demo` writes the demo data there \(`make demo`"):
         experiments.run_ablation([])
     assert dvc.calls == []
 

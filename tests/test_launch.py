@@ -84,3 +84,57 @@ def test_the_default_launch_is_this_process_where_no_config_is(monkeypatch, tmp_
     assert not launch.spreads("cpu")
     with pytest.raises(MsaError, match="launch: 'cpu_2proc' has no configs/accelerate/"):
         launch.spreads("cpu_2proc")
+
+
+SLEEPER = """
+import os, sys, time
+from pathlib import Path
+from msa import launch
+from msa.errors import one_line_errors
+
+@one_line_errors
+def main():
+    if not launch.launched():
+        launch.relaunch(sys.argv[1])
+    Path(sys.argv[2], str(os.getpid())).write_text("started")
+    time.sleep(600)
+
+main()
+"""
+
+
+@pytest.mark.parametrize("name,workers", [("cpu", 1), ("cpu_2proc", 2)])
+def test_ctrl_c_ends_the_launched_processes_in_one_line(tmp_path, name, workers):
+    """SIGINT to the terminal's foreground group reaches the stage, not the launcher (which
+    would print its traceback): the stage ends every launched process and says so in one line."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    script = tmp_path / "sleeper.py"
+    script.write_text(SLEEPER)
+    started = tmp_path / "started"
+    started.mkdir()
+    proc = subprocess.Popen([sys.executable, str(script), name, str(started)], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    deadline = time.monotonic() + 120
+    while len(list(started.iterdir())) < workers and time.monotonic() < deadline:
+        time.sleep(0.1)
+    pids = [int(p.name) for p in started.iterdir()]
+    assert len(pids) == workers
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert err.strip().splitlines()[-1].startswith("interrupted: the stage stopped"), err
+    deadline = time.monotonic() + 10
+    while any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
+              for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
+                   for p in pids)

@@ -1,9 +1,13 @@
+import json
+import subprocess
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import accuracy_score, f1_score
 
+from msa.errors import MsaError
 from msa.evaluation import metrics
 
 
@@ -25,6 +29,45 @@ def test_summary_per_fold_pooled_per_class_and_baseline():
     # fold 0 predicts the majority of fold 1 and vice versa
     baseline = result["majority_baseline"]
     assert 0 <= baseline["accuracy"] <= 1 and baseline["label"] in y_true
+
+
+def test_the_document_is_parted_between_what_compares_experiments_and_its_details(tmp_path):
+    y_true = ["positive", "negative", "neutral", "positive"]
+    epochs = {0: {"best_epoch": 1, "epochs_run": 2}, 1: {"best_epoch": 2, "epochs_run": 3}}
+    document = metrics.summarize("image", y_true, ["positive"] * 4, [0, 0, 1, 1], epochs,
+                                 {"train": {"precision": "fp32"}}, np.full((4, 3), 1 / 3))
+    metrics.write(document, tmp_path / "metrics.json", tmp_path / "details.json")
+    compared = json.loads((tmp_path / "metrics.json").read_text())
+    assert list(compared) == ["mode", "accuracy", "macro_f1", "weighted_f1", "calibration"]
+    details = json.loads((tmp_path / "details.json").read_text())
+    assert set(details) == {"per_class", "majority_baseline", "folds", "pairs", "produced_by"}
+    assert metrics.read(tmp_path / "metrics.json", tmp_path / "details.json") == document
+    (tmp_path / "details.json").unlink()
+    with pytest.raises(MsaError, match="details.json: no metrics here"):
+        metrics.read(tmp_path / "metrics.json", tmp_path / "details.json")
+
+
+def test_details_at_a_revision_are_what_was_committed_there(tmp_path, monkeypatch):
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True,
+                              text=True).stdout.strip()
+
+    git("init", "-q")
+    git("config", "user.email", "t@example.org")
+    git("config", "user.name", "t")
+    (tmp_path / "README").write_text("before the file existed\n")
+    git("add", "-A")
+    git("commit", "-qm", "old")
+    old = git("rev-parse", "HEAD")
+    (tmp_path / "metrics").mkdir()
+    (tmp_path / "metrics/details.json").write_text('{"pairs": 7}')
+    git("add", "-A")
+    git("commit", "-qm", "new")
+    new = git("rev-parse", "HEAD")
+    (tmp_path / "metrics/details.json").write_text('{"pairs": 8}')  # not committed
+    monkeypatch.chdir(tmp_path)
+    assert metrics.details_at(new) == {"pairs": 7}
+    assert metrics.details_at(old) == {}
 
 
 def test_majority_baseline_uses_the_other_folds():

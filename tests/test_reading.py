@@ -133,7 +133,7 @@ def test_headerless_list_is_read(tmp_path):
 
 
 def test_missing_folders_are_clear_errors(tmp_path):
-    with pytest.raises(MsaError, match="folder not found"):
+    with pytest.raises(MsaError, match=r"^data.root: .*absent not found; `msa demo-data "):
         reading.prepare(tmp_path / "absent", show_progress=False)
     (tmp_path / "train.txt").write_text("guid,tag\n", encoding="utf-8")
     with pytest.raises(MsaError, match=r"data.*folder not found"):

@@ -41,7 +41,8 @@ def _predict(args) -> None:
     dtype = precision.resolve(p.precision, where)
     models, summary = checkpoints.load_models(args.models, dtype)
     if shares.is_main:
-        print(predict.describe(summary, args.models), flush=True)
+        print(predict.describe(summary, args.models, predict.revision(args.models)),
+              flush=True)
     layout = dataclasses.replace(p.data, format=args.format or p.data.format,
                                  manifest_file=args.manifest_file or p.data.manifest_file)
     # Every post the folder names is predicted, whatever its split, and every skip reported.

@@ -16,21 +16,37 @@ WAY_BACK = ("the way back to the last committed params and outputs: "
             "git checkout params.yaml && dvc checkout")
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, carrying what the interrupted work kept and how to go on from it."""
+
+
+# What a stage that Ctrl-C stopped leaves, where it says nothing more of its own.
+RUN_AGAIN = "the stage stopped; `dvc repro` (or `dvc exp run`) runs it again"
+
+
+def _one_line(text: str) -> str:
+    """One line whatever the text quotes (a path or a cell may hold a line break)."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
 def one_line_errors(main, way_back: str | None = None):
-    """Run `main`, turning an MsaError into `error: <message>` on stderr and exit status 2;
-    with `way_back`, a second line says how to return to a working state."""
+    """Run `main`, turning an MsaError into `error: <message>` on stderr and exit status 2,
+    with `way_back` a second line saying how to return to a working state; and Ctrl-C into
+    `interrupted: <what was kept, how to go on>` and exit status 130."""
 
     @functools.wraps(main)
     def wrapper(*args, **kwargs):
         try:
             return main(*args, **kwargs)
         except MsaError as exc:
-            # One line whatever the message quotes (a path or a cell may hold a line break).
-            message = str(exc).replace("\r", "\\r").replace("\n", "\\n")
-            print(f"error: {message}", file=sys.stderr)
+            print(f"error: {_one_line(str(exc))}", file=sys.stderr)
             if way_back:
                 print(way_back, file=sys.stderr)
             raise SystemExit(2) from None
+        except KeyboardInterrupt as exc:
+            said = str(exc) if isinstance(exc, Interrupted) else RUN_AGAIN
+            print(f"\ninterrupted: {_one_line(said)}", file=sys.stderr)
+            raise SystemExit(130) from None
 
     return wrapper
 

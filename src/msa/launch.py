@@ -9,6 +9,7 @@ batch. A stage already started by a launcher (accelerate, torchrun) runs as it i
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -97,7 +98,41 @@ def relaunch_if_spread(name: str) -> None:
 
 
 def relaunch(name: str) -> None:
-    """Run this script again under the launcher and exit with its status."""
+    """Run this script again under the launcher and exit with its status.
+
+    The launcher and its processes run in a session of their own, so that Ctrl-C reaches this
+    process alone (not accelerate's or torchrun's, each of which would print its traceback):
+    it ends them all at once (SIGKILL), as SIGTERM does, and raises KeyboardInterrupt for the
+    stage to say in one line what was kept (a killed finetune run resumes from its last
+    finished epoch).
+    """
     argv, extra_env = command(name, sys.argv[0], sys.argv[1:])
-    status = subprocess.run(argv, env={**os.environ, **extra_env, _LAUNCHED: "1"}).returncode
+    started = subprocess.Popen(argv, env={**os.environ, **extra_env, _LAUNCHED: "1"},
+                               start_new_session=True)
+
+    def end_them(signum=None, frame=None) -> None:
+        import psutil
+
+        # every process under the launcher: torchrun starts each worker in a session of its own
+        try:
+            tree = [psutil.Process(started.pid)]
+            tree += tree[0].children(recursive=True)
+        except psutil.NoSuchProcess:
+            tree = []
+        for process in tree:
+            try:
+                process.kill()
+            except psutil.NoSuchProcess:
+                pass
+        psutil.wait_procs(tree, timeout=30)
+        started.wait()
+        if signum == signal.SIGTERM:
+            sys.exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, end_them)
+    try:
+        status = started.wait()
+    except KeyboardInterrupt:
+        end_them()
+        raise
     sys.exit(status)

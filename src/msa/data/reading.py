@@ -20,8 +20,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from msa import LABELS, layouts
-from msa.data import rows
-from msa.errors import MsaError
+from msa.data import data_root, rows
 from msa.params import DataParams
 from msa.data.posts import REASONED_PROBLEMS, SKIP_PROBLEMS, Candidate, Report
 from msa.data.prepared import Pair
@@ -67,9 +66,7 @@ def prepare(root: str | Path, layout: DataParams | None = None, show_progress: b
     split and a table needs no label column; `predict_list` (lab5) names them in place of the
     lists."""
     layout = layout or DataParams()
-    root = Path(root)
-    if not root.is_dir():
-        raise MsaError(f"data.root {root}: folder not found")
+    root = data_root.find(root)
     report = Report()
     reader = layouts.module(layout.format).open_layout(layout.format, root, layout,
                                                         for_prediction, predict_list)

@@ -22,8 +22,9 @@ import numpy as np  # noqa: E402
 from msa import LABELS, params  # noqa: E402
 from msa.files import atomic_write_text, save_figure  # noqa: E402
 from msa.errors import MsaError  # noqa: E402
+from msa.data import data_root  # noqa: E402
 from msa.evaluation import differences  # noqa: E402
-from msa.evaluation.metrics import HEADLINE  # noqa: E402
+from msa.evaluation.metrics import HEADLINE, details_at  # noqa: E402
 
 METRICS_FILE = "metrics/metrics.json"
 
@@ -33,7 +34,7 @@ class Experiment:
     name: str
     rev: str
     params: dict  # flattened: "train.patience" -> 6
-    metrics: dict  # metrics/metrics.json as written by evaluate
+    metrics: dict  # the document evaluate wrote (msa.evaluation.metrics.summarize)
 
 
 def _dvc(args: list[str]) -> str:
@@ -95,8 +96,17 @@ def _named(pool: list[Experiment], name: str) -> list[Experiment]:
     return [e for e in pool if e.name == name] or [e for e in pool if e.rev.startswith(name)]
 
 
+def _with_details(experiments: list[Experiment]) -> list[Experiment]:
+    """DVC shows only the scores that compare experiments; the rest of what evaluate wrote (per
+    class, per fold, the baseline) is read at each one's revision."""
+    for e in experiments:
+        e.metrics = details_at(e.rev) | e.metrics
+    return experiments
+
+
 def select(names: list[str], all_commits: bool = False) -> list[Experiment]:
-    """Experiments by name or revision prefix; none named: the experiments of the current commit."""
+    """Experiments by name or revision prefix; none named: the commit's own results (the
+    baseline the others are tested against), then its experiments."""
     document = json.loads(_dvc(["exp", "show", "--json", *(["-A"] if all_commits else [])]))
     baselines, experiments, unfinished = parse_exp_show(document)
     if not names:
@@ -106,7 +116,7 @@ def select(names: list[str], all_commits: bool = False) -> list[Experiment]:
         if not experiments:
             raise MsaError("no finished experiments on the current commit; run some with "
                            "dvc exp run, or name experiments or revisions")
-        return experiments
+        return _with_details(baselines + experiments)
     pool = experiments + baselines
     chosen = []
     for name in names:
@@ -118,7 +128,7 @@ def select(names: list[str], all_commits: bool = False) -> list[Experiment]:
             raise MsaError(f"no experiment or revision {name!r} with {METRICS_FILE} "
                            "(see dvc exp show)")
         chosen.append(match[0])
-    return chosen
+    return _with_details(chosen)
 
 
 def differing_params(experiments: list[Experiment]) -> list[str]:
@@ -334,10 +344,7 @@ def run_sweep(key: str, values: list[str], overrides: list[str], prefix: str | N
         except MsaError as exc:
             raise MsaError(f"sweep {key}={value}: {exc}") from None
         runs.append((experiment_name(prefix, value), sets, _copy_paths(checked.data.root)))
-    for _, _, copy in runs:
-        if copy and not Path(copy[1]).is_dir():
-            raise MsaError(f"data.root: {copy[1]} not found; `msa demo-data {copy[1]}` (or "
-                           "`make demo`) writes the demo data there")
+        data_root.find(checked.data.root)
     existing = set(_dvc(["exp", "ls", "--name-only"]).split())
     for name, sets, copy in runs:
         if name in existing:

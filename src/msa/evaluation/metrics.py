@@ -1,4 +1,12 @@
-"""Scores from out-of-fold predictions: per fold and pooled, per class, and the baselines."""
+"""Scores from out-of-fold predictions: per fold and pooled, per class, and the baselines; and
+the two files that hold them, which this module alone writes and reads:
+
+    metrics/metrics.json   what compares experiments: the mode, the headline scores (mean and std
+                           over folds, pooled) and calibration; dvc.yaml registers it as DVC's
+                           metrics, so `dvc exp show` and `dvc metrics diff` lead with them
+    metrics/details.json   the rest: per class, per fold, the majority-class baseline, the pairs
+                           scored and what produced the features and models (a plain output)
+"""
 
 from __future__ import annotations
 
@@ -8,8 +16,12 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
+import json
+from pathlib import Path
+
 from msa import LABEL_INDEX, LABELS
-from msa.files import write_csv
+from msa.errors import MsaError
+from msa.files import write_csv, write_json
 
 
 def _f1_per_class(y: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -141,6 +153,39 @@ def summarize(mode: str, y_true: list[str], y_pred: list[str], folds: list[int],
                             "bins": CALIBRATION_BINS}} if probs is not None else {}),
         "produced_by": produced_by or {},
     }
+
+
+# what metrics/metrics.json holds of the document; the rest goes to metrics/details.json
+COMPARED = ("mode", *HEADLINE, "calibration")
+
+
+def write(document: dict, metrics_path: str | Path, details_path: str | Path) -> None:
+    """The document `summarize` made, parted between the two files."""
+    write_json(metrics_path, {k: v for k, v in document.items() if k in COMPARED})
+    write_json(details_path, {k: v for k, v in document.items() if k not in COMPARED})
+
+
+def read(metrics_path: str | Path, details_path: str | Path) -> dict:
+    """The whole document again, from the two files."""
+    document = {}
+    for path in (Path(details_path), Path(metrics_path)):
+        if not path.is_file():
+            raise MsaError(f"{path}: no metrics here (run the evaluate stage first)")
+        document |= json.loads(path.read_text(encoding="utf-8"))
+    return document
+
+
+DETAILS_FILE = "metrics/details.json"  # where dvc.yaml's evaluate stage writes them
+
+
+def details_at(rev: str) -> dict:
+    """metrics/details.json as committed at a git or DVC experiment revision (it is git's: a
+    plain output, not cached); {} at a revision from before it (its metrics.json held all)."""
+    import subprocess
+
+    shown = subprocess.run(["git", "show", f"{rev}:{DETAILS_FILE}"], capture_output=True,
+                           text=True)
+    return json.loads(shown.stdout) if shown.returncode == 0 else {}
 
 
 def confusion(y_true, y_pred) -> np.ndarray:

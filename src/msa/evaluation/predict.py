@@ -74,12 +74,43 @@ def write_probabilities(guids: list[str], probs: np.ndarray, path: str | Path) -
     atomic_write_text(path, header + rows)
 
 
-def describe(summary: dict, folder: str | Path) -> str:
-    """Which models predict, in one line: their folder, mode, regime and encoders (and how
-    they were tuned)."""
+def revision(folder: str | Path) -> str:
+    """The models' revision, in words: the git commit whose dvc.lock names this folder's
+    content, or why none does (DVC's `data status`)."""
+    import subprocess
+
+    try:
+        from dvc.repo import Repo
+
+        with Repo() as repo:
+            status = repo.data_status(targets=[str(folder)], granular=False,
+                                      untracked_files="no")
+    except Exception:  # noqa: BLE001 - no DVC repository here, or none that tracks the folder
+        return "not tracked by DVC here"
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                          text=True).stdout.strip() or "none yet"
+    key = Path(folder).as_posix().rstrip("/") + "/"
+
+    def among(section) -> bool:
+        names = section.values() if isinstance(section, dict) else [section]
+        return any(key in listed for listed in names)
+
+    if among(status.get("uncommitted") or {}):
+        return f"none: {key} differs from what dvc.lock names (not the output of any run)"
+    if among(status.get("committed") or {}):
+        return (f"dvc.lock's in the workspace, not yet committed to git (a run or an applied "
+                f"experiment since git {head})")
+    if key in (status.get("unchanged") or []):
+        return f"git {head}, whose dvc.lock names them"
+    return "not tracked by DVC here"
+
+
+def describe(summary: dict, folder: str | Path, revision: str) -> str:
+    """Which models predict, in one line: their folder, its revision, the mode, regime and
+    encoders (and how they were tuned)."""
     encoders = summary["encoders"]
     tuning = summary.get("tuning")
     how = (f", text {tuning['text']}, image {tuning['image']}" if tuning else "")
-    return (f"predict: the models in {folder}: mode {summary['mode']}, regime "
-            f"{summary.get('regime', 'heads')}{how}, {len(summary['folds'])} folds, encoders "
-            f"{encoders['text_model']} + {encoders['image_model']}")
+    return (f"predict: the models in {folder} (revision: {revision}): mode {summary['mode']}, "
+            f"regime {summary.get('regime', 'heads')}{how}, {len(summary['folds'])} folds, "
+            f"encoders {encoders['text_model']} + {encoders['image_model']}")

@@ -53,8 +53,9 @@ def read_oof_at(rev: str, name: str) -> list[dict]:
         text = dvc.api.read(OOF_FILE, rev=rev, encoding="utf-8")
     except Exception as exc:  # noqa: BLE001 - dvc raises many kinds for a missing output
         raise MsaError(f"{name}: its {OOF_FILE} is not in DVC's cache or remote "
-                       f"({exc.__class__.__name__}); dvc exp apply {name} && dvc repro, or "
-                       "dvc pull, brings it back") from None
+                       f"({exc.__class__.__name__}); `dvc exp pull origin {name}` fetches it "
+                       f"where it was pushed with its outputs (`dvc pull` for a commit), `dvc "
+                       f"exp apply {name} && dvc repro` computes it again") from None
     return list(csv.DictReader(io.StringIO(text)))
 
 

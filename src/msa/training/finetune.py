@@ -35,7 +35,7 @@ import msa
 from msa import LABEL_INDEX, LABELS, device, modes, precision
 from msa.data.prepared import Pair
 from msa.params import Params
-from msa.training import end_to_end, recipe, tuning
+from msa.training import end_to_end, kept, recipe, tuning
 from msa.training.driver import Phase, Progress, seed_everything
 from msa.training.end_to_end import Collate, EpochShuffle, PairImages
 
@@ -189,7 +189,7 @@ class EpochKeeper:
 
     def folder(self, phase: Phase) -> Path:
         """The phase's folder, made once (by the main process, every rank waiting for it)."""
-        folder = self.state_dir / f"fold_{phase.fold}_{phase.name}"
+        folder = kept.phase_folder(self.state_dir, phase.fold, phase.name)
         if folder not in self._made:
             if self.accelerator.is_main_process:
                 folder.mkdir(parents=True, exist_ok=True)
@@ -209,20 +209,21 @@ class EpochKeeper:
         return Progress.from_state_dict(saved["progress"], {"scheduler": saved["scheduler"]})
 
     def restore(self, run: FinetuneRun, phase: Phase, progress: Progress) -> None:
-        self.accelerator.load_state(str(self.folder(phase) / f"state-{progress.epoch}"))
+        self.accelerator.load_state(str(kept.epoch_folder(self.folder(phase), progress.epoch)))
         run.scheduler.load_state_dict(progress.run_state["scheduler"])
 
     def save(self, run: FinetuneRun, phase: Phase, progress: Progress) -> None:
         accelerator, folder = self.accelerator, self.folder(phase)
-        accelerator.save_state(str(folder / f"state-{progress.epoch}"))
+        latest = kept.epoch_folder(folder, progress.epoch)
+        accelerator.save_state(str(latest))
         accelerator.wait_for_everyone()
         if accelerator.is_main_process:
             tmp = folder / "progress.pt.tmp"
             torch.save({"progress": progress.state_dict(),
                         "scheduler": run.scheduler.state_dict()}, tmp)
             tmp.replace(folder / "progress.pt")
-            for old in folder.glob("state-*"):
-                if old.name != f"state-{progress.epoch}":
+            for old in folder.glob(kept.epoch_folder(folder, "*").name):
+                if old != latest:
                     shutil.rmtree(old)
         accelerator.wait_for_everyone()
 

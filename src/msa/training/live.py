@@ -1,6 +1,7 @@
 """Training progress while it runs, through DVCLive: `dvclive/metrics.json` holds the latest
-epoch (so `dvc exp show` shows how far a running experiment has got), `dvclive/plots/metrics/`
-every epoch so far, one step per fold-epoch. The finished run's log is metrics/train_log.csv."""
+epoch (how far a running experiment has got; a plain output, so `dvc exp show` compares the
+scores alone), `dvclive/plots/metrics/` every epoch so far, one step per fold-epoch. The
+finished run's log is metrics/train_log.csv."""
 
 from __future__ import annotations
 
