@@ -343,10 +343,12 @@ def run_sweep(key: str, values: list[str], overrides: list[str], prefix: str | N
             checked = params.from_dict(_with_sets(raw, sets))
         except MsaError as exc:
             raise MsaError(f"sweep {key}={value}: {exc}") from None
-        runs.append((experiment_name(prefix, value), sets, _copy_paths(checked.data.root)))
-        data_root.find(checked.data.root)
+        runs.append((experiment_name(prefix, value), sets, _copy_paths(checked.data.root),
+                     checked.data.root))
+    for *_, root in runs:  # every value's params first, then where each run reads its data
+        data_root.find(root)
     existing = set(_dvc(["exp", "ls", "--name-only"]).split())
-    for name, sets, copy in runs:
+    for name, sets, copy, _ in runs:
         if name in existing:
             _dvc(["exp", "remove", name])
         args = ["exp", "run", "--queue" if queue else "--temp", *copy, "-n", name,
