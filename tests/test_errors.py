@@ -28,7 +28,8 @@ def test_a_stage_that_stops_says_the_way_back(capsys):
     assert exit_.value.code == 2
     assert capsys.readouterr().err.splitlines() == ["error: mode: 'video' is not allowed",
                                                     WAY_BACK]
-    assert "git checkout params.yaml && dvc checkout" in WAY_BACK
+    assert "git checkout params.yaml dvc.lock " in WAY_BACK and WAY_BACK.endswith(
+        " && dvc checkout")
 
 
 def test_ctrl_c_is_one_line_saying_what_was_kept(capsys):

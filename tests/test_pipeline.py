@@ -152,3 +152,21 @@ def test_train_reads_the_featurize_keys_that_name_the_encoders_and_no_others():
     read = {key for key in PIPELINE["train"]["params"] if str(key).startswith("featurize")}
     assert read == {f"featurize.{key}" for key in extract.encoder_identity(FeaturizeParams())}
     assert "train.regime" in PIPELINE["featurize"]["params"]
+
+
+def test_the_way_back_restores_every_output_dvc_keeps_in_git():
+    """A stage that stops prints WAY_BACK; DVC has removed its outputs, and `dvc checkout`
+    restores only the cached ones: git must bring back every `cache: false` one."""
+    from msa.errors import KEPT_IN_GIT
+
+    kept_in_git = []
+    for stage in PIPELINE.values():
+        for kind in ("outs", "metrics", "plots"):
+            for out in stage.get(kind, []):
+                if isinstance(out, dict):
+                    (path, options), = out.items()
+                    if (options or {}).get("cache") is False:
+                        kept_in_git.append(path)
+    assert kept_in_git
+    for path in kept_in_git:
+        assert any(path == p or path.startswith(p + "/") for p in KEPT_IN_GIT), path

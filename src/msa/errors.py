@@ -10,10 +10,14 @@ class MsaError(Exception):
     """A problem with the user's data, params or workspace, stated in one line."""
 
 
-# What a stage that stopped leaves: DVC has removed its outputs, and `dvc exp run -S` has
-# written the refused value into params.yaml. Both come back from the last commit.
+# What a stage that stopped leaves: `dvc exp run -S` has written the refused value into
+# params.yaml, stages before it may have rewritten dvc.lock, and DVC has removed its outputs.
+# The params, dvc.lock and the outputs DVC keeps in git (`cache: false`; tests/test_pipeline.py
+# checks that these paths hold every one) come back from git, the others from DVC's cache.
+KEPT_IN_GIT = ("params.yaml", "dvc.lock", "data/folds.csv", "metrics", "plots", "dvclive",
+               "predictions")
 WAY_BACK = ("the way back to the last committed params and outputs: "
-            "git checkout params.yaml && dvc checkout")
+            f"git checkout {' '.join(KEPT_IN_GIT)} && dvc checkout")
 
 
 class Interrupted(KeyboardInterrupt):
