@@ -60,6 +60,23 @@ def fold_model_keys(repo) -> set[str]:
     return set(torch.load(repo / "models/fold_0.pt", weights_only=True)["state_dict"])
 
 
+def repro_until_saved(repo, env, tiny_bert, image_tuning: str, phase_folder: str):
+    """`dvc repro` under finetune (the text encoder by LoRA, the image one as named), in a
+    session of its own as a terminal runs it, returned once `phase_folder` holds an epoch."""
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["featurize"].update(text_model=str(tiny_bert), text_tuned_layers=0, **TINY_IMAGE_MODEL)
+    params["augment"]["views"] = 4  # as FINETUNE says
+    params["train"].update(regime="finetune", epochs=3, patience=3, batch_size=16,
+                           text_tuning="lora", image_tuning=image_tuning, lora_rank=2)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    proc = subprocess.Popen("dvc repro", shell=True, cwd=repo, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    saved = repo / ".finetune_state" / phase_folder / "progress.pt"
+    while not saved.exists() and proc.poll() is None:
+        time.sleep(0.05)
+    return proc
+
+
 def test_finetune_runs_as_an_experiment_on_two_processes(workspace, tiny_bert):
     """Two processes (gloo) through `dvc exp run`, the text encoder tuned and the image one
     frozen; the one-process run is the killed test's uninterrupted rerun below."""
@@ -94,17 +111,7 @@ def test_killed_finetune_resumes_from_its_last_epoch_to_the_uninterrupted_result
     import psutil
 
     repo, env = workspace
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    params["featurize"].update(text_model=str(tiny_bert), text_tuned_layers=0, **TINY_IMAGE_MODEL)
-    params["augment"]["views"] = 4  # as FINETUNE says
-    params["train"].update(regime="finetune", epochs=3, patience=3, batch_size=16,
-                           text_tuning="lora", image_tuning="lora", lora_rank=2)
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    proc = subprocess.Popen("dvc repro", shell=True, cwd=repo, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    saved = repo / ".finetune_state" / "fold_1_choose" / "progress.pt"
-    while not saved.exists() and proc.poll() is None:
-        time.sleep(0.05)
+    proc = repro_until_saved(repo, env, tiny_bert, "lora", "fold_1_choose")
     victims = [p for p in psutil.Process(proc.pid).children(recursive=True)
                if any("stages/train.py" in part for part in p.cmdline())]
     for victim in victims:
@@ -135,17 +142,7 @@ def test_ctrl_c_during_finetune_is_one_line_on_what_was_kept(workspace, tiny_ber
     import re
 
     repo, env = workspace
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    params["featurize"].update(text_model=str(tiny_bert), text_tuned_layers=0, **TINY_IMAGE_MODEL)
-    params["augment"]["views"] = 4
-    params["train"].update(regime="finetune", epochs=3, patience=3, batch_size=16,
-                           text_tuning="lora", image_tuning="frozen", lora_rank=2)
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    proc = subprocess.Popen("dvc repro", shell=True, cwd=repo, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    saved = repo / ".finetune_state" / "fold_0_choose" / "progress.pt"
-    while not saved.exists() and proc.poll() is None:
-        time.sleep(0.05)
+    proc = repro_until_saved(repo, env, tiny_bert, "frozen", "fold_0_choose")
     os.killpg(proc.pid, signal.SIGINT)
     output = proc.stdout.read().decode(errors="replace")
     assert proc.wait() != 0, output[-3000:]
