@@ -2,13 +2,12 @@
 posts behind them: the surest mistakes, the probabilities' reliability, the data at a glance."""
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 
 from msa import files, params
-from msa.data import prepared
+from msa.data import posts, prepared
 from msa.evaluation import inspection, metrics, plots, records
 from msa.errors import stage_errors
 
@@ -51,17 +50,16 @@ def main() -> None:
                          title=f"{mode}: confusion matrix of the out-of-fold predictions")
     plots.plot_per_class_f1(result["per_class"], out / "per_class.png",
                             title=f"{mode}: per-class scores (out-of-fold)")
-    posts = prepared.read(args.manifest)
+    pairs = prepared.read(args.manifest)
     probs = records.oof_probabilities(rows)
-    inspection.plot_mistakes(rows, probs, {q.guid: q for q in posts}, out / "mistakes.jpg",
+    inspection.plot_mistakes(rows, probs, {q.guid: q for q in pairs}, out / "mistakes.jpg",
                              title=f"{mode}: the most confident mistakes of each true class "
                                    "(out-of-fold; probability of the predicted class)")
     inspection.plot_reliability([r["label"] for r in rows], probs, out / "calibration.png",
                                 title=f"{mode}: reliability of the out-of-fold probabilities\n"
                                       f"(expected calibration error "
                                       f"{result['calibration']['ece']:.3f})")
-    inspection.plot_data(posts, json.loads(Path(args.data_report).read_text(encoding="utf-8")),
-                         out / "data.png")
+    inspection.plot_data(pairs, posts.read_report(args.data_report), out / "data.png")
 
 
 if __name__ == "__main__":

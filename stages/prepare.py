@@ -2,8 +2,8 @@
 
 import argparse
 
-from msa import files, params
-from msa.data import prepared, reading
+from msa import params
+from msa.data import posts, prepared, reading
 from msa.errors import stage_errors
 
 
@@ -17,7 +17,7 @@ def main() -> None:
     layout = params.load().data
     pairs, report = reading.prepare(args.root, layout)
     prepared.write(pairs, args.manifest)
-    files.write_json(args.report, report)
+    posts.write_report(report, args.report)
     print(f"prepare: {report['guids']['usable']} usable pairs of {report['guids']['listed']} "
           f"listed, {report['guids']['skipped']} skipped (reasons in {args.report})")
     skips = [f"{name} {item['count']}" for name, item in report["problems"].items()

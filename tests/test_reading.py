@@ -194,3 +194,17 @@ def test_lists_without_a_row_are_one_line_naming_them(tmp_path):
     root = make_lab5(tmp_path, {}, [])
     with pytest.raises(MsaError, match=r"train.txt and .*test_without_label.txt: no post named"):
         reading.prepare(root, show_progress=False)
+
+
+def test_the_data_report_is_written_and_read_in_one_place(tmp_path):
+    from msa.data import posts
+
+    (tmp_path / "train.txt").write_text("guid,tag\n1,positive\n", encoding="utf-8")
+    (tmp_path / "test_without_label.txt").write_text("guid,tag\n", encoding="utf-8")
+    (tmp_path / "data").mkdir()
+    _, report = reading.prepare(tmp_path, show_progress=False)
+    assert report["problems"]["missing_text"]["count"] == 1  # a report with something in it
+    posts.write_report(report, tmp_path / "out" / "data.json")
+    assert posts.read_report(tmp_path / "out" / "data.json") == report
+    with pytest.raises(MsaError, match=r"absent.json: no data report here \(run the prepare"):
+        posts.read_report(tmp_path / "absent.json")

@@ -3,15 +3,20 @@
 A layout reader (`lab5`, `mvsa`, `post_table`, each read through `rows`) turns
 its lists into `Candidate`s and records in the `Report` every post it names but cannot use, and
 why; `reading` then opens the files. Problems that make a post unusable are skips; the others are
-notes on posts that are kept.
+notes on posts that are kept. The data report that sums them up (metrics/data.json) is written
+and read here.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from msa.errors import MsaError
+from msa.files import write_json
 
 # An id names files and output rows, so only plain names pass: no separators, no dots.
 GUID_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -69,3 +74,15 @@ class Report:
         self.problems[problem].append(item)
         if reason is not None:
             self.reasons[problem][item] = reason
+
+
+def write_report(report: dict, path: str | Path) -> None:
+    """The data report `reading.prepare` returns, as the prepare stage leaves it."""
+    write_json(path, report)
+
+
+def read_report(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise MsaError(f"{path}: no data report here (run the prepare stage first)")
+    return json.loads(path.read_text(encoding="utf-8"))
