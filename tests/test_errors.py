@@ -3,15 +3,21 @@ import pytest
 from msa.errors import MsaError, one_line_errors
 
 
+def stopped(main, capsys) -> tuple[int, str]:
+    """The exit status a wrapped `main` stops with, and what it printed on stderr."""
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    return exit_.value.code, capsys.readouterr().err
+
+
 def test_an_error_is_one_line_whatever_its_message_quotes(capsys):
     @one_line_errors
     def main():
         raise MsaError("data.root /tmp/a\nb\r: folder not found")
 
-    with pytest.raises(SystemExit) as exit_:
-        main()
-    assert exit_.value.code == 2
-    assert capsys.readouterr().err == "error: data.root /tmp/a\\nb\\r: folder not found\n"
+    code, err = stopped(main, capsys)
+    assert code == 2
+    assert err == "error: data.root /tmp/a\\nb\\r: folder not found\n"
 
 
 def test_a_stage_that_stops_says_the_way_back(capsys):
@@ -23,11 +29,9 @@ def test_a_stage_that_stops_says_the_way_back(capsys):
     def main():
         raise MsaError("mode: 'video' is not allowed")
 
-    with pytest.raises(SystemExit) as exit_:
-        main()
-    assert exit_.value.code == 2
-    assert capsys.readouterr().err.splitlines() == ["error: mode: 'video' is not allowed",
-                                                    WAY_BACK]
+    code, err = stopped(main, capsys)
+    assert code == 2
+    assert err.splitlines() == ["error: mode: 'video' is not allowed", WAY_BACK]
     assert "git checkout params.yaml dvc.lock " in WAY_BACK and WAY_BACK.endswith(
         " && dvc checkout")
 
@@ -44,7 +48,6 @@ def test_ctrl_c_is_one_line_saying_what_was_kept(capsys):
         raise Interrupted("state/ keeps fold 0 (choose) after epoch 2")
 
     for main, said in ((plain, RUN_AGAIN), (kept, "state/ keeps fold 0 (choose) after epoch 2")):
-        with pytest.raises(SystemExit) as exit_:
-            main()
-        assert exit_.value.code == 130
-        assert capsys.readouterr().err.strip().splitlines() == [f"interrupted: {said}"]
+        code, err = stopped(main, capsys)
+        assert code == 130
+        assert err.strip().splitlines() == [f"interrupted: {said}"]

@@ -24,9 +24,7 @@ from msa.files import atomic_write_text, save_figure  # noqa: E402
 from msa.errors import MsaError  # noqa: E402
 from msa.data import data_root  # noqa: E402
 from msa.evaluation import differences  # noqa: E402
-from msa.evaluation.metrics import HEADLINE, details_at  # noqa: E402
-
-METRICS_FILE = "metrics/metrics.json"
+from msa.evaluation.metrics import HEADLINE, METRICS_FILE, details_at  # noqa: E402
 
 
 @dataclass

@@ -175,7 +175,9 @@ def read(metrics_path: str | Path, details_path: str | Path) -> dict:
     return document
 
 
-DETAILS_FILE = "metrics/details.json"  # where dvc.yaml's evaluate stage writes them
+# where dvc.yaml's evaluate stage writes them (the first is what dvc.yaml registers as metrics)
+METRICS_FILE = "metrics/metrics.json"
+DETAILS_FILE = "metrics/details.json"
 
 
 def details_at(rev: str) -> dict:

@@ -91,13 +91,12 @@ def revision(folder: str | Path) -> str:
                           text=True).stdout.strip() or "none yet"
     key = Path(folder).as_posix().rstrip("/") + "/"
 
-    def among(section) -> bool:
-        names = section.values() if isinstance(section, dict) else [section]
-        return any(key in listed for listed in names)
+    def among(section: str) -> bool:  # DVC's sections: {"modified": [...], "added": [...]}
+        return any(key in listed for listed in (status.get(section) or {}).values())
 
-    if among(status.get("uncommitted") or {}):
+    if among("uncommitted"):
         return f"none: {key} differs from what dvc.lock names (not the output of any run)"
-    if among(status.get("committed") or {}):
+    if among("committed"):
         return (f"dvc.lock's in the workspace, not yet committed to git (a run or an applied "
                 f"experiment since git {head})")
     if key in (status.get("unchanged") or []):
