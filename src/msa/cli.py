@@ -10,6 +10,7 @@ import sys
 
 from msa import layouts
 from msa.errors import MsaError, one_line_errors
+from msa.experiments.naming import DEFAULT_SEEDS
 
 
 def _demo_data(args) -> None:
@@ -72,40 +73,51 @@ def _predict(args) -> None:
               + (f" ({shares.processes} processes)" if shares.processes > 1 else ""))
 
 
-def _ablation(args) -> None:
-    from msa.evaluation import experiments
+def _report_set(outcome, out: str, title: str, columns: list[str], baseline: str | None,
+                command: str) -> None:
+    """The report of a set that ran: its finished runs by setting, its failed runs named."""
+    from msa.experiments import dvc_experiments, report
 
-    names = experiments.run_ablation(args.set)
-    chosen = experiments.select(names)
-    text = experiments.write_report(chosen, args.out, "Modality ablation", [], args.baseline)
-    print(experiments.for_terminal(text), end="")
-    print(f"ablation: report in {args.out}.md, chart in {args.out}.png")
+    if outcome.done:
+        chosen = dvc_experiments.select(outcome.done)
+        text = report.write_report(chosen, out, title, columns, baseline, failed=outcome.failed)
+        print(report.for_terminal(text), end="")
+        print(f"{command}: report in {out}.md, figures beside it")
+    if outcome.failed:
+        raise MsaError(f"{command}: {len(outcome.failed)} of {len(outcome.runs)} runs failed "
+                       f"({', '.join(outcome.failed)}; their output is above); the report "
+                       "leaves them out, and running the same command again runs only them")
+
+
+def _ablation(args) -> None:
+    from msa.experiments import naming, runner
+
+    outcome = runner.run_ablation(args.set, naming.parse_seeds(args.seeds), force=args.force)
+    _report_set(outcome, args.out, "Modality ablation", [], args.baseline, "ablation")
 
 
 def _sweep(args) -> None:
-    from msa.evaluation import experiments
+    from msa.experiments import naming, runner
 
-    key, values = experiments.parse_sweep(args.spec)
-    names = experiments.run_sweep(key, values, args.set, queue=args.queue)
+    key, values = runner.parse_sweep(args.spec)
+    outcome = runner.run_sweep(key, values, args.set, naming.parse_seeds(args.seeds),
+                               queue=args.queue, force=args.force)
     if args.queue:
-        print(f"sweep: {len(values)} experiments queued; run them with dvc queue start, then "
-              "report them with msa compare")
+        print(f"sweep: {len(outcome.runs)} experiments queued; run them with dvc queue start, "
+              "then report them with msa compare")
         return
-    out = args.out or f"reports/{key}"
-    text = experiments.write_report(experiments.select(names), out, f"Sweep of {key}", [key],
-                                    args.baseline)
-    print(experiments.for_terminal(text), end="")
-    print(f"sweep: report in {out}.md, chart in {out}.png")
+    _report_set(outcome, args.out or f"reports/{key}", f"Sweep of {key}", [key], args.baseline,
+                "sweep")
 
 
 def _compare(args) -> None:
-    from msa.evaluation import experiments
+    from msa.experiments import dvc_experiments, report
 
-    chosen = experiments.select(args.names, all_commits=args.all_commits)
-    columns = experiments.differing_params(chosen)
-    text = experiments.write_report(chosen, args.out, args.title, columns, args.baseline)
-    print(experiments.for_terminal(text), end="")
-    print(f"compare: report in {args.out}.md, chart in {args.out}.png")
+    chosen = dvc_experiments.select(args.names, all_commits=args.all_commits)
+    columns = dvc_experiments.differing_params(chosen)
+    text = report.write_report(chosen, args.out, args.title, columns, args.baseline)
+    print(report.for_terminal(text), end="")
+    print(f"compare: report in {args.out}.md, figures beside it")
 
 
 def _params(args) -> None:
@@ -121,10 +133,15 @@ def _report_arguments(command, out: str | None, runs: bool = False) -> None:
     if runs:
         command.add_argument("-S", "--set", action="append", default=[], metavar="KEY=VALUE",
                              help="extra param for every run, as for dvc exp run -S")
+        command.add_argument("--seeds", default=str(DEFAULT_SEEDS), metavar="N|S1,S2,...",
+                             help="training seeds of every setting: a count (3: seeds 0 1 2) "
+                                  "or a list (0,4,7) (default: %(default)s)")
+        command.add_argument("--force", action="store_true",
+                             help="run again the runs that finished before with the same params")
     command.add_argument("--out", default=out, help="path stem of the .md and .png"
                          + (" (default: reports/KEY)" if out is None else ""))
-    command.add_argument("--baseline", metavar="NAME", help="what the others are tested "
-                         "against, pair by pair (default: the first)")
+    command.add_argument("--baseline", metavar="NAME", help="the setting (or experiment) the "
+                         "others are tested against (default: the first)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -162,13 +179,13 @@ def build_parser() -> argparse.ArgumentParser:
                       help="the params the device, precision and launch come from")
     pred.set_defaults(run=_predict)
 
-    abl = commands.add_parser("ablation", help="text, image and multimodal as DVC experiments, "
-                                               "then a table and chart")
+    abl = commands.add_parser("ablation", help="text, image and multimodal over training seeds "
+                                               "as DVC experiments, then a report by setting")
     _report_arguments(abl, "reports/ablation", runs=True)
     abl.set_defaults(run=_ablation)
 
-    swp = commands.add_parser("sweep", help="one DVC experiment per value of a param, then a "
-                                            "table and chart")
+    swp = commands.add_parser("sweep", help="one DVC experiment per value of a param and "
+                                            "training seed, then a report by setting")
     swp.add_argument("spec", metavar="KEY=VALUES", help="e.g. train.patience=1,2,4,8")
     _report_arguments(swp, None, runs=True)
     swp.add_argument("--queue", action="store_true",
