@@ -1,8 +1,9 @@
-"""Whether two experiments differ beyond noise, on the same labelled pairs: McNemar's exact test
-on their out-of-fold predictions for accuracy, a paired bootstrap interval for the difference of
-every headline score (msa.evaluation.metrics.HEADLINE), a paired t-test over training seeds where
-both sides have repeats, and Holm's correction for the comparisons one report makes. SciPy does
-the statistics.
+"""Whether two experiments, or two settings run over training seeds, differ beyond noise on the
+same labelled pairs: McNemar's exact test on two runs' out-of-fold predictions for accuracy; a
+paired bootstrap interval over posts for the difference of every headline score
+(msa.evaluation.metrics.HEADLINE), of one run each or averaged over each side's seeds; a t
+interval over the seeds both sides ran; Holm's correction for the runs one report tests; and the
+verdict the two intervals give together. SciPy does the statistics.
 """
 
 from __future__ import annotations
@@ -66,18 +67,44 @@ def mcnemar(right_base: np.ndarray, right_other: np.ndarray) -> tuple[int, int, 
     return b, c, float(p)
 
 
-def bootstrap(y: np.ndarray, base: np.ndarray, other: np.ndarray, score,
-              seed: int = SEED, resamples: int = RESAMPLES) -> tuple[float, ...]:
-    """(difference, 95% interval) of a headline score (`Headline.score`), resampling pairs."""
+@dataclass(frozen=True)
+class Interval:
+    """A difference (other minus base) and its 95% interval."""
 
-    def difference(y, a, b, axis=-1):
-        return score(y, b) - score(y, a)
+    difference: float
+    low: float
+    high: float
 
-    result = stats.bootstrap((y, base, other), difference, paired=True, vectorized=True,
-                             n_resamples=resamples, method="percentile", batch=500,
+    @property
+    def holds_zero(self) -> bool:
+        return self.low <= 0 <= self.high
+
+
+def over_posts(y: np.ndarray, base_runs: list[np.ndarray], other_runs: list[np.ndarray], score,
+               seed: int = SEED, resamples: int = RESAMPLES) -> Interval:
+    """The difference of a headline score (`Headline.score`) averaged over each side's runs
+    (its seeds), with a paired bootstrap 95% interval: posts are resampled, each with every
+    run's prediction of it, so the interval says how far the difference holds on other posts."""
+    k = len(base_runs)
+
+    def difference(y, *runs, axis=-1):
+        base = np.mean([score(y, r) for r in runs[:k]], axis=0)
+        return np.mean([score(y, r) for r in runs[k:]], axis=0) - base
+
+    result = stats.bootstrap((y, *base_runs, *other_runs), difference, paired=True,
+                             vectorized=True, n_resamples=resamples, method="percentile",
+                             batch=max(1, 1000 // (len(base_runs) + len(other_runs))),
                              rng=np.random.default_rng(seed))
     interval = result.confidence_interval
-    return (float(difference(y, base, other)), float(interval.low), float(interval.high))
+    return Interval(float(difference(y, *base_runs, *other_runs)), float(interval.low),
+                    float(interval.high))
+
+
+def bootstrap(y: np.ndarray, base: np.ndarray, other: np.ndarray, score,
+              seed: int = SEED, resamples: int = RESAMPLES) -> tuple[float, ...]:
+    """(difference, 95% interval) of a headline score between two runs, resampling pairs."""
+    interval = over_posts(y, [base], [other], score, seed, resamples)
+    return interval.difference, interval.low, interval.high
 
 
 def compare(base: Predictions, other: Predictions, seed: int = SEED,
@@ -102,12 +129,35 @@ def holm(pvalues: list[float]) -> list[float]:
     return adjusted.tolist()
 
 
-def over_seeds(base: dict[int, float], other: dict[int, float]) -> tuple[int, float, float] | None:
-    """(seeds shared, mean difference, paired t-test p) of a score over the training seeds both
-    sides ran, or None with fewer than two."""
+def over_seeds(base: dict[int, float], other: dict[int, float]) -> tuple[int, Interval] | None:
+    """(seeds shared, the mean difference of a score over the training seeds both sides ran with
+    its 95% t interval), each seed's runs paired; None with fewer than two seeds shared."""
     seeds = sorted(set(base) & set(other))
     if len(seeds) < 2:
         return None
-    a, b = np.array([base[s] for s in seeds]), np.array([other[s] for s in seeds])
-    p = stats.ttest_rel(b, a).pvalue if np.any(a != b) else 1.0
-    return len(seeds), float(np.mean(b - a)), float(p)
+    differences = np.array([other[s] - base[s] for s in seeds])
+    mean = float(differences.mean())
+    if np.all(differences == differences[0]):  # no spread: the t interval is undefined
+        return len(seeds), Interval(mean, mean, mean)
+    interval = stats.ttest_1samp(differences, 0.0).confidence_interval(1 - ALPHA)
+    return len(seeds), Interval(mean, float(interval.low), float(interval.high))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    beyond_noise: bool | None  # None: one seed, the spread is unknown
+    reading: str  # which test decided, in words
+
+
+def verdict(seeds: Interval | None, posts: Interval) -> Verdict:
+    """Beyond seed noise only where both the interval over seeds and the one over posts exclude
+    0 on the same side: the settings differ whichever seeds are drawn and whichever posts."""
+    if seeds is None:
+        return Verdict(None, "spread unknown: one seed (--seeds 3 runs three)")
+    if seeds.holds_zero:
+        return Verdict(False, "within seed noise: the interval over seeds holds 0")
+    if posts.holds_zero:
+        return Verdict(False, "within noise: the post-by-post interval holds 0")
+    if (seeds.difference > 0) != (posts.difference > 0):
+        return Verdict(False, "within noise: the two intervals lie on opposite sides of 0")
+    return Verdict(True, "beyond seed noise: both intervals exclude 0")

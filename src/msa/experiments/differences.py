@@ -1,12 +1,10 @@
-"""Each experiment against a baseline, on the same labelled pairs: the section of a comparison
-report (msa compare, sweep, ablation) that says which differences are beyond noise. The
+"""Each run against a baseline run, on the same labelled pairs: the section of a comparison
+report (msa compare, sweep, ablation) that tests one run against another, below the settings. The
 out-of-fold predictions are read at each experiment's revision from DVC (msa.evaluation.records),
 never retrained; the statistics are msa.evaluation.paired's.
 """
 
 from __future__ import annotations
-
-import json
 
 from msa.evaluation import paired, records
 from msa.evaluation.metrics import HEADLINE
@@ -27,12 +25,13 @@ def _reading(name: str, base: str, d, p: float) -> str:
     return f"{name}: {where} in accuracy, {noise} (Holm p {p:.3g})"
 
 
-def section(experiments: list, base, resamples: int = paired.RESAMPLES) -> str:
-    """The Markdown section testing the others against `base`, one of `experiments`; "" with
-    fewer than two experiments."""
+def section(experiments: list, base, resamples: int = paired.RESAMPLES, read=None) -> str:
+    """The Markdown section testing the others against `base`, one of `experiments`, each run
+    on its own; "" with fewer than two experiments. `read`: the out-of-fold rows of a revision
+    (records.read_oof_at)."""
     if len(experiments) < 2:
         return ""
-    read = records.read_oof_at  # looked up at each call: tests give their own
+    read = read or records.read_oof_at  # looked up at each call: tests give their own
     base_predictions = paired.Predictions.from_rows(read(base.rev, base.name))
     tested, unpaired = [], []
     for e in experiments:
@@ -52,7 +51,7 @@ def section(experiments: list, base, resamples: int = paired.RESAMPLES) -> str:
     rows = [[e.name, *(_interval(d.intervals[name]) for name in HEADLINE),
              f"{d.only_base_right} / {d.only_other_right}", f"{d.mcnemar_p:.3g}", f"{p:.3g}",
              "yes" if p < paired.ALPHA else "no"] for (e, d), p in zip(tested, adjusted)]
-    lines = [f"\n## Against {base.name}, pair by pair\n"]
+    lines = [f"\n### Each run against {base.name}, pair by pair\n"]
     if tested:
         lines += [f"{len(tested)} comparison(s) on the same {len(base_predictions.guids)} "
                   "labelled pairs and folds (out-of-fold predictions, read from DVC at each "
@@ -69,39 +68,4 @@ def section(experiments: list, base, resamples: int = paired.RESAMPLES) -> str:
                      "so none is tested pair by pair.")
     lines += [f"\nNot paired with {base.name}, so not tested: {e.name}: {reason}."
               for e, reason in unpaired]
-    lines += _over_seeds(experiments, base)
     return "\n".join(lines) + "\n"
-
-
-def _by_seed(group: list, metric: str) -> dict:
-    """Each seed's fold mean of `metric`, where the experiment's metrics.json has it."""
-    return {e.params.get("seed"): e.metrics[metric]["mean"] for e in group
-            if metric in e.metrics}
-
-
-def _over_seeds(experiments: list, base) -> list[str]:
-    """Paired t-tests over training seeds: each group of experiments that differ in `seed`
-    alone against the baseline's group, on the seeds both ran."""
-    def without_seed(e) -> str:
-        return json.dumps({k: v for k, v in e.params.items() if k != "seed"}, sort_keys=True)
-
-    groups: dict[str, list] = {}
-    for e in experiments:
-        groups.setdefault(without_seed(e), []).append(e)
-    base_group = groups.pop(without_seed(base))
-    rows = []
-    for group in groups.values():
-        results = [paired.over_seeds(_by_seed(base_group, m), _by_seed(group, m))
-                   for m in HEADLINE]
-        if all(r is None for r in results):
-            continue
-        shared = max(r[0] for r in results if r)
-        rows.append(f"| {', '.join(e.name for e in group)} | {shared} | " + " | ".join(
-            f"{r[1]:+.4f} (p {r[2]:.3g})" if r else "-" for r in results) + " |")
-    if not rows:
-        return []
-    return [f"\nOver training seeds (paired t-test on each run's fold mean, on the seeds both "
-            f"it and {base.name}'s seed repeats ran; not corrected):\n",
-            "| experiments | seeds shared | "
-            + " | ".join(f"Δ {h.title} (p)" for h in HEADLINE.values()) + " |",
-            "|---|---|" + "---|" * len(HEADLINE), *rows]

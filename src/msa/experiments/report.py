@@ -1,26 +1,24 @@
-"""DVC experiments side by side: the ablation runner, and tables and charts read from DVC.
-
-Figures come from `dvc exp show --json` (what DVC recorded for each experiment), never from
-files in the workspace, so a report always matches `dvc exp show`.
+"""The report of experiments side by side (msa sweep, ablation, compare): settings first, over
+their seeds, then every run. Scores come from `dvc exp show --json` and each run's out-of-fold
+predictions from DVC at its revision, never from files in the workspace, so a report always
+matches `dvc exp show`.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from msa import LABELS  # noqa: E402
-from msa.errors import MsaError  # noqa: E402
-from msa.evaluation.metrics import HEADLINE  # noqa: E402
-from msa.experiments import differences  # noqa: E402
-from msa.experiments.dvc_experiments import Experiment, named  # noqa: E402
-from msa.files import atomic_write_text, save_figure  # noqa: E402
+from msa import LABELS
+from msa.evaluation import paired, records
+from msa.evaluation.metrics import HEADLINE
+from msa.experiments import differences, figures, gallery, over_seeds, stability
+from msa.experiments import settings as settings_module
+from msa.experiments.dvc_experiments import Experiment
+from msa.experiments.stability import SeedPredictions
+from msa.files import atomic_write_text, write_csv
 
 
 def _figure(metrics: dict, name: str, key: str = "mean") -> float | None:
@@ -79,90 +77,89 @@ def table(experiments: list[Experiment], param_columns: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def seed_groups(experiments: list[Experiment]) -> list[list[Experiment]]:
-    """Experiments that differ in the training `seed` alone, grouped; groups of one dropped."""
-    groups: dict[str, list[Experiment]] = {}
-    for e in experiments:
-        shared = {k: v for k, v in e.params.items() if k != "seed"}
-        groups.setdefault(json.dumps(shared, sort_keys=True), []).append(e)
-    return [g for g in groups.values() if len({json.dumps(e.params.get("seed")) for e in g}) > 1]
-
-
-def seed_table(experiments: list[Experiment], param_columns: list[str]) -> str:
-    """Per group of seed repeats: each headline's fold mean, then mean ± std and range over seeds.
-
-    One run moves with its training seed; differences smaller than this spread are noise.
-    """
-    groups = seed_groups(experiments)
-    if not groups:
-        return ""
-    shared_columns = [k for k in _params_shown(param_columns) if k != "seed"]
-    header = ([*shared_columns, "mode", "seeds"]
-              + [f"{h.title} over seeds (mean ± std, min-max)" for h in HEADLINE.values()])
-    rows = []
-    for group in groups:
-        first = group[0]
-        row = [*(str(first.params.get(k, "")) for k in shared_columns),
-               first.metrics.get("mode", "-"), " ".join(str(e.params.get("seed")) for e in group)]
-        for name in HEADLINE:
-            values = np.array([v for v in (_figure(e.metrics, name) for e in group)
-                               if v is not None])
-            row.append(f"{values.mean():.4f} ± {values.std():.4f}, "
-                       f"{values.min():.4f}-{values.max():.4f}" if len(values) else "-")
-        rows.append(row)
-    return ("\nOver training seeds (experiments whose params differ in `seed` alone; std over "
-            "seeds of each run's fold mean):\n\n" + "\n".join(_markdown(header, rows)) + "\n")
-
-
-def chart(experiments: list[Experiment], path: str | Path, title: str) -> None:
-    """Grouped bars per headline metric with fold std as error bars; the baseline as lines."""
-    fig, ax = plt.subplots(figsize=(9, 4.8))
-    x = np.arange(len(HEADLINE))
-    width = 0.8 / len(experiments)
-    for k, e in enumerate(experiments):
-        # an older experiment without a score has no bar for it
-        means = [_figure(e.metrics, m) for m in HEADLINE]
-        stds = [_figure(e.metrics, m, "std") for m in HEADLINE]
-        bars = ax.bar(x + (k - (len(experiments) - 1) / 2) * width,
-                      [np.nan if v is None else v for v in means], width,
-                      yerr=[0 if v is None else v for v in stds], capsize=3, label=e.name)
-        ax.bar_label(bars, labels=["" if v is None else f"{v:.3f}" for v in means], fontsize=7,
-                     label_type="center", rotation=90, color="white")
-    base = experiments[0].metrics.get("majority_baseline") or {}
-    drawn = False
-    for i, name in enumerate(HEADLINE):
-        if base.get(name) is not None:
-            ax.hlines(base[name], i - 0.45, i + 0.45, colors="black", linestyles="--",
-                      label=None if drawn else "majority-class baseline")
-            drawn = True
-    ax.set_xticks(x, [h.title for h in HEADLINE.values()])
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("cross-validated score (mean over folds)")
-    ax.set_title(title)
-    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.08),
-              ncol=min(4, len(experiments) + 1))
-    save_figure(fig, path)
-
-
-def write_report(experiments: list[Experiment], out_stem: str | Path, title: str,
-                 param_columns: list[str], baseline: str | None = None, failed=()) -> str:
-    """The table, the seed spread, each experiment against the baseline (the first, or the one
-    named) pair by pair, and the chart."""
-    out_stem = Path(out_stem)  # its name may hold dots (reports/train.patience)
-    base = named(experiments, baseline) if baseline else experiments[:1]
-    if not base:
-        raise MsaError(f"--baseline: {baseline!r} is not among the experiments compared "
-                       f"({', '.join(e.name for e in experiments)})")
-    text = (f"# {title}\n\n" + table(experiments, param_columns)
-            + seed_table(experiments, param_columns) + differences.section(experiments, base[0])
-            + f"\n![{title}]({out_stem.name}.png)\n")
-    atomic_write_text(out_stem.parent / f"{out_stem.name}.md", text)
-    chart(experiments, out_stem.parent / f"{out_stem.name}.png", title)
-    return text
-
-
 def for_terminal(report: str) -> str:
     """A report as a terminal shows it: without the Markdown line of its chart."""
     return "\n".join(line for line in report.splitlines() if not line.startswith("![")) + "\n"
 
 
+
+
+def _machines(experiments: list[Experiment]) -> str:
+    """What ran the training of these runs, from each one's produced_by (details.json)."""
+    seen = {}
+    for e in experiments:
+        made = ((e.metrics.get("produced_by") or {}).get("train") or {})
+        if made.get("gpu") or made.get("device", "cpu") != "cpu":
+            said = f"GPU {made.get('gpu') or made.get('device')}, {made.get('precision', '?')}"
+        elif made:
+            said = (f"CPU {made.get('cpu_capability', '?')} "
+                    f"({'native' if made.get('native_bf16') else 'no native'} bf16), "
+                    f"{made.get('precision', '?')}, {made.get('threads', '?')} threads")
+        else:
+            said = "not recorded"
+        seen.setdefault(said, []).append(e.name)
+    if len(seen) == 1:
+        return next(iter(seen))
+    return "; ".join(f"{said} ({', '.join(names)})" for said, names in seen.items())
+
+
+def write_report(experiments: list[Experiment], out_stem: str | Path, title: str,
+                 param_columns: list[str], baseline: str | None = None, failed=(),
+                 resamples: int = paired.RESAMPLES) -> str:
+    """The report of an experiment set: its settings (runs that differ in the seed alone) over
+    their seeds, each against the baseline setting (the first, or the one named), each post
+    across the seeds, the posts behind each difference; then every run, and each run against
+    the baseline's first pair by pair. Writes OUT.md, OUT.png (the settings), OUT-stability.png,
+    OUT-posts.csv and a gallery OUT-SETTING-posts.jpg for each setting compared."""
+    out_stem = Path(out_stem)  # its name may hold dots (reports/train.patience)
+    folder, stem = out_stem.parent, out_stem.name
+    all_settings = settings_module.group(experiments)
+    base = settings_module.find(all_settings, baseline) if baseline else all_settings[0]
+    read = functools.cache(lambda rev, name: records.read_oof_at(rev, name))
+    predictions = {s.name: SeedPredictions.from_rows(
+        s.name, {e.params.get("seed"): read(e.rev, e.name) for e in s.runs})
+        for s in all_settings}
+    base_p = predictions[base.name]
+    comparisons, unpaired = {}, []
+    for s in all_settings:
+        if s is base:
+            continue
+        reason = paired.unpaired_reason(base_p.pairing(), predictions[s.name].pairing())
+        if reason:
+            unpaired.append((s, reason))
+        else:
+            comparisons[s.name] = over_seeds.compare(base, s, base_p, predictions[s.name],
+                                                     resamples)
+    galleries, changes = {}, []
+    posts = gallery.posts_at(base.runs[0].rev) if comparisons else {}
+    for name, c in comparisons.items():
+        changes += stability.change_rows(name, base_p, predictions[name])
+        galleries[name] = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{stem}-{name}-posts.jpg")
+        gallery.plot(base.name, name, base_p, predictions[name], c.fixes, c.breaks, posts,
+                     folder / galleries[name])
+    if comparisons:
+        write_csv(folder / f"{stem}-posts.csv", list(stability.CHANGE_COLUMNS), changes)
+    stable = [(s.name, stability.stability(predictions[s.name])) for s in all_settings]
+    runs = len(experiments)
+    text = "\n".join([
+        f"# {title}\n",
+        f"{len(all_settings)} setting(s), {runs} run(s); trained on: {_machines(experiments)}."
+        + (f" Failed, so left out: {', '.join(failed)} (running the same command again runs "
+           "only them)." if failed else "") + "\n",
+        "## Settings over seeds\n",
+        *over_seeds.settings_table(all_settings, param_columns, comparisons, base),
+        *over_seeds.against(base, list(comparisons.values()), unpaired, resamples),
+        f"\n![{title}]({stem}.png)",
+        *over_seeds.stability_section(stable, f"{stem}-stability.png"),
+        *over_seeds.posts_section(base, list(comparisons.values()), f"{stem}-posts.csv",
+                                  galleries),
+        "\n## Every run\n",
+        table(experiments, param_columns).rstrip("\n"),
+        differences.section(experiments, base.runs[0], resamples, read).rstrip("\n"),
+    ]) + "\n"
+    atomic_write_text(folder / f"{stem}.md", text)
+    figures.settings_chart(all_settings, experiments[0].metrics.get("majority_baseline") or {},
+                           folder / f"{stem}.png", title)
+    figures.stability_chart(stable, folder / f"{stem}-stability.png",
+                            f"{title}: each post across the seeds")
+    return text
