@@ -155,9 +155,11 @@ def test_compare_leaves_out_a_failed_queued_experiment(workspace):
     # the commit's own results come first, and the experiments are tested against them
     branch = run("git branch --show-current", repo, env).strip()
     table = [line for line in result.stdout.split("## Against")[0].splitlines()
-             if line.startswith("| ") and not line.startswith("| experiment")]
-    assert table[0].startswith(f"| {branch} |"), result.stdout
-    assert f"## Against {branch}, pair by pair" in result.stdout, result.stdout
+             if line.startswith("| ") and not line.startswith(("| setting", "|---"))]
+    # with train-seed, which differs from it in the training seed alone: one setting
+    assert table[0].startswith(f"| {branch} + train-seed |"), result.stdout
+    assert f"## Against {branch} + train-seed, over seeds" in result.stdout, result.stdout
+    assert f"### Each run against {branch}, pair by pair" in result.stdout, result.stdout
     result = subprocess.run("msa compare no-data", cwd=repo, env=env, shell=True,
                             capture_output=True, text=True)
     assert result.returncode == 2
@@ -192,15 +194,52 @@ def test_plots_page_renders_offline_in_a_browser(workspace, tmp_path):
     assert "Uncaught" not in result.stderr, result.stderr[-3000:]
 
 
-def test_ablation_report_matches_the_experiments_in_dvc(workspace):
+def test_ablation_over_seeds_reports_by_setting_and_runs_nothing_twice(workspace):
     repo, env = workspace
-    run("msa ablation", repo, env)
+    run("msa ablation --seeds 2", repo, env)
+    names = {f"ablation-{mode}-seed{seed}" for mode in ("text", "image", "multimodal")
+             for seed in (0, 1)}
+    assert names <= set(run("dvc exp ls --name-only", repo, env).split())
     report = (repo / "reports" / "ablation.md").read_text()
-    assert (repo / "reports" / "ablation.png").stat().st_size > 1000
-    table = report.split("## Against")[0]
+    for figure in ("ablation.png", "ablation-stability.png"):
+        assert (repo / "reports" / figure).stat().st_size > 1000
+    # the settings first: each mode over its two seeds, the mean of the runs' fold means
+    settings = report.split("## Settings over seeds")[1].split("## Against")[0]
     rows = {line.split(" | ")[0].strip("| "): line.split(" | ")
-            for line in table.splitlines() if line.startswith("| ablation-")}
+            for line in settings.splitlines() if line.startswith("| ablation-")}
     assert set(rows) == {"ablation-text", "ablation-image", "ablation-multimodal"}
+    assert all(row[1:3] == [mode.split("-")[1], "0 1"] for mode, row in rows.items())
+    # each against text, per headline score: an interval over seeds and one over posts, and a
+    # verdict that says which test decided
+    against = report.split("## Against ablation-text, over seeds")[1].split("\n## ")[0]
+    verdicts = ("beyond seed noise: both intervals exclude 0",
+                "within seed noise: the interval over seeds holds 0",
+                "within noise: the post-by-post interval holds 0",
+                "within noise: the two intervals lie on opposite sides of 0")
+    for mode in ("image", "multimodal"):
+        for title in ("accuracy", "macro-F1", "weighted-F1"):
+            row = next(line for line in against.splitlines()
+                       if line.startswith(f"| ablation-{mode} | {title} | 2 | "))
+            cells = row.strip("| ").split(" | ")
+            assert all(" [" in cell for cell in cells[3:5]), row
+            assert cells[5] in verdicts, row
+    # each post across the seeds, and the posts behind each difference
+    stable = report.split("## Each post across the seeds")[1].split("\n## ")[0]
+    assert all(f"| ablation-{mode} | 2 | " in stable for mode in ("text", "image", "multimodal"))
+    posts = (repo / "reports" / "ablation-posts.csv").read_text().splitlines()
+    assert posts[0] == ("setting,change,guid,label,baseline_per_seed,setting_per_seed,"
+                        "baseline_p_label,setting_p_label")
+    for mode in ("image", "multimodal"):
+        fixes = sum(line.startswith(f"ablation-{mode},fixes,") for line in posts)
+        breaks = sum(line.startswith(f"ablation-{mode},breaks,") for line in posts)
+        assert f"| ablation-{mode} | {fixes} | {breaks} | {fixes - breaks:+d} |" in report
+        assert (repo / "reports" / f"ablation-ablation-{mode}-posts.jpg").stat().st_size > 1000
+    # every run below, as dvc exp show has it
+    every_run = report.split("## Every run")[1]
+    rows = {line.split(" | ")[0].strip("| "): line.split(" | ")
+            for line in every_run.split("### Each run")[0].splitlines()
+            if line.startswith("| ablation-")}
+    assert set(rows) == names
     shown = run("dvc exp show --csv", repo, env).splitlines()
     header = shown[0].split(",")
     for line in shown[1:]:
@@ -208,19 +247,36 @@ def test_ablation_report_matches_the_experiments_in_dvc(workspace):
         if cells[0] not in rows:
             continue
         row = rows.pop(cells[0])
-        assert row[1] == cells[header.index("metrics/metrics.json:mode")]
+        assert row[2] == cells[header.index("metrics/metrics.json:mode")]  # after the seed
         # per-class F1 and epochs run come from metrics/details.json at its revision
-        assert [cell.strip("| ") for cell in row[8:12]].count("-") == 0, row
+        assert [cell.strip("| ") for cell in row[9:13]].count("-") == 0, row
         for k, name in enumerate(("accuracy", "macro_f1", "weighted_f1")):
             mean = float(cells[header.index(f"{name}.mean")])
             std = float(cells[header.index(f"{name}.std")])
-            assert row[2 + k] == f"{mean:.4f} ± {std:.4f}"
-    assert rows == {}, "every experiment in the report is in dvc exp show"
-    # each mode against the first, text, pair by pair, from the oof files at their revisions
-    against = report.split("## Against ablation-text, pair by pair")[1]
-    assert "2 comparison(s) on the same 90 labelled pairs and folds" in against
-    assert {line.split(" | ")[0] for line in against.splitlines()
-            if line.startswith("| ablation-")} == {"| ablation-image", "| ablation-multimodal"}
+            assert row[3 + k] == f"{mean:.4f} ± {std:.4f}"
+    assert rows == {}, "every run in the report is in dvc exp show"
+    assert "5 comparison(s) on the same 90 labelled pairs and folds" in every_run
+    # the same command again runs nothing and writes the same report
+    again = run("msa ablation --seeds 2", repo, env)
+    assert "dvc exp run" not in again and again.count("ran before with these params; kept") == 6
+    assert (repo / "reports" / "ablation.md").read_text() == report
+
+
+def test_a_failed_run_of_a_set_shows_as_failed_and_the_others_are_reported(workspace):
+    repo, env = workspace
+    result = subprocess.run(
+        "msa sweep featurize.text_model=all-MiniLM-L6-v2,no-such/model --seeds 1 "
+        "--out reports/failing", cwd=repo, env=env, shell=True, capture_output=True, text=True)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    failed = "featurize-text_model-no-such_model-seed0"
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: sweep: 1 of 2 runs failed ({failed}; their output is above); the report "
+        "leaves them out, and running the same command again runs only them"), result.stderr
+    report = (repo / "reports" / "failing.md").read_text()
+    assert f"Failed, so left out: {failed}" in report
+    assert "| featurize-text_model-all-MiniLM-L6-v2 |" in report
+    assert f"| {failed}" not in report
 
 
 def _right(repo) -> dict[str, bool]:
@@ -235,31 +291,40 @@ def test_compare_tests_two_experiments_pair_by_pair_from_their_revisions(workspa
 
     repo, env = workspace
     right = {}
-    for name in ("ablation-image", "ablation-multimodal"):
+    for name in ("ablation-image-seed0", "ablation-multimodal-seed0"):
         run(f"dvc exp apply {name} && dvc checkout -q", repo, env)
         right[name] = _right(repo)
     run("git checkout . && dvc checkout -q", repo, env)
-    out = run("msa compare ablation-multimodal ablation-image --baseline ablation-image "
-              "--out reports/two", repo, env)
-    # the same report, printed without its chart's Markdown line
-    from msa.evaluation.experiments import for_terminal
+    out = run("msa compare ablation-multimodal-seed0 ablation-image-seed0 --baseline "
+              "ablation-image-seed0 --out reports/two", repo, env)
+    # the same report, printed without its charts' Markdown lines
+    from msa.experiments.report import for_terminal
 
     assert out.startswith(for_terminal((repo / "reports/two.md").read_text()))
     assert "![" not in out
-    base, other = right["ablation-image"], right["ablation-multimodal"]
+    base, other = right["ablation-image-seed0"], right["ablation-multimodal-seed0"]
     only_base = sum(base[g] and not other[g] for g in base)
     only_other = sum(other[g] and not base[g] for g in base)
-    row = next(line for line in out.splitlines() if line.startswith("| ablation-multimodal | +"))
+    row = next(line for line in out.splitlines()
+               if line.startswith("| ablation-multimodal-seed0 | +"))
     cells = row.split(" | ")  # experiment | 3 headline intervals | discordant | McNemar | Holm
     assert cells[4] == f"{only_base} / {only_other}"
     p = binomtest(only_base, only_base + only_other).pvalue if only_base + only_other else 1.0
     assert float(cells[5]) == pytest.approx(p, rel=1e-2) and cells[5] == cells[6]  # one test
+    # two settings, each over its seeds (a setting's name names every seed of it)
+    out = run("msa compare ablation-multimodal ablation-image --baseline ablation-image "
+              "--out reports/groups", repo, env)
+    assert "## Against ablation-image, over seeds" in out
+    assert "| ablation-multimodal | accuracy | 2 | " in out
     # an experiment on other folds is not paired with it: said, not tested
-    out = run("msa compare ablation-image fold-seed --out reports/unpaired", repo, env)
-    assert ("Not paired with ablation-image, so not tested: fold-seed: the same pairs in other "
-            "folds (fold.n_splits, fold.seed or fold.group differ).") in out
+    out = run("msa compare ablation-image-seed0 fold-seed --out reports/unpaired", repo, env)
+    assert ("Not paired with ablation-image-seed0, so not tested: fold-seed: the same pairs in "
+            "other folds (fold.n_splits, fold.seed or fold.group differ).") in out
+    assert ("Not paired with ablation-image, so not compared: fold-seed: the same pairs in "
+            "other folds") in out
     assert "0 comparison(s)" not in out  # said in words, not as a count of none
-    assert "No experiment is on the same labelled pairs and folds as ablation-image" in out
+    assert "No experiment is on the same labelled pairs and folds as ablation-image-seed0" in out
+    assert "No setting is on the same labelled pairs and folds as ablation-image" in out
 
 
 def test_a_teammate_reproduces_and_compares_without_recomputing(workspace, tmp_path):
@@ -275,7 +340,7 @@ def test_a_teammate_reproduces_and_compares_without_recomputing(workspace, tmp_p
     run("git push -q origin HEAD && dvc push -q", repo, env)
     run("dvc exp run -n mates-text -S mode=text && dvc exp push origin mates-text", repo, env)
     run("git checkout . && dvc checkout -q", repo, env)
-    run("dvc exp push --no-cache origin ablation-image", repo, env)  # its outputs stay here
+    run("dvc exp push --no-cache origin ablation-image-seed0", repo, env)  # outputs stay here
 
     run(f"git clone -q {origin} {mate}", tmp_path, env)
     run("msa demo-data data/demo --labelled 90 --test 15 --seed 1", mate, env)  # not in git
@@ -283,15 +348,15 @@ def test_a_teammate_reproduces_and_compares_without_recomputing(workspace, tmp_p
     assert "up to date" in run("dvc status", mate, env)
     assert (mate / "data/oof.csv").read_bytes() == (repo / "data/oof.csv").read_bytes()
     run("dvc exp pull origin mates-text", mate, env)
-    run("dvc exp pull --no-cache origin ablation-image", mate, env)  # the remote has no outputs
+    run("dvc exp pull --no-cache origin ablation-image-seed0", mate, env)  # no outputs there
     out = run("msa compare --out reports/mates", mate, env)  # the commit and its experiment
     branch = run("git branch --show-current", mate, env).strip()
-    assert f"## Against {branch}, pair by pair" in out, out
+    assert f"### Each run against {branch}, pair by pair" in out, out
     assert next(line for line in out.splitlines() if line.startswith("| mates-text | "))
-    result = subprocess.run("msa compare -A mates-text ablation-image --out reports/lost",
+    result = subprocess.run("msa compare -A mates-text ablation-image-seed0 --out reports/lost",
                             cwd=mate, env=env, shell=True, capture_output=True, text=True)
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
-    assert result.stderr.startswith("error: ablation-image: its data/oof.csv is not in DVC's "
+    assert result.stderr.startswith("error: ablation-image-seed0: its data/oof.csv is not in DVC's "
                                     "cache or remote"), result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 

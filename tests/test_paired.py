@@ -102,8 +102,48 @@ def test_interval_ends_are_stable_to_the_third_decimal():
 
 def test_over_seeds_pairs_the_shared_seeds():
     assert paired.over_seeds({0: 0.70}, {0: 0.72}) is None
-    n, mean, p = paired.over_seeds({0: 0.70, 1: 0.71, 2: 0.69, 3: 0.5},
-                                   {0: 0.72, 1: 0.74, 2: 0.70})
-    assert n == 3 and mean == pytest.approx(0.02)
-    assert 0 < p < 0.2
-    assert paired.over_seeds({0: 0.7, 1: 0.7}, {0: 0.7, 1: 0.7})[2] == 1.0
+    n, interval = paired.over_seeds({0: 0.70, 1: 0.71, 2: 0.69, 3: 0.5},
+                                    {0: 0.72, 1: 0.74, 2: 0.70})
+    assert n == 3 and interval.difference == pytest.approx(0.02)
+    # differences 0.02, 0.03, 0.01: mean 0.02, sd 0.01, t(2) at 97.5% = 4.303
+    half = 4.302653 * 0.01 / np.sqrt(3)
+    assert (interval.low, interval.high) == pytest.approx((0.02 - half, 0.02 + half), abs=1e-6)
+    assert interval.holds_zero  # 3 seeds this close: within seed noise
+    same = paired.over_seeds({0: 0.7, 1: 0.7}, {0: 0.7, 1: 0.7})[1]
+    assert (same.difference, same.low, same.high) == (0, 0, 0) and same.holds_zero
+    # moved from test_differences: two seeds shared of three and two; a lone seed 7 pairs none
+    n, interval = paired.over_seeds({0: 0.70, 1: 0.71, 2: 0.69}, {0: 0.72, 1: 0.74})
+    assert n == 2 and interval.difference == pytest.approx(0.025) and interval.holds_zero
+    assert paired.over_seeds({0: 0.70, 1: 0.71, 2: 0.69}, {7: 0.8}) is None
+
+
+def test_a_setting_better_at_every_seed_and_on_the_posts_is_beyond_seed_noise():
+    n, seeds = paired.over_seeds({0: 0.70, 1: 0.71, 2: 0.69}, {0: 0.75, 1: 0.77, 2: 0.74})
+    assert seeds.low > 0
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 600)
+    base = [np.where(rng.random(600) < 0.6, y, (y + 1) % 3) for _ in range(3)]
+    other = [np.where(rng.random(600) < 0.8, y, (y + 1) % 3) for _ in range(3)]
+    posts = paired.over_posts(y, base, other, HEADLINE["accuracy"].score, resamples=2000)
+    expected = np.mean([np.mean(o == y) for o in other]) - np.mean([np.mean(b == y) for b in base])
+    assert posts.difference == pytest.approx(expected) and posts.low > 0
+    assert paired.verdict(seeds, posts) == paired.Verdict(
+        True, "beyond seed noise: both intervals exclude 0")
+    # the same runs on both sides: nothing between them
+    same = paired.over_posts(y, base, base, HEADLINE["macro_f1"].score, resamples=500)
+    assert (same.difference, same.low, same.high) == (0, 0, 0)
+    assert paired.verdict(paired.over_seeds({0: 0.7, 1: 0.7}, {0: 0.7, 1: 0.7})[1], same) \
+        == paired.Verdict(False, "within seed noise: the interval over seeds holds 0")
+
+
+def test_a_verdict_says_which_test_decided():
+    up, down = paired.Interval(0.02, 0.01, 0.03), paired.Interval(-0.02, -0.03, -0.01)
+    across = paired.Interval(0.01, -0.01, 0.03)
+    assert paired.verdict(None, up).beyond_noise is None
+    assert paired.verdict(None, up).reading.startswith("spread unknown: one seed")
+    assert paired.verdict(across, up).reading == ("within seed noise: the interval over seeds "
+                                                  "holds 0")
+    assert paired.verdict(up, across).reading == ("within noise: the post-by-post interval "
+                                                  "holds 0")
+    assert paired.verdict(up, down).beyond_noise is False
+    assert paired.verdict(down, down).beyond_noise is True

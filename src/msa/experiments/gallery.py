@@ -30,11 +30,23 @@ CJK_FONTS = ("WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "Noto Sans CJK SC", "No
              "Droid Sans Fallback", "IPAexGothic")
 
 
+_CJK_FILES = ("wqy", "cjk", "droid", "ipaex")  # how those fonts' files are named
+
+
 @functools.cache
 def font_family() -> tuple[str, ...]:
     """matplotlib's font, then a CJK font where one is installed: matplotlib draws each glyph
     in the first font of the list that has it."""
-    installed = {f.name for f in font_manager.fontManager.ttflist}
+    manager = font_manager.fontManager
+    known = {f.fname for f in manager.ttflist}
+    # matplotlib's font list is cached from its first run: a font installed since is added here
+    for path in font_manager.findSystemFonts():
+        if path not in known and any(part in path.lower() for part in _CJK_FILES):
+            try:
+                manager.addfont(path)
+            except (OSError, RuntimeError):
+                continue
+    installed = {f.name for f in manager.ttflist}
     return (plt.rcParams["font.sans-serif"][0], *(f for f in CJK_FONTS if f in installed))
 
 
@@ -73,7 +85,9 @@ def plot(base_name: str, name: str, base: SeedPredictions, other: SeedPrediction
          fixes: np.ndarray, breaks: np.ndarray, posts: dict[str, prepared.Pair],
          path: str | Path, note: str = "") -> None:
     """Fixes in the top row and breaks in the bottom one, the surest first."""
-    fig, axes = plt.subplots(2, PER_KIND, figsize=(3.3 * PER_KIND, 11.5), squeeze=False)
+    heights = [1.0 if len(chosen) else 0.12 for chosen in (fixes, breaks)]  # none: a line
+    fig, axes = plt.subplots(2, PER_KIND, figsize=(3.3 * PER_KIND, 1.5 + 5 * sum(heights)),
+                             squeeze=False, gridspec_kw={"height_ratios": heights})
     with warnings.catch_warnings(), plt.rc_context({"font.family": list(font_family())}):
         warnings.filterwarnings("ignore", message=".*[Gg]lyph.*")  # said in the test instead
         for row, (kind, chosen) in zip(axes, (("fixes", fixes), ("breaks", breaks))):
@@ -103,5 +117,4 @@ def plot(base_name: str, name: str, base: SeedPredictions, other: SeedPrediction
                      f"{base_name}'s seeds, right in most of its own) and breaks (bottom), the "
                      "surest first;\neach side's label at each seed and its mean probability "
                      f"of the true label (p){note}", fontsize=10)
-        fig.subplots_adjust(hspace=0.95, top=0.88)
         save_figure(fig, path)

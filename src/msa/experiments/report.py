@@ -103,6 +103,14 @@ def _machines(experiments: list[Experiment]) -> str:
     return "; ".join(f"{said} ({', '.join(names)})" for said, names in seen.items())
 
 
+def _with_seed(experiments: list[Experiment], param_columns: list[str]) -> list[str]:
+    """The columns of the table of every run: the seed first where the runs' seeds differ."""
+    if "seed" in param_columns or len({json.dumps(e.params.get("seed"))
+                                       for e in experiments}) < 2:
+        return param_columns
+    return ["seed", *param_columns]
+
+
 def write_report(experiments: list[Experiment], out_stem: str | Path, title: str,
                  param_columns: list[str], baseline: str | None = None, failed=(),
                  resamples: int = paired.RESAMPLES) -> str:
@@ -154,7 +162,7 @@ def write_report(experiments: list[Experiment], out_stem: str | Path, title: str
         *over_seeds.posts_section(base, list(comparisons.values()), f"{stem}-posts.csv",
                                   galleries),
         "\n## Every run\n",
-        table(experiments, param_columns).rstrip("\n"),
+        table(experiments, _with_seed(experiments, param_columns)).rstrip("\n"),
         differences.section(experiments, base.runs[0], resamples, read).rstrip("\n"),
     ]) + "\n"
     atomic_write_text(folder / f"{stem}.md", text)
