@@ -37,6 +37,7 @@ bench: setup
 	python bench/tuning.py --lab5 $(LAB5)
 	python bench/encoder_costs.py --lab5 $(LAB5)
 	python bench/scale.py
+	python bench/seeds.py
 
 test: setup
 	pytest -q -n 2 --dist loadgroup  # two workers: the e2e workflow and finetune groups each keep one

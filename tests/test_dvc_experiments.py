@@ -3,7 +3,7 @@ import pytest
 from msa.errors import MsaError
 from msa.experiments import dvc_experiments, report
 
-from fake_experiments import DOCUMENT, oof_at_each_revision, _entry  # noqa: F401 (a fixture)
+from fake_experiments import DOCUMENT, _entry, oof_at_each_revision  # noqa: F401 (fixture)
 
 
 def test_parse_exp_show_keeps_finished_experiments_with_metrics():

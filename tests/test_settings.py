@@ -26,6 +26,14 @@ def test_runs_that_differ_in_the_seed_alone_are_one_setting_named_by_the_rule():
         settings.find(found, "p-9")
 
 
+def test_a_commits_own_results_stay_apart_from_a_setting_of_the_same_params():
+    found = settings.group([run("main", 0), run("abl-m-seed0", 0), run("abl-m-seed1", 1),
+                            run("train-seed", 1)])
+    assert [(s.name, [e.name for e in s.runs]) for s in found] == [
+        ("main + train-seed", ["main", "train-seed"]),
+        ("abl-m", ["abl-m-seed0", "abl-m-seed1"])]
+
+
 def test_runs_outside_the_naming_rule_are_named_by_their_names():
     found = settings.group([run("a", 0), run("b", 1), run("c", 0), run("c", 0)])
     assert [s.name for s in found] == ["a + b", "c", "c (2)"]

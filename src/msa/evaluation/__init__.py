@@ -1,3 +1,2 @@
-"""The evaluate, plot and predict steps, and experiments side by side: the train stage's
-records, the metrics, the figures, the fold ensemble's predictions, and `msa compare` / `sweep` /
-`ablation`."""
+"""The evaluate, plot and predict steps: the train stage's records, the metrics and the paired
+statistics that compare them, the figures, the fold ensemble's predictions."""

@@ -73,7 +73,7 @@ def settings_table(settings: list[Setting], param_columns: list[str],
                      *(_over_seeds(s, m) for m in HEADLINE),
                      "baseline" if s is base else f"{len(c.fixes)} / {len(c.breaks)}" if c
                      else "not paired"])
-    return [f"Each run's score is its fold mean (metrics.json); a setting's is the mean ± std "
+    return ["Each run's score is its fold mean (metrics.json); a setting's is the mean ± std "
             "(n-1) of those over its seeds.\n", *_table(header, rows)]
 
 

@@ -42,12 +42,18 @@ def _name(runs: list[Experiment]) -> str:
     return runs[0].name if len(runs) == 1 else " + ".join(e.name for e in runs)
 
 
+def _setting_of(e: Experiment) -> str | None:
+    return (naming.split_run_name(e.name) or (None,))[0]
+
+
 def group(experiments: list[Experiment]) -> list[Setting]:
-    """The experiments as settings, in the order each first appears; a second run of the same
-    params and seed (a commit's own results beside its experiment) stands apart."""
+    """The experiments as settings, in the order each first appears. A run named by the rule
+    joins only the runs of its own setting, one named otherwise only runs named otherwise; a
+    second run of the same params and seed (a commit's own results beside its experiment)
+    stands apart."""
     groups: list[tuple[str, list[Experiment]]] = []
     for e in experiments:
-        key = _without_seed(e)
+        key = (_without_seed(e), _setting_of(e))
         home = next((runs for k, runs in groups if k == key
                      and e.params.get("seed") not in [r.params.get("seed") for r in runs]), None)
         if home is None:
