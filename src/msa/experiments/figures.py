@@ -43,7 +43,7 @@ def settings_chart(settings: list[Setting], majority: dict, path: str | Path, ti
     ax.set_xticks(x, [h.title for h in HEADLINE.values()])
     ax.set_ylim(0, 1)
     ax.set_ylabel("mean over seeds of the fold mean\n(bars: std over seeds; dots: each seed)")
-    ax.set_title(title)
+    ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.08),
               ncol=min(4, len(settings) + 1))
     save_figure(fig, path)
@@ -66,6 +66,6 @@ def stability_chart(rows: list[tuple[str, Stability]], path: str | Path, title: 
         ax.text(1.01, k, f"flip rate {s.flip_rate:.1%} ({s.seeds} seeds)", va="center",
                 fontsize=8)
     ax.set_xlim(0, 1)
-    ax.set_title(f"{title}\n(share of the labelled posts)")
-    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3)
+    ax.set_title(f"{title}; bars: the share of the labelled posts", fontsize=10)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3)
     save_figure(fig, path)

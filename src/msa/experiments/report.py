@@ -138,20 +138,21 @@ def write_report(experiments: list[Experiment], out_stem: str | Path, title: str
         else:
             comparisons[s.name] = over_seeds.compare(base, s, base_p, predictions[s.name],
                                                      resamples)
+    machines = _machines(experiments)  # every figure says what trained its runs
     galleries, changes = {}, []
     posts = gallery.posts_at(base.runs[0].rev) if comparisons else {}
     for name, c in comparisons.items():
         changes += stability.change_rows(name, base_p, predictions[name])
         galleries[name] = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{stem}-{name}-posts.jpg")
         gallery.plot(base.name, name, base_p, predictions[name], c.fixes, c.breaks, posts,
-                     folder / galleries[name])
+                     folder / galleries[name], f"; trained on {machines}")
     if comparisons:
         write_csv(folder / f"{stem}-posts.csv", list(stability.CHANGE_COLUMNS), changes)
     stable = [(s.name, stability.stability(predictions[s.name])) for s in all_settings]
     runs = len(experiments)
     text = "\n".join([
         f"# {title}\n",
-        f"{len(all_settings)} setting(s), {runs} run(s); trained on: {_machines(experiments)}."
+        f"{len(all_settings)} setting(s), {runs} run(s); trained on: {machines}."
         + (f" Failed, so left out: {', '.join(failed)} (running the same command again runs "
            "only them)." if failed else "") + "\n",
         "## Settings over seeds\n",
@@ -167,7 +168,7 @@ def write_report(experiments: list[Experiment], out_stem: str | Path, title: str
     ]) + "\n"
     atomic_write_text(folder / f"{stem}.md", text)
     figures.settings_chart(all_settings, experiments[0].metrics.get("majority_baseline") or {},
-                           folder / f"{stem}.png", title)
+                           folder / f"{stem}.png", f"{title}\n(trained on {machines})")
     figures.stability_chart(stable, folder / f"{stem}-stability.png",
-                            f"{title}: each post across the seeds")
+                            f"{title}: each post across the seeds\n(trained on {machines})")
     return text
