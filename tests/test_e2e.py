@@ -214,7 +214,8 @@ def test_ablation_over_seeds_reports_by_setting_and_runs_nothing_twice(workspace
     verdicts = ("beyond seed noise: both intervals exclude 0",
                 "within seed noise: the interval over seeds holds 0",
                 "within noise: the post-by-post interval holds 0",
-                "within noise: the two intervals lie on opposite sides of 0")
+                "within noise: the two intervals lie on opposite sides of 0",
+                "no difference: the same scores at every seed")
     for mode in ("image", "multimodal"):
         for title in ("accuracy", "macro-F1", "weighted-F1"):
             row = next(line for line in against.splitlines()

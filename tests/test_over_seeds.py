@@ -48,7 +48,7 @@ def test_better_at_every_seed_is_beyond_seed_noise_equal_is_not_one_seed_is_unkn
     for score in c.scores.values():
         assert score.seeds[1].difference == 0 and score.posts.difference == 0
         assert score.verdict.beyond_noise is False
-        assert score.verdict.reading == "within seed noise: the interval over seeds holds 0"
+        assert score.verdict.reading == "no difference: the same scores at every seed"
     assert len(c.fixes) == len(c.breaks) == 0
 
     c = over_seeds.compare(base, lone, base_p, lone_p, resamples=1000)

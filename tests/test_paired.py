@@ -133,6 +133,9 @@ def test_a_setting_better_at_every_seed_and_on_the_posts_is_beyond_seed_noise():
     same = paired.over_posts(y, base, base, HEADLINE["macro_f1"].score, resamples=500)
     assert (same.difference, same.low, same.high) == (0, 0, 0)
     assert paired.verdict(paired.over_seeds({0: 0.7, 1: 0.7}, {0: 0.7, 1: 0.7})[1], same) \
+        == paired.Verdict(False, "no difference: the same scores at every seed")
+    # the same fold means at every seed, other predictions: the posts say whether it holds
+    assert paired.verdict(paired.Interval(0, 0, 0), paired.Interval(0.0, -0.01, 0.01)) \
         == paired.Verdict(False, "within seed noise: the interval over seeds holds 0")
 
 

@@ -154,6 +154,8 @@ def verdict(seeds: Interval | None, posts: Interval) -> Verdict:
     0 on the same side: the settings differ whichever seeds are drawn and whichever posts."""
     if seeds is None:
         return Verdict(None, "spread unknown: one seed (--seeds 3 runs three)")
+    if seeds.low == seeds.high == posts.low == posts.high == 0:
+        return Verdict(False, "no difference: the same scores at every seed")
     if seeds.holds_zero:
         return Verdict(False, "within seed noise: the interval over seeds holds 0")
     if posts.holds_zero:

@@ -87,7 +87,7 @@ def _difference(score: Score) -> float:
 
 
 def _points(value: float) -> str:
-    return f"{value * 100:+.1f} points"
+    return f"{round(value * 100, 1) + 0.0:+.1f} points"  # + 0.0: no "-0.0"
 
 
 def against(base: Setting, comparisons: list[Comparison],

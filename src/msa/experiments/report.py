@@ -143,6 +143,8 @@ def write_report(experiments: list[Experiment], out_stem: str | Path, title: str
     posts = gallery.posts_at(base.runs[0].rev) if comparisons else {}
     for name, c in comparisons.items():
         changes += stability.change_rows(name, base_p, predictions[name])
+        if not len(c.fixes) and not len(c.breaks):
+            continue
         galleries[name] = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{stem}-{name}-posts.jpg")
         gallery.plot(base.name, name, base_p, predictions[name], c.fixes, c.breaks, posts,
                      folder / galleries[name], f"; trained on {machines}")
