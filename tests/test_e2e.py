@@ -200,6 +200,9 @@ def test_ablation_over_seeds_reports_by_setting_and_runs_nothing_twice(workspace
              for seed in (0, 1)}
     assert names <= set(run("dvc exp ls --name-only", repo, env).split())
     report = (repo / "reports" / "ablation.md").read_text()
+    commit = run("git rev-parse --short HEAD", repo, env).strip()
+    assert f"Made by `msa ablation --seeds 2` at commit {commit}. 3 setting(s), 6 run(s); " \
+           "trained on: CPU " in report
     for figure in ("ablation.png", "ablation-stability.png"):
         assert (repo / "reports" / figure).stat().st_size > 1000
     # the settings first: each mode over its two seeds, the mean of the runs' fold means

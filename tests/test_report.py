@@ -45,6 +45,9 @@ def test_table_and_chart(tmp_path):
     with pytest.raises(MsaError, match=r"--baseline: 'c1' is not among the settings compared "
                                        r"\(exp-text, exp-image\)"):
         report.write_report(exps, tmp_path / "cmp", "t", columns, baseline="c1")
+    # the command that made it, where one did
+    text = report.write_report(exps, tmp_path / "cmp", "t", columns, command="msa compare x y")
+    assert text.splitlines()[2].startswith("Made by `msa compare x y` at commit ")
     # a sweep's report is named after its dotted key
     text = report.write_report(exps, tmp_path / "train.patience", "t", columns)
     assert (tmp_path / "train.patience.md").read_text(encoding="utf-8") == text

@@ -73,6 +73,13 @@ def _predict(args) -> None:
               + (f" ({shares.processes} processes)" if shares.processes > 1 else ""))
 
 
+def _command() -> str:
+    """The command line that made a report, as a user would type it again."""
+    import shlex
+
+    return shlex.join(["msa", *sys.argv[1:]])
+
+
 def _report_set(outcome, out: str, title: str, columns: list[str], baseline: str | None,
                 command: str) -> None:
     """The report of a set that ran: its finished runs by setting, its failed runs named."""
@@ -80,7 +87,8 @@ def _report_set(outcome, out: str, title: str, columns: list[str], baseline: str
 
     if outcome.done:
         chosen = dvc_experiments.select(outcome.done)
-        text = report.write_report(chosen, out, title, columns, baseline, failed=outcome.failed)
+        text = report.write_report(chosen, out, title, columns, baseline, failed=outcome.failed,
+                                   command=_command())
         print(report.for_terminal(text), end="")
         print(f"{command}: report in {out}.md, figures beside it")
     if outcome.failed:
@@ -115,7 +123,8 @@ def _compare(args) -> None:
 
     chosen = dvc_experiments.select(args.names, all_commits=args.all_commits)
     columns = dvc_experiments.differing_params(chosen)
-    text = report.write_report(chosen, args.out, args.title, columns, args.baseline)
+    text = report.write_report(chosen, args.out, args.title, columns, args.baseline,
+                               command=_command())
     print(report.for_terminal(text), end="")
     print(f"compare: report in {args.out}.md, figures beside it")
 

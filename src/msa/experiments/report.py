@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import subprocess
 from pathlib import Path
 
 from msa import LABELS
@@ -111,9 +112,16 @@ def _with_seed(experiments: list[Experiment], param_columns: list[str]) -> list[
     return ["seed", *param_columns]
 
 
+def _commit() -> str:
+    """The commit checked out here, which the experiments of a set are based on."""
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                          text=True)
+    return done.stdout.strip() if done.returncode == 0 else "none"
+
+
 def write_report(experiments: list[Experiment], out_stem: str | Path, title: str,
                  param_columns: list[str], baseline: str | None = None, failed=(),
-                 resamples: int = paired.RESAMPLES) -> str:
+                 resamples: int = paired.RESAMPLES, command: str = "") -> str:
     """The report of an experiment set: its settings (runs that differ in the seed alone) over
     their seeds, each against the baseline setting (the first, or the one named), each post
     across the seeds, the posts behind each difference; then every run, and each run against
@@ -154,7 +162,8 @@ def write_report(experiments: list[Experiment], out_stem: str | Path, title: str
     runs = len(experiments)
     text = "\n".join([
         f"# {title}\n",
-        f"{len(all_settings)} setting(s), {runs} run(s); trained on: {machines}."
+        (f"Made by `{command}` at commit {_commit()}. " if command else "")
+        + f"{len(all_settings)} setting(s), {runs} run(s); trained on: {machines}."
         + (f" Failed, so left out: {', '.join(failed)} (running the same command again runs "
            "only them)." if failed else "") + "\n",
         "## Settings over seeds\n",
