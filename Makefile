@@ -27,7 +27,10 @@ demo: setup
 $(DEMO)/.msa-demo: | setup
 	msa demo-data $(DEMO)
 
+# Each run of a set starts from the commit's dvc.lock: where this CPU's features differ from the
+# committed ones (AVX2 against the AVX-512 lock), the workspace's own spares every run a featurize.
 ablation: setup $(DEMO)/.msa-demo
+	dvc repro featurize
 	msa ablation
 
 bench: setup

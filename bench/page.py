@@ -244,8 +244,9 @@ def render_seeds(r: dict) -> str:
             f"{k}={v}" for k, v in overrides.items()) + " (an AVX2 machine's kernels on this "
             "CPU).")
     met = "yes" if r["cold_s"] <= r["target_s"] else "no"
-    lines += ["", "| `msa ablation --seeds " f"{r['seeds']}` on the demo data | wall (s) | "
-              "target | met |", "|---|---|---|---|",
+    what = (f"`{r['command']}`" if r.get("command") else
+            f"`msa ablation --seeds {r['seeds']}`") + f" ({r['seeds']} seeds)"
+    lines += ["", f"| {what} on the demo data | wall (s) | target | met |", "|---|---|---|---|",
               f"| cold: fresh clone, empty DVC cache ({r['runs']} runs, featurize run "
               f"{r['featurize_runs']}x) | {r['cold_s']:.1f} | <= {r['target_s']} s | {met} |",
               f"| the same again ({r['runs_again']} runs, {r['kept_again']} kept) | "
