@@ -63,8 +63,8 @@ def stability_chart(rows: list[tuple[str, Stability]], path: str | Path, title: 
         ax.barh(names, share, left=left, color=colour, label=label)
         left += share
     for k, s in enumerate(stable):
-        ax.text(1.01, k, f"flip rate {s.flip_rate:.1%} ({s.seeds} seeds)", va="center",
-                fontsize=8)
+        seeds = f"{s.seeds} seed" + "s" * (s.seeds != 1)
+        ax.text(1.01, k, f"flip rate {s.flip_rate:.1%} ({seeds})", va="center", fontsize=8)
     ax.set_xlim(0, 1)
     ax.set_title(f"{title}; bars: the share of the labelled posts", fontsize=10)
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3)
