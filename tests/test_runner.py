@@ -22,6 +22,8 @@ class FakeDvc:
         return "\n".join(sorted(self.existing)) if args[:2] == ["exp", "ls"] else ""
 
     def _run(self, cmd, **kwargs):
+        if cmd[0] == "git":  # the commit the runs are filed under: the same throughout
+            return type("Done", (), {"returncode": 0, "stdout": "abc1234\n"})()
         self.calls.append(cmd[1:])
         failed = self.fail_on is not None and self.fail_on in cmd
         return type("Done", (), {"returncode": 1 if failed else 0})()
@@ -175,3 +177,13 @@ def test_the_ablation_is_a_sweep_over_mode(monkeypatch, tmp_path):
     assert dvc.runs()[1] == ["exp", "run", "--temp", "-C", "data/demo", "-n",
                              "ablation-image-seed0", "-S", "train.epochs=3", "-S", "mode=image",
                              "-S", "seed=0"]
+
+
+def test_a_commit_made_while_a_set_runs_is_one_line(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    FakeDvc(monkeypatch)
+    heads = iter(["abc1234", "def5678", "def5678"])
+    monkeypatch.setattr(runner, "_head", lambda: next(heads))
+    with pytest.raises(MsaError, match=r"^the commit changed while the set ran \(abc1234 -> "
+                                       r"def5678\), so its runs are experiments of both"):
+        runner.run_sweep("train.lr", ["0.1"], [], seeds=[0], params_file=_params_file(tmp_path))

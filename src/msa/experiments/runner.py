@@ -114,8 +114,18 @@ def plan(key: str, values: list[str], overrides: list[str], seeds: list[int],
     return runs
 
 
+def _head() -> str | None:
+    """The commit checked out, which the runs' experiments are based on (None outside git)."""
+    try:
+        return subprocess.check_output(["git", "rev-parse", "--short", "HEAD"], text=True,
+                                       stderr=subprocess.DEVNULL).strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
 def execute(runs: list[Run], force: bool = False, queue: bool = False) -> Outcome:
     """Runs (or, with `queue`, queues in DVC's queue) what has not finished with these params."""
+    head = _head()
     outcome = Outcome(runs)
     done = {} if force or queue else {e.name: e for e in finished()}
     listed = set(_dvc(["exp", "ls", "--name-only"]).split())
@@ -137,6 +147,10 @@ def execute(runs: list[Run], force: bool = False, queue: bool = False) -> Outcom
             outcome.failed.append(run.name)
         else:
             outcome.ran.append(run.name)
+    if _head() != head:  # DVC files each run under the commit checked out when it started
+        raise MsaError(f"the commit changed while the set ran ({head} -> {_head()}), so its "
+                       "runs are experiments of both; commit after a set ends, then run the "
+                       "same command again to have every run on one commit")
     return outcome
 
 
