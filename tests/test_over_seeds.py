@@ -58,4 +58,4 @@ def test_better_at_every_seed_is_beyond_seed_noise_equal_is_not_one_seed_is_unkn
 
     lines = "\n".join(over_seeds.against(base, [c], [], 1000))
     assert "| lone | accuracy | 1 | - | +0." in lines
-    assert "- lone against base: accuracy +1" in lines and "spread unknown: one seed" in lines
+    assert "- lone against base: accuracy +1" in lines and "spread unknown: fewer than two seeds in common" in lines

@@ -143,7 +143,7 @@ def test_a_verdict_says_which_test_decided():
     up, down = paired.Interval(0.02, 0.01, 0.03), paired.Interval(-0.02, -0.03, -0.01)
     across = paired.Interval(0.01, -0.01, 0.03)
     assert paired.verdict(None, up).beyond_noise is None
-    assert paired.verdict(None, up).reading.startswith("spread unknown: one seed")
+    assert paired.verdict(None, up).reading.startswith("spread unknown: fewer than two seeds in common")
     assert paired.verdict(across, up).reading == ("within seed noise: the interval over seeds "
                                                   "holds 0")
     assert paired.verdict(up, across).reading == ("within noise: the post-by-post interval "

@@ -28,7 +28,7 @@ def test_table_and_chart(tmp_path):
                                                                  "0.6000"]]
     assert "| exp-image | accuracy | 1 | - | -0.0500 [" in text
     assert "- exp-image against exp-text: accuracy -5.0 points, macro-F1 -5.0 points, " \
-           "weighted-F1 -5.0 points: spread unknown: one seed" in text
+           "weighted-F1 -5.0 points: spread unknown: fewer than two seeds in common" in text
     # exp-image against exp-text (the first), pair by pair: 3 of 60 fewer right
     against = text.split("### Each run against exp-text, pair by pair")[1]
     assert "1 comparison(s) on the same 60 labelled pairs and folds" in against
@@ -79,7 +79,8 @@ def test_runs_that_differ_in_the_seed_alone_are_summarised_over_seeds(tmp_path):
     assert rows["| e"][1:5] == ["2", "multimodal", "0", "0.6000"]
     # e and f have one seed: against the three seeds of b + c + d, the spread is unknown
     assert "- e against b + c + d: accuracy -12.0 points" not in text  # said over posts
-    assert "| e | accuracy | 1 | - |" in text and "spread unknown: one seed" in text
+    assert "| e | accuracy | 1 | - |" in text and "spread unknown: fewer than two seeds in common" in text
+    assert "| f | accuracy | 0 | - |" in text  # seed 5: none of the baseline's
 
 
 def test_a_score_an_older_experiment_lacks_shows_as_a_dash(tmp_path):

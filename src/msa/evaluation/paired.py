@@ -153,7 +153,8 @@ def verdict(seeds: Interval | None, posts: Interval) -> Verdict:
     """Beyond seed noise only where both the interval over seeds and the one over posts exclude
     0 on the same side: the settings differ whichever seeds are drawn and whichever posts."""
     if seeds is None:
-        return Verdict(None, "spread unknown: one seed (--seeds 3 runs three)")
+        return Verdict(None, "spread unknown: fewer than two seeds in common (--seeds 3 runs "
+                             "three)")
     if seeds.low == seeds.high == posts.low == posts.high == 0:
         return Verdict(False, "no difference: the same scores at every seed")
     if seeds.holds_zero:

@@ -32,6 +32,7 @@ class Score:
 @dataclass(frozen=True)
 class Comparison:
     setting: Setting
+    seeds_shared: int
     scores: dict[str, Score]
     fixes: np.ndarray  # indices of the posts it fixes, the surest first
     breaks: np.ndarray
@@ -46,7 +47,8 @@ def compare(base: Setting, other: Setting, base_p: SeedPredictions, other_p: See
         posts = paired.over_posts(base_p.y, list(base_p.predicted), list(other_p.predicted),
                                   headline.score, resamples=resamples)
         scores[name] = Score(seeds, posts, paired.verdict(seeds and seeds[1], posts))
-    return Comparison(other, scores, *stability.fixes_and_breaks(base_p, other_p))
+    shared = len(set(base.seeds) & set(other.seeds))
+    return Comparison(other, shared, scores, *stability.fixes_and_breaks(base_p, other_p))
 
 
 def _over_seeds(setting: Setting, metric: str) -> str:
@@ -109,8 +111,7 @@ def against(base: Setting, comparisons: list[Comparison],
             f"{len(comparisons) * len(HEADLINE)} intervals of each kind this report shows.\n",
             *_table(["setting", "score", "seeds shared", "Δ over seeds [95% CI]",
                      "Δ post by post [95% CI]", "verdict"],
-                    [[c.setting.name, HEADLINE[name].title,
-                      str(score.seeds[0]) if score.seeds else "1",
+                    [[c.setting.name, HEADLINE[name].title, str(c.seeds_shared),
                       _interval(score.seeds[1]) if score.seeds else "-",
                       _interval(score.posts), score.verdict.reading]
                      for c in comparisons for name, score in c.scores.items()]), ""]
