@@ -81,7 +81,7 @@ def _command() -> str:
 
 
 def _report_set(outcome, out: str, title: str, columns: list[str], baseline: str | None,
-                command: str) -> None:
+                verb: str) -> None:
     """The report of a set that ran: its finished runs by setting, its failed runs named."""
     from msa.experiments import dvc_experiments, report
 
@@ -90,9 +90,9 @@ def _report_set(outcome, out: str, title: str, columns: list[str], baseline: str
         text = report.write_report(chosen, out, title, columns, baseline, failed=outcome.failed,
                                    command=_command())
         print(report.for_terminal(text), end="")
-        print(f"{command}: report in {out}.md, figures beside it")
+        print(f"{verb}: report in {out}.md, figures beside it")
     if outcome.failed:
-        raise MsaError(f"{command}: {len(outcome.failed)} of {len(outcome.runs)} runs failed "
+        raise MsaError(f"{verb}: {len(outcome.failed)} of {len(outcome.runs)} runs failed "
                        f"({', '.join(outcome.failed)}; their output is above); the report "
                        "leaves them out, and running the same command again runs only them")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from msa.evaluation import paired, records
 from msa.evaluation.metrics import HEADLINE
+from msa.experiments.over_seeds import markdown_table
 
 
 def _interval(values: tuple[float, float, float]) -> str:
@@ -59,8 +60,7 @@ def section(experiments: list, base, resamples: int = paired.RESAMPLES, read=Non
                   f"({resamples:,} resamples, seeded) for the difference of every score; "
                   "McNemar's exact test on the pairs one gets right and the other not, Holm's "
                   f"correction over the {len(tested)}.\n",
-                  "| " + " | ".join(header) + " |", "|" + "---|" * len(header),
-                  *("| " + " | ".join(row) + " |" for row in rows), "",
+                  *markdown_table(header, rows), "",
                   *(f"- {_reading(e.name, base.name, d, p)}"
                     for (e, d), p in zip(tested, adjusted))]
     else:

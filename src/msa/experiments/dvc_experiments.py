@@ -82,7 +82,7 @@ def named(pool: list[Experiment], name: str) -> list[Experiment]:
     """The experiment of that name; else the runs of the setting of that name (its seeds, named
     by msa.experiments.naming); else those whose revision starts with it."""
     return ([e for e in pool if e.name == name]
-            or [e for e in pool if (naming.split_run_name(e.name) or ("",))[0] == name]
+            or [e for e in pool if naming.setting_of(e.name) == name]
             or [e for e in pool if e.rev.startswith(name)][:1])
 
 
@@ -124,8 +124,6 @@ def select(names: list[str], all_commits: bool = False) -> list[Experiment]:
 def differing_params(experiments: list[Experiment]) -> list[str]:
     keys = sorted({k for e in experiments for k in e.params})
     return [k for k in keys if len({json.dumps(e.params.get(k)) for e in experiments}) > 1]
-
-
 
 
 def finished() -> list[Experiment]:

@@ -27,8 +27,9 @@ def settings_chart(settings: list[Setting], majority: dict, path: str | Path, ti
     for k, setting in enumerate(settings):
         at = x + (k - (len(settings) - 1) / 2) * width
         values = [np.array(list(setting.by_seed(m).values())) for m in HEADLINE]
-        means = [v.mean() if len(v) else np.nan for v in values]
-        spreads = [v.std(ddof=1) if len(v) > 1 else 0 for v in values]
+        spread = [setting.mean_std(m) for m in HEADLINE]
+        means = [s[0] if s else np.nan for s in spread]
+        spreads = [(s[1] or 0) if s else 0 for s in spread]
         bars = ax.bar(at, means, width, yerr=spreads, capsize=3, label=setting.name, alpha=0.85)
         ax.bar_label(bars, labels=["" if np.isnan(m) else f"{m:.3f}" for m in means],
                      fontsize=7, label_type="center", rotation=90, color="white")

@@ -30,6 +30,12 @@ def split_run_name(name: str) -> tuple[str, int] | None:
     return (match["setting"], int(match["seed"])) if match else None
 
 
+def setting_of(name: str) -> str | None:
+    """The setting a run's name names, or None where the rule did not make it."""
+    split = split_run_name(name)
+    return split[0] if split else None
+
+
 def parse_seeds(text: str | int) -> list[int]:
     """`--seeds`: a count (3: seeds 0 1 2) or a comma-separated list (`0,4,7`; `5,` is seed 5
     alone)."""

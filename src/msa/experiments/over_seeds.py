@@ -15,7 +15,8 @@ from msa.experiments.settings import Setting
 from msa.experiments.stability import SeedPredictions
 
 
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+def markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """The lines of a Markdown table."""
     return (["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
             + ["| " + " | ".join(row) + " |" for row in rows])
 
@@ -52,10 +53,11 @@ def compare(base: Setting, other: Setting, base_p: SeedPredictions, other_p: See
 
 
 def _over_seeds(setting: Setting, metric: str) -> str:
-    values = np.array(list(setting.by_seed(metric).values()))
-    if not len(values):
+    spread = setting.mean_std(metric)
+    if spread is None:
         return "-"
-    return f"{values.mean():.4f}" + (f" ± {values.std(ddof=1):.4f}" if len(values) > 1 else "")
+    mean, std = spread
+    return f"{mean:.4f}" + (f" ± {std:.4f}" if std is not None else "")
 
 
 def settings_table(settings: list[Setting], param_columns: list[str],
@@ -76,7 +78,7 @@ def settings_table(settings: list[Setting], param_columns: list[str],
                      "baseline" if s is base else f"{len(c.fixes)} / {len(c.breaks)}" if c
                      else "not paired"])
     return ["Each run's score is its fold mean (metrics.json); a setting's is the mean ± std "
-            "(n-1) of those over its seeds.\n", *_table(header, rows)]
+            "(n-1) of those over its seeds.\n", *markdown_table(header, rows)]
 
 
 def _interval(interval: paired.Interval) -> str:
@@ -109,7 +111,7 @@ def against(base: Setting, comparisons: list[Comparison],
             "prediction of it). A difference is beyond seed noise where both intervals exclude "
             "0 on the same side; one seed leaves the spread unknown. Not corrected for the "
             f"{len(comparisons) * len(HEADLINE)} intervals of each kind this report shows.\n",
-            *_table(["setting", "score", "seeds shared", "Δ over seeds [95% CI]",
+            *markdown_table(["setting", "score", "seeds shared", "Δ over seeds [95% CI]",
                      "Δ post by post [95% CI]", "verdict"],
                     [[c.setting.name, HEADLINE[name].title, str(c.seeds_shared),
                       _interval(score.seeds[1]) if score.seeds else "-",
@@ -132,7 +134,7 @@ def stability_section(rows: list[tuple[str, stability.Stability]], figure: str) 
              "How many labelled posts each setting gets right at every seed, at some, at none, "
              "and its flip rate: the share of posts whose predicted label is not the same at "
              "every seed.\n",
-             *_table(["setting", "seeds", "right at every seed", "right at some",
+             *markdown_table(["setting", "seeds", "right at every seed", "right at some",
                       "right at none", "flip rate"],
                      [[name, str(s.seeds), str(s.right_every), str(s.right_some),
                        str(s.right_none), f"{s.flip_rate:.1%} ({s.flipped})"]
@@ -152,7 +154,7 @@ def posts_section(base: Setting, comparisons: list[Comparison], table_file: str,
              "most of its own, and breaks one the other way round. Every such post, with each "
              f"side's label at each seed and mean probability of the true label: "
              f"[{table_file}]({table_file}).\n",
-             *_table(["setting", "fixes", "breaks", "net"],
+             *markdown_table(["setting", "fixes", "breaks", "net"],
                      [[c.setting.name, str(len(c.fixes)), str(len(c.breaks)),
                        f"{len(c.fixes) - len(c.breaks):+d}"] for c in comparisons])]
     lines += [f"\n![{name} against {base.name}: the posts it fixes and breaks]({figure})"

@@ -35,12 +35,6 @@ def _shown(value: float | None, spread: float | None = None) -> str:
     return f"{value:.4f}" + (f" ± {spread:.4f}" if spread is not None else "")
 
 
-def _markdown(header: list[str], rows: list[list[str]]) -> list[str]:
-    """The lines of a Markdown table."""
-    return (["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-            + ["| " + " | ".join(row) + " |" for row in rows])
-
-
 def _params_shown(param_columns: list[str]) -> list[str]:
     """The differing params a table shows beside the mode column (mode once, not twice)."""
     return [k for k in param_columns if k != "mode"]
@@ -65,7 +59,7 @@ def table(experiments: list[Experiment], param_columns: list[str]) -> str:
                + [_shown(_figure(m.get("per_class") or {}, label, "f1")) for label in LABELS]
                + [epochs])
         rows.append(row)
-    lines = _markdown(header, rows) + [""]
+    lines = over_seeds.markdown_table(header, rows) + [""]
     # Experiments on other data have baselines of their own: each is said, with whose it is.
     baselines: dict[str, tuple[dict, list[str]]] = {}
     for e in experiments:

@@ -67,8 +67,6 @@ class Run:
     """One setting at one training seed: one named DVC experiment."""
 
     name: str
-    setting: str
-    seed: int
     sets: tuple[str, ...]  # dvc exp run -S values
     params: dict  # params.yaml as the run will have it, flattened
     copy: tuple[str, ...]  # -C for a data folder inside the repository
@@ -106,9 +104,8 @@ def plan(key: str, values: list[str], overrides: list[str], seeds: list[int],
                 checked = params.from_dict(chosen)
             except MsaError as exc:
                 raise MsaError(f"sweep {key}={value}: {exc}") from None
-            runs.append(Run(naming.run_name(setting, seed), setting, seed, sets,
-                            flatten(chosen), tuple(_copy_paths(checked.data.root)),
-                            checked.data.root))
+            runs.append(Run(naming.run_name(setting, seed), sets, flatten(chosen),
+                            tuple(_copy_paths(checked.data.root)), checked.data.root))
     for root in dict.fromkeys(r.root for r in runs):
         data_root.find(root)
     return runs
@@ -147,8 +144,9 @@ def execute(runs: list[Run], force: bool = False, queue: bool = False) -> Outcom
             outcome.failed.append(run.name)
         else:
             outcome.ran.append(run.name)
-    if _head() != head:  # DVC files each run under the commit checked out when it started
-        raise MsaError(f"the commit changed while the set ran ({head} -> {_head()}), so its "
+    now = _head()
+    if now != head:  # DVC files each run under the commit checked out when it started
+        raise MsaError(f"the commit changed while the set ran ({head} -> {now}), so its "
                        "runs are experiments of both; commit after a set ends, then run the "
                        "same command again to have every run on one commit")
     return outcome

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+import numpy as np
+
 from msa.errors import MsaError
 from msa.experiments import naming
 from msa.experiments.dvc_experiments import Experiment, named
@@ -29,6 +31,14 @@ class Setting:
         return {e.params.get("seed"): float(e.metrics[metric]["mean"]) for e in self.runs
                 if (e.metrics.get(metric) or {}).get("mean") is not None}
 
+    def mean_std(self, metric: str) -> tuple[float, float | None] | None:
+        """The mean over seeds of the fold means of `metric` and their std (n-1; None with one
+        seed), or None where no run has it."""
+        values = np.array(list(self.by_seed(metric).values()))
+        if not len(values):
+            return None
+        return float(values.mean()), (float(values.std(ddof=1)) if len(values) > 1 else None)
+
 
 def _without_seed(e: Experiment) -> str:
     return json.dumps({k: v for k, v in e.params.items() if k != "seed"}, sort_keys=True)
@@ -36,14 +46,10 @@ def _without_seed(e: Experiment) -> str:
 
 def _name(runs: list[Experiment]) -> str:
     """The setting the runs' names share, else the one run's name, else their names."""
-    settings = {(naming.split_run_name(e.name) or (None,))[0] for e in runs}
+    settings = {naming.setting_of(e.name) for e in runs}
     if len(settings) == 1 and None not in settings:
         return settings.pop()
     return runs[0].name if len(runs) == 1 else " + ".join(e.name for e in runs)
-
-
-def _setting_of(e: Experiment) -> str | None:
-    return (naming.split_run_name(e.name) or (None,))[0]
 
 
 def group(experiments: list[Experiment]) -> list[Setting]:
@@ -53,7 +59,7 @@ def group(experiments: list[Experiment]) -> list[Setting]:
     stands apart."""
     groups: list[tuple[str, list[Experiment]]] = []
     for e in experiments:
-        key = (_without_seed(e), _setting_of(e))
+        key = (_without_seed(e), naming.setting_of(e.name))
         home = next((runs for k, runs in groups if k == key
                      and e.params.get("seed") not in [r.params.get("seed") for r in runs]), None)
         if home is None:
