@@ -88,19 +88,29 @@ def _report_set(outcome, out: str, title: str, columns: list[str], baseline: str
     if outcome.done:
         chosen = dvc_experiments.select(outcome.done)
         text = report.write_report(chosen, out, title, columns, baseline, failed=outcome.failed,
-                                   command=_command())
+                                   command=_command(), not_pulled=outcome.not_pulled)
         print(report.for_terminal(text), end="")
         print(f"{verb}: report in {out}.md, figures beside it")
+    if outcome.not_pulled:
+        print(f"{verb}: finished elsewhere and not pulled here, so left out: "
+              f"{', '.join(outcome.not_pulled)} (dvc exp pull origin NAME, then msa compare)",
+              file=sys.stderr)
     if outcome.failed:
         raise MsaError(f"{verb}: {len(outcome.failed)} of {len(outcome.runs)} runs failed "
                        f"({', '.join(outcome.failed)}; their output is above); the report "
                        "leaves them out, and running the same command again runs only them")
 
 
+def _execution(args):
+    from msa.experiments.runner import Execution
+
+    return Execution(args.storage, args.workers, args.heartbeat, args.force)
+
+
 def _ablation(args) -> None:
     from msa.experiments import naming, runner
 
-    outcome = runner.run_ablation(args.set, naming.parse_seeds(args.seeds), force=args.force)
+    outcome = runner.run_ablation(args.set, naming.parse_seeds(args.seeds), how=_execution(args))
     _report_set(outcome, args.out, "Modality ablation", [], args.baseline, "ablation")
 
 
@@ -109,11 +119,7 @@ def _sweep(args) -> None:
 
     key, values = runner.parse_sweep(args.spec)
     outcome = runner.run_sweep(key, values, args.set, naming.parse_seeds(args.seeds),
-                               queue=args.queue, force=args.force)
-    if args.queue:
-        print(f"sweep: {len(outcome.runs)} experiments queued; run them with dvc queue start, "
-              "then report them with msa compare")
-        return
+                               how=_execution(args))
     _report_set(outcome, args.out or f"reports/{key}", f"Sweep of {key}", [key], args.baseline,
                 "sweep")
 
@@ -136,6 +142,23 @@ def _params(args) -> None:
         print(f"{key} = {default!r}\n    {help_text}")
 
 
+def _worker_arguments(command) -> None:
+    """Where a set's study is kept and who runs its trials."""
+    from msa.experiments.storage import EMBEDDED, HEARTBEAT_SECONDS
+
+    command.add_argument("--storage", metavar="URL",
+                         help="the Optuna storage of the set's study, shared by every machine "
+                              "that runs it: postgresql://USER@HOST:PORT/DATABASE (password "
+                              f"from PGPASSWORD or ~/.pgpass) (default: {EMBEDDED}, this "
+                              "machine's)")
+    command.add_argument("--workers", type=int, default=1, metavar="N",
+                         help="trials at once here, each worker in a clone of its own "
+                              "(default: %(default)s)")
+    command.add_argument("--heartbeat", type=int, default=HEARTBEAT_SECONDS, metavar="SECONDS",
+                         help="a worker silent for 3 heartbeats is taken for dead and its trial "
+                              "run again (default: %(default)s)")
+
+
 def _report_arguments(command, out: str | None, runs: bool = False) -> None:
     """What every report-writing command takes: where the report goes, its baseline, and, for
     those that run experiments, params for every run."""
@@ -147,6 +170,7 @@ def _report_arguments(command, out: str | None, runs: bool = False) -> None:
                                   "or a list (0,4,7) (default: %(default)s)")
         command.add_argument("--force", action="store_true",
                              help="run again the runs that finished before with the same params")
+        _worker_arguments(command)
     command.add_argument("--out", default=out, help="path stem of the .md and .png"
                          + (" (default: reports/KEY)" if out is None else ""))
     command.add_argument("--baseline", metavar="NAME", help="the setting (or experiment) the "
@@ -197,9 +221,6 @@ def build_parser() -> argparse.ArgumentParser:
                                             "training seed, then a report by setting")
     swp.add_argument("spec", metavar="KEY=VALUES", help="e.g. train.patience=1,2,4,8")
     _report_arguments(swp, None, runs=True)
-    swp.add_argument("--queue", action="store_true",
-                     help="only queue the runs (in DVC's queue, which sees git-tracked files "
-                          "only); dvc queue start runs them")
     swp.set_defaults(run=_sweep)
 
     cmp = commands.add_parser("compare", help="experiments or revisions side by side")

@@ -115,7 +115,7 @@ def _commit() -> str:
 
 def write_report(experiments: list[Experiment], out_stem: str | Path, title: str,
                  param_columns: list[str], baseline: str | None = None, failed=(),
-                 resamples: int = paired.RESAMPLES, command: str = "") -> str:
+                 resamples: int = paired.RESAMPLES, command: str = "", not_pulled=()) -> str:
     """The report of an experiment set: its settings (runs that differ in the seed alone) over
     their seeds, each against the baseline setting (the first, or the one named), each post
     across the seeds, the posts behind each difference; then every run, and each run against
@@ -159,7 +159,9 @@ def write_report(experiments: list[Experiment], out_stem: str | Path, title: str
         (f"Made by `{command}` at commit {_commit()}. " if command else "")
         + f"{len(all_settings)} setting(s), {runs} run(s); trained on: {machines}."
         + (f" Failed, so left out: {', '.join(failed)} (running the same command again runs "
-           "only them)." if failed else "") + "\n",
+           "only them)." if failed else "")
+        + (f" Finished on another machine and not pulled here, so left out: "
+           f"{', '.join(not_pulled)} (dvc exp pull origin NAME)." if not_pulled else "") + "\n",
         "## Settings over seeds\n",
         *over_seeds.settings_table(all_settings, param_columns, comparisons, base),
         *over_seeds.against(base, list(comparisons.values()), unpaired, resamples),

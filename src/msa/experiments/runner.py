@@ -1,25 +1,35 @@
-"""Running an experiment set: each setting (a value of one param) at each training seed, one
-named DVC experiment per run (msa.experiments.naming), each in a temporary copy of the
-repository (`dvc exp run --temp`), one after another, so the workspace stays as it was.
+"""Running a grid set (ablation, sweep): each setting (a value of one param) at each training
+seed, one named DVC experiment per run (msa.experiments.naming), each run a trial of the set's
+Optuna study (msa.experiments.trials), run by the workers of this command and of any other
+that shares the study's storage (msa.experiments.workers), so the workspace stays as it was.
 
 Every run's params are checked before any runs. A run already finished on this commit with the
 same params is not run again (`force` reruns it); a run that fails is reported as failed and
-the others go on. Stages a run leaves alone come from DVC's cache.
+the others go on; the same command again runs what has not finished. Stages a run leaves alone
+come from DVC's cache.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import optuna
+from optuna.distributions import CategoricalDistribution
+from optuna.trial import TrialState
 
 from msa import params
 from msa.data import data_root
 from msa.errors import MsaError
-from msa.experiments import naming
-from msa.experiments.dvc_experiments import _dvc, finished, flatten
+from msa.experiments import naming, storage, trials, workers, workspaces
+from msa.experiments.dvc_experiments import finished, flatten
+
+METRIC = "macro_f1"  # a grid trial's value: what optuna-dashboard charts
 
 
 def parse_sweep(spec: str) -> tuple[str, list[str]]:
@@ -67,6 +77,9 @@ class Run:
     """One setting at one training seed: one named DVC experiment."""
 
     name: str
+    key: str
+    value: str
+    seed: int
     sets: tuple[str, ...]  # dvc exp run -S values
     params: dict  # params.yaml as the run will have it, flattened
     copy: tuple[str, ...]  # -C for a data folder inside the repository
@@ -76,13 +89,16 @@ class Run:
 @dataclass
 class Outcome:
     runs: list[Run]
-    ran: list[str] = field(default_factory=list)
+    ran: list[str] = field(default_factory=list)  # by this command's workers
     kept: list[str] = field(default_factory=list)  # finished before, with the same params
+    elsewhere: list[str] = field(default_factory=list)  # by the workers of another command
     failed: list[str] = field(default_factory=list)
+    not_pulled: list[str] = field(default_factory=list)  # finished elsewhere, not here
 
     @property
     def done(self) -> list[str]:
-        return [r.name for r in self.runs if r.name not in self.failed]
+        return [r.name for r in self.runs
+                if r.name not in self.failed and r.name not in self.not_pulled]
 
 
 def plan(key: str, values: list[str], overrides: list[str], seeds: list[int],
@@ -104,7 +120,8 @@ def plan(key: str, values: list[str], overrides: list[str], seeds: list[int],
                 checked = params.from_dict(chosen)
             except MsaError as exc:
                 raise MsaError(f"sweep {key}={value}: {exc}") from None
-            runs.append(Run(naming.run_name(setting, seed), sets, flatten(chosen),
+            runs.append(Run(naming.run_name(setting, seed), key, value, seed, sets,
+                            flatten(chosen),
                             tuple(_copy_paths(checked.data.root)), checked.data.root))
     for root in dict.fromkeys(r.root for r in runs):
         data_root.find(root)
@@ -114,55 +131,171 @@ def plan(key: str, values: list[str], overrides: list[str], seeds: list[int],
 def _head() -> str | None:
     """The commit checked out, which the runs' experiments are based on (None outside git)."""
     try:
-        return subprocess.check_output(["git", "rev-parse", "--short", "HEAD"], text=True,
+        return subprocess.check_output(["git", "rev-parse", "HEAD"], text=True,
                                        stderr=subprocess.DEVNULL).strip()
     except (OSError, subprocess.CalledProcessError):
         return None
 
 
-def execute(runs: list[Run], force: bool = False, queue: bool = False) -> Outcome:
-    """Runs (or, with `queue`, queues in DVC's queue) what has not finished with these params."""
-    head = _head()
-    outcome = Outcome(runs)
-    done = {} if force or queue else {e.name: e for e in finished()}
-    listed = set(_dvc(["exp", "ls", "--name-only"]).split())
+def _shared_remote(storage_url: str | None, remote: str = "origin") -> str | None:
+    """The git remote experiments are pushed on to: where the storage is shared with other
+    machines (a URL was given) and the repository has that remote."""
+    if storage.is_embedded(storage_url):
+        return None
+    remotes = subprocess.run(["git", "remote"], capture_output=True, text=True).stdout.split()
+    if remote not in remotes:
+        print(f"sweep: no git remote {remote!r} here, so the experiments stay in this "
+              "repository; other machines see them once pushed (dvc exp push)",
+              file=sys.stderr, flush=True)
+        return None
+    return remote
+
+
+def open_grid(store, name: str, key: str, runs: list[Run], force: bool) -> optuna.Study:
+    """The study of a grid set, every run of it a trial: one already finished on this commit with
+    the same params is a kept trial, the others are enqueued (again, where their last trial
+    failed). Whoever creates the study enqueues first; the others wait for its plan."""
+    if force:
+        with contextlib.suppress(KeyError):
+            optuna.delete_study(study_name=name, storage=store)
+    try:
+        study = optuna.create_study(study_name=name, storage=store, direction="maximize")
+        created = True
+    except optuna.exceptions.DuplicatedStudyError:
+        study, created = optuna.load_study(study_name=name, storage=store), False
+        for _ in range(600):
+            if trials.PLAN in study.user_attrs:
+                break
+            time.sleep(0.1)
+    active = {t.user_attrs.get(trials.EXPERIMENTS, [None])[0]
+              for t in study.get_trials(deepcopy=False, states=workers.ACTIVE)}
+    done = {} if force else {e.name: e for e in finished()}
+    values = list(dict.fromkeys(r.value for r in runs))
+    seeds = sorted({r.seed for r in runs})
     for run in runs:
+        if run.name in active:
+            continue
+        attrs = {trials.SETTING: naming.setting_of(run.name), trials.EXPERIMENTS: [run.name]}
         before = done.get(run.name)
         if before is not None and before.params == run.params:
             print(f"sweep: {run.name} ran before with these params; kept (--force runs it "
                   "again)", flush=True)
-            outcome.kept.append(run.name)
-            continue
-        if run.name in listed:
-            _dvc(["exp", "remove", run.name])
-        args = ["exp", "run", "--queue" if queue else "--temp", *run.copy, "-n", run.name,
-                *(arg for value in run.sets for arg in ("-S", value))]
-        print(f"sweep: dvc {' '.join(args)}", flush=True)
-        if subprocess.run(["dvc", *args]).returncode != 0:
-            print(f"sweep: {run.name} failed (its output is above); the others go on",
-                  file=sys.stderr, flush=True)
-            outcome.failed.append(run.name)
+            attrs |= {trials.KEPT: True, trials.RESULTS: {run.name: {
+                "rev": before.rev, "metrics": trials.headline(before.metrics)}}}
+            study.add_trial(optuna.create_trial(
+                params={key: run.value, "seed": run.seed},
+                distributions=grid_distributions(key, values, seeds), user_attrs=attrs,
+                value=trials.headline(before.metrics).get(METRIC) or 0.0))
         else:
+            study.enqueue_trial({key: run.value, "seed": run.seed}, user_attrs=attrs)
+    if created:
+        study.set_user_attr(trials.PLAN, [r.name for r in runs])
+    return study
+
+
+def grid_distributions(key: str, values: list[str], seeds: list[int]) -> dict:
+    return {key: CategoricalDistribution(values), "seed": CategoricalDistribution(seeds)}
+
+
+def outcome_of(study: optuna.Study, runs: list[Run]) -> Outcome:
+    """Each run of the set by its trials: finished by whom, or failed."""
+    outcome = Outcome(runs)
+    complete = {t.user_attrs[trials.EXPERIMENTS][0]: t
+                for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))}
+    mine = trials.this_command()
+    for run in runs:
+        trial = complete.get(run.name)
+        if trial is None:
+            outcome.failed.append(run.name)
+        elif trial.user_attrs.get(trials.KEPT):
+            outcome.kept.append(run.name)
+        elif str(trial.user_attrs.get(trials.WORKER, "")).startswith(mine):
             outcome.ran.append(run.name)
+        else:
+            outcome.elsewhere.append(run.name)
+    return outcome
+
+
+def pull_elsewhere(outcome: Outcome, share: str | None) -> None:
+    """The runs other machines finished, pulled from the shared remote; those it does not have
+    yet are named."""
+    head = _head()
+    missing = [n for n in outcome.elsewhere + outcome.ran + outcome.kept
+               if not any(ref.split("/")[2:4] == [head[:2], head[2:]]
+                          for ref, _ in workspaces.experiment_refs(Path.cwd(), n))]
+    if missing and share:
+        done = subprocess.run(["dvc", "exp", "pull", "-f", share, *missing],
+                              capture_output=True, text=True)
+        if done.returncode == 0:
+            print(f"sweep: pulled {len(missing)} experiment(s) from {share}: "
+                  + ", ".join(missing), file=sys.stderr, flush=True)
+            missing = []
+        else:
+            said = (done.stderr.strip().splitlines() or [""])[-1]
+            print(f"sweep: dvc exp pull {share} failed ({said})", file=sys.stderr, flush=True)
+    outcome.not_pulled = missing
+
+
+@dataclass(frozen=True)
+class Execution:
+    """How a set's trials run: the storage of its study (None: the embedded one), the workers
+    here, the heartbeat, and whether runs finished before run again."""
+
+    storage_url: str | None = None
+    workers: int = 1
+    heartbeat: int = storage.HEARTBEAT_SECONDS
+    force: bool = False
+
+
+def execute(runs: list[Run], verb: str, label: str, how: Execution = Execution()) -> Outcome:
+    """Runs what has not finished with these params, as the trials of the set's study, by
+    `how.workers` workers here and any other command sharing the storage."""
+    head = _head()
+    if head is None:
+        raise MsaError(f"{verb}: not in a git repository with a commit; experiments are based "
+                       "on one")
+    store = storage.open_storage(how.storage_url, Path.cwd(), how.heartbeat)
+    share = _shared_remote(how.storage_url)
+    name = trials.study_name(verb, label, head,
+                             trials.digest([(r.name, r.params) for r in runs]))
+    key = runs[0].key
+    copies = tuple(dict.fromkeys(c for r in runs for c in r.copy[1::2]))
+    source = workspaces.Source.of(Path.cwd(), copies, share)
+    study = open_grid(store, name, key, runs, how.force)
+    by_name = {r.name: r for r in runs}
+
+    def job_of(trial: optuna.Trial):
+        values = list(dict.fromkeys(r.value for r in runs))
+        trial.suggest_categorical(key, values)
+        trial.suggest_categorical("seed", sorted({r.seed for r in runs}))
+        run = by_name[trial.user_attrs[trials.EXPERIMENTS][0]]
+        return naming.setting_of(run.name), [(run.name, run.sets, run.copy)]
+
+    print(f"{verb}: study {name!r} in {storage.shown(store.url)}", file=sys.stderr,
+          flush=True)
+    workers.run_workers(study, workspaces.workspaces(source, how.workers),
+                        lambda: workers.take_waiting(study), job_of, METRIC)
     now = _head()
     if now != head:  # DVC files each run under the commit checked out when it started
-        raise MsaError(f"the commit changed while the set ran ({head} -> {now}), so its "
-                       "runs are experiments of both; commit after a set ends, then run the "
-                       "same command again to have every run on one commit")
+        raise MsaError(f"the commit changed while the set ran ({head[:7]} -> {now[:7]}), so "
+                       "its runs are experiments of both; commit after a set ends, then run "
+                       "the same command again to have every run on one commit")
+    outcome = outcome_of(study, runs)
+    pull_elsewhere(outcome, share)
     return outcome
 
 
 def run_sweep(key: str, values: list[str], overrides: list[str],
               seeds: list[int] | None = None, prefix: str | None = None,
-              params_file: str | Path = "params.yaml", queue: bool = False,
-              force: bool = False) -> Outcome:
+              params_file: str | Path = "params.yaml", how: Execution = Execution(),
+              verb: str = "sweep") -> Outcome:
     """One named DVC experiment per value of `key` and training seed, `overrides` set in
     every one."""
     seeds = list(range(naming.DEFAULT_SEEDS)) if seeds is None else seeds
-    return execute(plan(key, values, overrides, seeds, prefix, params_file), force, queue)
+    return execute(plan(key, values, overrides, seeds, prefix, params_file), verb, key, how)
 
 
 def run_ablation(overrides: list[str], seeds: list[int] | None = None, modes=params.MODES,
-                 prefix: str = "ablation", force: bool = False) -> Outcome:
+                 prefix: str = "ablation", how: Execution = Execution()) -> Outcome:
     """The modality ablation: a sweep over `mode`; featurize is shared through DVC's cache."""
-    return run_sweep("mode", list(modes), overrides, seeds, prefix, force=force)
+    return run_sweep("mode", list(modes), overrides, seeds, prefix, how=how, verb="ablation")
