@@ -124,6 +124,17 @@ def _sweep(args) -> None:
                 "sweep")
 
 
+def _search(args) -> None:
+    from msa.experiments import naming, report, search, search_report
+
+    study, space = search.run_search(args.space, args.trials, args.metric, args.set,
+                                     naming.parse_seeds(args.seeds), args.prefix,
+                                     _execution(args))
+    text = search_report.write_search_report(study, space, args.out, args.metric, _command())
+    print(report.for_terminal(text), end="")
+    print(f"search: report in {args.out}.md, figures beside it")
+
+
 def _compare(args) -> None:
     from msa.experiments import dvc_experiments, report
 
@@ -159,7 +170,8 @@ def _worker_arguments(command) -> None:
                               "run again (default: %(default)s)")
 
 
-def _report_arguments(command, out: str | None, runs: bool = False) -> None:
+def _report_arguments(command, out: str | None, runs: bool = False,
+                      baseline: bool = True) -> None:
     """What every report-writing command takes: where the report goes, its baseline, and, for
     those that run experiments, params for every run."""
     if runs:
@@ -173,8 +185,9 @@ def _report_arguments(command, out: str | None, runs: bool = False) -> None:
         _worker_arguments(command)
     command.add_argument("--out", default=out, help="path stem of the .md and .png"
                          + (" (default: reports/KEY)" if out is None else ""))
-    command.add_argument("--baseline", metavar="NAME", help="the setting (or experiment) the "
-                         "others are tested against (default: the first)")
+    if baseline:
+        command.add_argument("--baseline", metavar="NAME", help="the setting (or experiment) the "
+                             "others are tested against (default: the first)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -222,6 +235,22 @@ def build_parser() -> argparse.ArgumentParser:
     swp.add_argument("spec", metavar="KEY=VALUES", help="e.g. train.patience=1,2,4,8")
     _report_arguments(swp, None, runs=True)
     swp.set_defaults(run=_sweep)
+
+    src = commands.add_parser("search", help="settings sampled by Optuna's TPE from a space of "
+                                             "params, each over training seeds, scored by its "
+                                             "cross-validated metric")
+    src.add_argument("space", nargs="+", metavar="KEY=RANGE",
+                     help="KEY=LOW..HIGH[:log|:int] or KEY=A,B,C (e.g. "
+                          "train.lr=0.0001..0.01:log train.patience=2,3,5)")
+    src.add_argument("--trials", type=int, default=20, help="settings to try, over every "
+                     "worker and machine (default: %(default)s)")
+    src.add_argument("--metric", default="macro_f1", help="what ranks them: the mean over "
+                     "seeds of the fold mean of accuracy, macro_f1 or weighted_f1 "
+                     "(default: %(default)s)")
+    src.add_argument("--prefix", default="search", help="the trials' setting names: "
+                     "PREFIX-NNN, NNN the trial number (default: %(default)s)")
+    _report_arguments(src, "reports/search", runs=True, baseline=False)
+    src.set_defaults(run=_search)
 
     cmp = commands.add_parser("compare", help="experiments or revisions side by side")
     cmp.add_argument("names", nargs="*", help="experiment names or revisions "

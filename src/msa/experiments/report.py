@@ -79,23 +79,30 @@ def for_terminal(report: str) -> str:
 
 
 
-def _machines(experiments: list[Experiment]) -> str:
-    """What ran the training of these runs, from each one's produced_by (details.json)."""
+def trained_on(made: dict) -> str:
+    """What trained a run, from its produced_by["train"] (details.json)."""
+    if made.get("gpu") or made.get("device", "cpu") != "cpu":
+        return f"GPU {made.get('gpu') or made.get('device')}, {made.get('precision', '?')}"
+    if made:
+        return (f"CPU {made.get('cpu_capability', '?')} "
+                f"({'native' if made.get('native_bf16') else 'no native'} bf16), "
+                f"{made.get('precision', '?')}, {made.get('threads', '?')} threads")
+    return "not recorded"
+
+
+def machines(runs: list[tuple[str, dict]]) -> str:
+    """What trained these runs ((name, produced_by["train"]) each), said once where one did."""
     seen = {}
-    for e in experiments:
-        made = ((e.metrics.get("produced_by") or {}).get("train") or {})
-        if made.get("gpu") or made.get("device", "cpu") != "cpu":
-            said = f"GPU {made.get('gpu') or made.get('device')}, {made.get('precision', '?')}"
-        elif made:
-            said = (f"CPU {made.get('cpu_capability', '?')} "
-                    f"({'native' if made.get('native_bf16') else 'no native'} bf16), "
-                    f"{made.get('precision', '?')}, {made.get('threads', '?')} threads")
-        else:
-            said = "not recorded"
-        seen.setdefault(said, []).append(e.name)
+    for name, made in runs:
+        seen.setdefault(trained_on(made), []).append(name)
     if len(seen) == 1:
         return next(iter(seen))
     return "; ".join(f"{said} ({', '.join(names)})" for said, names in seen.items())
+
+
+def _machines(experiments: list[Experiment]) -> str:
+    return machines([(e.name, (e.metrics.get("produced_by") or {}).get("train") or {})
+                     for e in experiments])
 
 
 def _with_seed(experiments: list[Experiment], param_columns: list[str]) -> list[str]:

@@ -274,7 +274,7 @@ def execute(runs: list[Run], verb: str, label: str, how: Execution = Execution()
     print(f"{verb}: study {name!r} in {storage.shown(store.url)}", file=sys.stderr,
           flush=True)
     workers.run_workers(study, workspaces.workspaces(source, how.workers),
-                        lambda: workers.take_waiting(study), job_of, METRIC)
+                        lambda: workers.take_waiting(study), job_of, METRIC, verb)
     now = _head()
     if now != head:  # DVC files each run under the commit checked out when it started
         raise MsaError(f"the commit changed while the set ran ({head[:7]} -> {now[:7]}), so "

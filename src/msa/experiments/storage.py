@@ -72,6 +72,8 @@ def open_storage(url: str | None, repo: str | Path = ".",
     optuna.logging.set_verbosity(logging.WARNING)
     # The heartbeat and its retry are marked experimental since Optuna 2.8; pinned, they are not.
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    # msa's workers send the heartbeat themselves (msa.experiments.workers), not Study.optimize.
+    warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
     try:
         return optuna.storages.RDBStorage(
             url, engine_kwargs=engine, heartbeat_interval=heartbeat,

@@ -132,10 +132,11 @@ def work(study: optuna.Study, workspace, next_trial: Callable[[], optuna.Trial |
                    state=TrialState.COMPLETE if None not in scores else TrialState.FAIL)
 
 
-def run_workers(study: optuna.Study, workspaces: list, next_trial, job_of, metric: str) -> None:
+def run_workers(study: optuna.Study, workspaces: list, next_trial, job_of, metric: str,
+                verb: str) -> None:
     """Every workspace's worker at once, until the study has nothing left to run."""
     def say_for(workspace):
-        prefix = f"worker {workspace.index}: " if len(workspaces) > 1 else "sweep: "
+        prefix = f"{verb}: " + (f"worker {workspace.index}: " if len(workspaces) > 1 else "")
         return lambda text: print(prefix + text, file=sys.stderr, flush=True)
 
     if len(workspaces) == 1:

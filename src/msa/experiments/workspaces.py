@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from msa.errors import MsaError
-from msa.evaluation.metrics import METRICS_FILE
+from msa.evaluation.metrics import DETAILS_FILE, METRICS_FILE
 from msa.experiments import storage, trials
 
 
@@ -57,7 +57,9 @@ def _results(repo: Path, name: str) -> dict:
         raise RunFailed(f"{name}: DVC made no experiment of that name")
     rev = refs[0][1]
     metrics = json.loads(_git(["show", f"{rev}:{METRICS_FILE}"], repo))
-    return {"rev": rev, "metrics": trials.headline(metrics)}
+    details = json.loads(_git(["show", f"{rev}:{DETAILS_FILE}"], repo))
+    return {"rev": rev, "metrics": trials.headline(metrics),
+            "trained_on": (details.get("produced_by") or {}).get("train") or {}}
 
 
 @dataclass(frozen=True)

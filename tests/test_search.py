@@ -1,0 +1,67 @@
+"""The search space a user writes: what each spec samples, and one line for every bad one."""
+
+import pytest
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+from msa.errors import MsaError
+from msa.experiments import search
+
+from conftest import REPO
+
+
+def test_a_range_samples_numbers_and_says_its_scale():
+    d = search.parse_dimension("train.lr=0.0001..0.01:log")
+    assert d.key == "train.lr" and d.distribution == FloatDistribution(0.0001, 0.01, log=True)
+    assert d.values_to_check() == [0.0001, 0.01]
+    assert search.parse_dimension("train.dropout=0..0.5").distribution == \
+        FloatDistribution(0.0, 0.5)
+    assert search.parse_dimension("train.patience=1..8:int").distribution == \
+        IntDistribution(1, 8)
+    assert search.parse_dimension("train.epochs=2..64:int:log").distribution == \
+        IntDistribution(2, 64, log=True)
+
+
+def test_values_are_a_choice_kept_as_written():
+    d = search.parse_dimension("mode=text, image,multimodal")
+    assert d.distribution == CategoricalDistribution(["text", "image", "multimodal"])
+    assert d.shown() == "one of text, image, multimodal"
+
+
+@pytest.mark.parametrize("spec, said", [
+    ("train.lr", "expected KEY=LOW..HIGH"),
+    ("=1..2", "expected KEY=LOW..HIGH"),
+    ("train.lr=", "expected KEY=LOW..HIGH"),
+    ("train.lr=0.01..0.001", "the low end must be below the high end"),
+    ("train.lr=0.1..0.1", "the low end must be below the high end"),
+    ("train.lr=0..0.1:log", "a log scale needs a low end above 0"),
+    ("train.lr=a..0.1", "'a' is not a number"),
+    ("train.patience=1..2.5:int", "'2.5' is not a whole number"),
+    ("train.lr=0.1..1:exp", "after the range, :log, :int or :int:log"),
+    ("train.lr=0.1..1:log:log", "after the range, :log, :int or :int:log"),
+    ("mode=text", "name two values or more"),
+    ("mode=text,text", "a value is named twice"),
+    ("seed=0..5:int", "seed is every trial's own axis"),
+])
+def test_a_bad_spec_is_one_line_naming_it(spec, said):
+    with pytest.raises(MsaError) as caught:
+        search.parse_dimension(spec)
+    assert said in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_space_names_each_key_once():
+    with pytest.raises(MsaError, match="a key is named twice"):
+        search.parse_space(["train.lr=0.1..1", "train.lr=0.2..1"])
+    with pytest.raises(MsaError, match="name the space"):
+        search.parse_space([])
+
+
+def test_every_end_of_the_space_is_checked_against_params(tmp_path):
+    params_file = tmp_path / "params.yaml"
+    params_file.write_text((REPO / "params.yaml").read_text())
+    ok = search.parse_space(["train.patience=1..4:int"])
+    assert search.check_space(ok, [], params_file)
+    bad = search.parse_space(["train.patience=-3..4:int"])
+    with pytest.raises(MsaError, match=r"search train.patience=-3..4:int: train.patience=-3"):
+        search.check_space(bad, [], params_file)
+    with pytest.raises(MsaError, match=r"mode=sound"):
+        search.check_space(search.parse_space(["mode=text,sound"]), [], params_file)
