@@ -1,29 +1,38 @@
 import pytest
 
 from msa.errors import MsaError
-from msa.experiments import runner
+from msa.experiments import runner, workspaces
 from msa.experiments.dvc_experiments import Experiment
 
 
 class FakeDvc:
-    """Records the dvc commands a set would run; `dvc exp ls` knows `existing`, `dvc exp show`
-    the finished experiments `finished` (name -> flattened params)."""
+    """Records the dvc commands a set would run in the repository (one worker: `dvc exp run
+    --temp`); `experiment_refs` knows `existing`, `dvc exp show` the finished experiments
+    `finished` (name -> flattened params); the set's study is real, in the embedded storage."""
 
     def __init__(self, monkeypatch, existing=(), fail_on=None, finished=None):
         self.calls, self.existing, self.fail_on = [], set(existing), fail_on
         self.finished = finished or {}
-        monkeypatch.setattr(runner, "_dvc", self._dvc)
         monkeypatch.setattr(runner, "finished", lambda: [
             Experiment(name, "f" * 40, params, {}) for name, params in self.finished.items()])
-        monkeypatch.setattr(runner.subprocess, "run", self._run)
+        monkeypatch.setattr(runner, "_head", lambda: "abc1234" + "0" * 33)
+        monkeypatch.setattr(workspaces.Source, "of", classmethod(
+            lambda cls, repo, copies, share: cls(repo, "abc1234" + "0" * 33, b"", (), copies,
+                                                 share)))
+        monkeypatch.setattr(workspaces, "experiment_refs", lambda repo, name: [
+            (f"refs/exps/ab/c1234/{name}", "f" * 40)] if name in self.existing else [])
+        monkeypatch.setattr(workspaces, "_git", self._git)
+        monkeypatch.setattr(workspaces.subprocess, "run", self._run)
+        monkeypatch.setattr(workspaces, "_results", lambda repo, name: {
+            "rev": "f" * 40, "metrics": {"macro_f1": 0.5}})
+        monkeypatch.setattr(runner, "pull_elsewhere", lambda outcome, share: None)
 
-    def _dvc(self, args):
-        self.calls.append(args)
-        return "\n".join(sorted(self.existing)) if args[:2] == ["exp", "ls"] else ""
+    def _git(self, args, cwd, **kwargs):
+        if args[:2] == ["update-ref", "-d"]:  # an experiment of the name is replaced
+            self.calls.append(["exp", "remove", args[2].rsplit("/", 1)[-1]])
+        return ""
 
     def _run(self, cmd, **kwargs):
-        if cmd[0] == "git":  # the commit the runs are filed under: the same throughout
-            return type("Done", (), {"returncode": 0, "stdout": "abc1234\n"})()
         self.calls.append(cmd[1:])
         failed = self.fail_on is not None and self.fail_on in cmd
         return type("Done", (), {"returncode": 1 if failed else 0})()
@@ -96,18 +105,9 @@ def test_a_run_finished_with_the_same_params_is_not_run_again(monkeypatch, tmp_p
                            "train-patience-4-seed1"]
     assert [r[r.index("-n") + 1] for r in dvc.runs()] == outcome.ran
     dvc.calls.clear()
-    outcome = runner.run_sweep("train.patience", ["1", "2"], [], seeds=[0, 1], force=True,
-                               params_file=params_file)
+    outcome = runner.run_sweep("train.patience", ["1", "2"], [], seeds=[0, 1],
+                               params_file=params_file, how=runner.Execution(force=True))
     assert outcome.kept == [] and len(dvc.runs()) == 4
-
-
-def test_a_queued_sweep_only_queues(monkeypatch, tmp_path):
-    monkeypatch.chdir(tmp_path)
-    dvc = FakeDvc(monkeypatch)
-    outcome = runner.run_sweep("train.lr", ["0.001", "0.0003"], [], seeds=[0], queue=True,
-                               params_file=_params_file(tmp_path))
-    assert len(outcome.runs) == 2
-    assert [c[2:5] for c in dvc.runs()] == [["--queue", "-C", "data/demo"]] * 2
 
 
 def test_a_data_folder_outside_the_repository_is_copied_by_nobody(monkeypatch, tmp_path):
@@ -182,8 +182,17 @@ def test_the_ablation_is_a_sweep_over_mode(monkeypatch, tmp_path):
 def test_a_commit_made_while_a_set_runs_is_one_line(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     FakeDvc(monkeypatch)
-    heads = iter(["abc1234", "def5678", "def5678"])
+    heads = iter(["abc1234" + "0" * 33, "def5678" + "0" * 33, "def5678" + "0" * 33])
     monkeypatch.setattr(runner, "_head", lambda: next(heads))
     with pytest.raises(MsaError, match=r"^the commit changed while the set ran \(abc1234 -> "
                                        r"def5678\), so its runs are experiments of both"):
         runner.run_sweep("train.lr", ["0.1"], [], seeds=[0], params_file=_params_file(tmp_path))
+
+
+def test_a_worker_count_or_heartbeat_below_one_is_one_line():
+    from msa.experiments.runner import Execution
+
+    with pytest.raises(MsaError, match="--workers 0: 1 or more"):
+        Execution(workers=0)
+    with pytest.raises(MsaError, match="--heartbeat 0"):
+        Execution(heartbeat=0)

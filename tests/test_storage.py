@@ -40,8 +40,3 @@ def test_an_unreachable_server_is_one_line_without_its_password():
     said = str(caught.value)
     assert "cannot be reached" in said and "secret" not in said and "***" in said
     assert "\n" not in said
-
-
-def test_a_heartbeat_below_a_second_is_refused(tmp_path):
-    with pytest.raises(MsaError, match="--heartbeat 0"):
-        storage.open_storage(None, tmp_path, heartbeat=0)

@@ -74,10 +74,17 @@ def _predict(args) -> None:
 
 
 def _command() -> str:
-    """The command line that made a report, as a user would type it again."""
+    """The command line that made a report, as a user would type it again (less any password
+    in a storage URL)."""
     import shlex
 
-    return shlex.join(["msa", *sys.argv[1:]])
+    from msa.experiments.storage import shown
+
+    words = ["msa", *sys.argv[1:]]
+    return shlex.join(shown(word) if before in ("--storage",) else
+                      ("--storage=" + shown(word.partition("=")[2])
+                       if word.startswith("--storage=") else word)
+                      for before, word in zip(["", *words], words))
 
 
 def _report_set(outcome, out: str, title: str, columns: list[str], baseline: str | None,

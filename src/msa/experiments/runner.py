@@ -246,6 +246,12 @@ class Execution:
     heartbeat: int = storage.HEARTBEAT_SECONDS
     force: bool = False
 
+    def __post_init__(self):
+        if self.workers < 1:
+            raise MsaError(f"--workers {self.workers}: 1 or more")
+        if self.heartbeat < 1:
+            raise MsaError(f"--heartbeat {self.heartbeat}: a whole number of seconds, 1 or more")
+
 
 def execute(runs: list[Run], verb: str, label: str, how: Execution = Execution()) -> Outcome:
     """Runs what has not finished with these params, as the trials of the set's study, by

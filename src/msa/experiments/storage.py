@@ -50,8 +50,6 @@ def open_storage(url: str | None, repo: str | Path = ".",
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
-    if heartbeat < 1:
-        raise MsaError(f"--heartbeat {heartbeat}: a whole number of seconds, 1 or more")
     if url is None:
         (Path(repo) / STATE_DIR).mkdir(exist_ok=True)
         url = embedded_url(repo)
@@ -80,9 +78,10 @@ def open_storage(url: str | None, repo: str | Path = ".",
             grace_period=3 * heartbeat,
             heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
                 max_retry=RETRIES))
-    except ModuleNotFoundError as exc:
-        raise MsaError(f"--storage {shown(url)}: its driver {exc.name} is not installed "
-                       "(requirements.txt installs psycopg2 for PostgreSQL)") from None
+    except ImportError as exc:  # Optuna's, raised from SQLAlchemy's ModuleNotFoundError
+        missing = getattr(exc.__cause__, "name", None) or "its driver"
+        raise MsaError(f"--storage {shown(url)}: its driver {missing} is not installed "
+                       "(requirements.txt installs psycopg for PostgreSQL)") from None
     except Exception as exc:  # noqa: BLE001 - SQLAlchemy's and the drivers' many errors
         cause = str(getattr(exc, "orig", None) or exc).strip().splitlines()
         raise MsaError(f"--storage {shown(url)}: cannot be reached "

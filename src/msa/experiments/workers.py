@@ -107,7 +107,7 @@ def work(study: optuna.Study, workspace, next_trial: Callable[[], optuna.Trial |
             continue
         try:
             with Heartbeat(study, trial):
-                results = {}
+                results, name = {}, setting
                 for name, sets, copy in runs:
                     started = time.monotonic()
                     say(f"{name}: started")
@@ -119,7 +119,7 @@ def work(study: optuna.Study, workspace, next_trial: Callable[[], optuna.Trial |
             if stopping.is_set():  # Ctrl-C stopped its run
                 _interrupted(study, trial)
                 return
-            say(f"{setting}: failed ({failure}); the others go on")
+            say(f"{name} failed ({failure}); the others go on")
             trial.set_user_attr(trials.ERROR, str(failure))
             study.tell(trial, state=TrialState.FAIL)
             continue

@@ -209,8 +209,6 @@ def _device_of(index: int) -> dict:
 
 
 def workspaces(source: Source, count: int) -> list:
-    if count < 1:
-        raise MsaError(f"--workers {count}: 1 or more")
     if count == 1:
         return [TempCopy(source)]
     print(f"{count} workers, each in a clone of this repository under "
