@@ -41,6 +41,7 @@ bench: setup
 	python bench/encoder_costs.py --lab5 $(LAB5)
 	python bench/scale.py
 	python bench/seeds.py
+	python bench/workers.py
 
 test: setup
 	pytest -q -n 2 --dist loadgroup  # two workers: the e2e workflow and finetune groups each keep one

@@ -42,6 +42,7 @@ def write_page(out: Path) -> None:
     tunings = [json.loads(f.read_text()) for f in sorted(out.glob("tuning-*.json"))]
     costs = [json.loads(f.read_text()) for f in sorted(out.glob("encoder-costs-*.json"))]
     seeds = [json.loads(f.read_text()) for f in sorted(out.glob("seeds-*.json"))]
+    workers = [json.loads(f.read_text()) for f in sorted(out.glob("workers-*.json"))]
     gpu = out / "results-gpu.json"
     (out / "RESULTS.md").write_text(
         "# Benchmark on lab5\n\nOne section per kind of CPU measured (`make bench` writes its "
@@ -52,6 +53,7 @@ def write_page(out: Path) -> None:
         + "".join("\n" + render_encoder_costs(r) + "\n" for r in costs)
         + "".join("\n" + render_scale(r) + "\n" for r in scaled)
         + "".join("\n" + render_seeds(r) + "\n" for r in seeds)
+        + "".join("\n" + render_workers(r) + "\n" for r in workers)
         + ("\n" + render_gpu(json.loads(gpu.read_text())) if gpu.is_file() else ""))
 
 
@@ -332,3 +334,16 @@ def write_section(results_md: Path, section: str) -> None:
     text = pattern.sub(lambda _: section.rstrip("\n") + "\n", text) if pattern.search(text) \
         else text.rstrip("\n") + "\n\n" + section
     results_md.write_text(text)
+
+
+def render_workers(r: dict) -> str:
+    lines = _heading("The demo's sweep over seeds by two workers", r, "bench/workers.py")
+    lines += ["", f"`{r['command']}` on the demo data ({r['trials']} trials; featurize ran once "
+              "before) | wall (s) |", "|---|---|",
+              f"| `--workers 2` (worker 0: {r['by_worker']['0']} trials, worker 1: "
+              f"{r['by_worker']['1']}) | {r['two_workers_s']:.1f} |",
+              f"| one worker (`--force`) | {r['one_worker_s']:.1f} |", "",
+              "The two reports are the same but for their first line (the command): "
+              f"{'yes' if r['same_report'] else 'NO'}. Each worker's stages take the threads "
+              "they would alone, so two workers share the cores."]
+    return "\n".join(lines)

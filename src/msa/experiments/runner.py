@@ -167,12 +167,15 @@ def open_grid(store, name: str, key: str, runs: list[Run], force: bool) -> optun
             if trials.PLAN in study.user_attrs:
                 break
             time.sleep(0.1)
-    active = {t.user_attrs.get(trials.EXPERIMENTS, [None])[0]
+    active = {t.user_attrs.get(trials.EXPERIMENTS, [None])[0]: t.state
               for t in study.get_trials(deepcopy=False, states=workers.ACTIVE)}
     done = {} if force else {e.name: e for e in finished()}
     values = list(dict.fromkeys(r.value for r in runs))
     seeds = sorted({r.seed for r in runs})
     for run in runs:
+        if active.get(run.name) == TrialState.COMPLETE:
+            print(f"sweep: {run.name} ran before with these params; kept (--force runs it "
+                  "again)", flush=True)
         if run.name in active:
             continue
         attrs = {trials.SETTING: naming.setting_of(run.name), trials.EXPERIMENTS: [run.name]}
