@@ -338,7 +338,7 @@ def write_section(results_md: Path, section: str) -> None:
 
 def render_workers(r: dict) -> str:
     lines = _heading("The demo's sweep over seeds by two workers", r, "bench/workers.py")
-    lines += ["", f"`{r['command']}` on the demo data ({r['trials']} trials; featurize ran once "
+    lines += ["", f"| `{r['command']}` on the demo data ({r['trials']} trials; featurize ran once "
               "before) | wall (s) |", "|---|---|",
               f"| `--workers 2` (worker 0: {r['by_worker']['0']} trials, worker 1: "
               f"{r['by_worker']['1']}) | {r['two_workers_s']:.1f} |",

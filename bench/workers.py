@@ -41,7 +41,7 @@ def main() -> None:
     result = {"machine": machine(), "date": now(), "git_revision": revision(workspace),
               "command": " ".join(SWEEP), "trials": 12, "two_workers_s": two,
               "one_worker_s": one,
-              "by_worker": {w: said.count(f"sweep: worker {w}: ") // 2 for w in (0, 1)},
+              "by_worker": {str(w): said.count(f"sweep: worker {w}: ") // 2 for w in (0, 1)},
               "same_report": _body(report) == with_two}
     publish(Path(args.out), "workers", result, render_workers)
     shutil.rmtree(work, ignore_errors=True)

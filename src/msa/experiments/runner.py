@@ -151,7 +151,7 @@ def _shared_remote(storage_url: str | None, remote: str = "origin") -> str | Non
     return remote
 
 
-def open_grid(store, name: str, key: str, runs: list[Run], force: bool) -> optuna.Study:
+def open_grid(store, name: str, runs: list[Run], force: bool) -> optuna.Study:
     """The study of a grid set, every run of it a trial: one already finished on this commit with
     the same params is a kept trial, the others are enqueued (again, where their last trial
     failed). Whoever creates the study enqueues first; the others wait for its plan."""
@@ -170,34 +170,34 @@ def open_grid(store, name: str, key: str, runs: list[Run], force: bool) -> optun
     active = {t.user_attrs.get(trials.EXPERIMENTS, [None])[0]: t.state
               for t in study.get_trials(deepcopy=False, states=workers.ACTIVE)}
     done = {} if force else {e.name: e for e in finished()}
-    values = list(dict.fromkeys(r.value for r in runs))
-    seeds = sorted({r.seed for r in runs})
+    distributions = grid_distributions(runs)
     for run in runs:
-        if active.get(run.name) == TrialState.COMPLETE:
+        state, before = active.get(run.name), done.get(run.name)
+        kept = before is not None and before.params == run.params
+        if state == TrialState.COMPLETE or (state is None and kept):
             print(f"sweep: {run.name} ran before with these params; kept (--force runs it "
                   "again)", flush=True)
-        if run.name in active:
+        if state is not None:
             continue
         attrs = {trials.SETTING: naming.setting_of(run.name), trials.EXPERIMENTS: [run.name]}
-        before = done.get(run.name)
-        if before is not None and before.params == run.params:
-            print(f"sweep: {run.name} ran before with these params; kept (--force runs it "
-                  "again)", flush=True)
+        if kept:
             attrs |= {trials.KEPT: True, trials.RESULTS: {run.name: {
                 "rev": before.rev, "metrics": trials.headline(before.metrics)}}}
             study.add_trial(optuna.create_trial(
-                params={key: run.value, "seed": run.seed},
-                distributions=grid_distributions(key, values, seeds), user_attrs=attrs,
+                params={run.key: run.value, "seed": run.seed}, distributions=distributions,
+                user_attrs=attrs,
                 value=trials.headline(before.metrics).get(METRIC) or 0.0))
         else:
-            study.enqueue_trial({key: run.value, "seed": run.seed}, user_attrs=attrs)
+            study.enqueue_trial({run.key: run.value, "seed": run.seed}, user_attrs=attrs)
     if created:
         study.set_user_attr(trials.PLAN, [r.name for r in runs])
     return study
 
 
-def grid_distributions(key: str, values: list[str], seeds: list[int]) -> dict:
-    return {key: CategoricalDistribution(values), "seed": CategoricalDistribution(seeds)}
+def grid_distributions(runs: list[Run]) -> dict:
+    """A grid trial's params as Optuna (and optuna-dashboard) sees them: the value, the seed."""
+    return {runs[0].key: CategoricalDistribution(list(dict.fromkeys(r.value for r in runs))),
+            "seed": CategoricalDistribution(sorted({r.seed for r in runs}))}
 
 
 def outcome_of(study: optuna.Study, runs: list[Run]) -> Outcome:
@@ -267,16 +267,14 @@ def execute(runs: list[Run], verb: str, label: str, how: Execution = Execution()
     share = _shared_remote(how.storage_url)
     name = trials.study_name(verb, label, head,
                              trials.digest([(r.name, r.params) for r in runs]))
-    key = runs[0].key
     copies = tuple(dict.fromkeys(c for r in runs for c in r.copy[1::2]))
     source = workspaces.Source.of(Path.cwd(), copies, share)
-    study = open_grid(store, name, key, runs, how.force)
-    by_name = {r.name: r for r in runs}
+    study = open_grid(store, name, runs, how.force)
+    by_name, distributions = {r.name: r for r in runs}, grid_distributions(runs)
 
     def job_of(trial: optuna.Trial):
-        values = list(dict.fromkeys(r.value for r in runs))
-        trial.suggest_categorical(key, values)
-        trial.suggest_categorical("seed", sorted({r.seed for r in runs}))
+        for param, distribution in distributions.items():
+            trial.suggest_categorical(param, distribution.choices)
         run = by_name[trial.user_attrs[trials.EXPERIMENTS][0]]
         return naming.setting_of(run.name), [(run.name, run.sets, run.copy)]
 
