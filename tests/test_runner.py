@@ -15,7 +15,7 @@ class FakeDvc:
         self.finished = finished or {}
         monkeypatch.setattr(runner, "finished", lambda: [
             Experiment(name, "f" * 40, params, {}) for name, params in self.finished.items()])
-        monkeypatch.setattr(runner, "_head", lambda: "abc1234" + "0" * 33)
+        monkeypatch.setattr(runner, "head_commit", lambda: "abc1234" + "0" * 33)
         monkeypatch.setattr(workspaces.Source, "of", classmethod(
             lambda cls, repo, copies, share: cls(repo, "abc1234" + "0" * 33, b"", (), copies,
                                                  share)))
@@ -183,7 +183,7 @@ def test_a_commit_made_while_a_set_runs_is_one_line(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     FakeDvc(monkeypatch)
     heads = iter(["abc1234" + "0" * 33, "def5678" + "0" * 33, "def5678" + "0" * 33])
-    monkeypatch.setattr(runner, "_head", lambda: next(heads))
+    monkeypatch.setattr(runner, "head_commit", lambda: next(heads))
     with pytest.raises(MsaError, match=r"^the commit changed while the set ran \(abc1234 -> "
                                        r"def5678\), so its runs are experiments of both"):
         runner.run_sweep("train.lr", ["0.1"], [], seeds=[0], params_file=_params_file(tmp_path))

@@ -44,7 +44,7 @@ def parse_sweep(spec: str) -> tuple[str, list[str]]:
     return key.strip(), chosen
 
 
-def _with_sets(raw: dict, sets: list[str]) -> dict:
+def with_sets(raw: dict, sets: list[str]) -> dict:
     """params.yaml's content with `key=value` sets applied, as dvc exp run -S applies them."""
     raw = json.loads(json.dumps(raw))
     for item in sets:
@@ -61,7 +61,7 @@ def _with_sets(raw: dict, sets: list[str]) -> dict:
     return raw
 
 
-def _copy_paths(root: str) -> list[str]:
+def copy_paths(root: str) -> list[str]:
     """`-C` for a data folder inside the repository: the copy a run happens in holds only what
     git tracks, and DVC copies in what -C names. A folder outside needs an absolute path."""
     if Path(root).is_absolute():
@@ -115,20 +115,20 @@ def plan(key: str, values: list[str], overrides: list[str], seeds: list[int],
         setting = naming.setting_name(prefix, value)
         for seed in seeds:
             sets = (*overrides, f"{key}={value}", f"seed={seed}")
-            chosen = _with_sets(raw, list(sets))
+            chosen = with_sets(raw, list(sets))
             try:
                 checked = params.from_dict(chosen)
             except MsaError as exc:
                 raise MsaError(f"sweep {key}={value}: {exc}") from None
             runs.append(Run(naming.run_name(setting, seed), key, value, seed, sets,
                             flatten(chosen),
-                            tuple(_copy_paths(checked.data.root)), checked.data.root))
+                            tuple(copy_paths(checked.data.root)), checked.data.root))
     for root in dict.fromkeys(r.root for r in runs):
         data_root.find(root)
     return runs
 
 
-def _head() -> str | None:
+def head_commit() -> str | None:
     """The commit checked out, which the runs' experiments are based on (None outside git)."""
     try:
         return subprocess.check_output(["git", "rev-parse", "HEAD"], text=True,
@@ -137,7 +137,7 @@ def _head() -> str | None:
         return None
 
 
-def _shared_remote(storage_url: str | None, remote: str = "origin") -> str | None:
+def shared_remote(storage_url: str | None, remote: str = "origin") -> str | None:
     """The git remote experiments are pushed on to: where the storage is shared with other
     machines (a URL was given) and the repository has that remote."""
     if storage.is_embedded(storage_url):
@@ -222,7 +222,7 @@ def outcome_of(study: optuna.Study, runs: list[Run]) -> Outcome:
 def pull_elsewhere(outcome: Outcome, share: str | None) -> None:
     """The runs other machines finished, pulled from the shared remote; those it does not have
     yet are named."""
-    head = _head()
+    head = head_commit()
     missing = [n for n in outcome.elsewhere + outcome.ran + outcome.kept
                if not any(ref.split("/")[2:4] == [head[:2], head[2:]]
                           for ref, _ in workspaces.experiment_refs(Path.cwd(), n))]
@@ -259,12 +259,12 @@ class Execution:
 def execute(runs: list[Run], verb: str, label: str, how: Execution = Execution()) -> Outcome:
     """Runs what has not finished with these params, as the trials of the set's study, by
     `how.workers` workers here and any other command sharing the storage."""
-    head = _head()
+    head = head_commit()
     if head is None:
         raise MsaError(f"{verb}: not in a git repository with a commit; experiments are based "
                        "on one")
     store = storage.open_storage(how.storage_url, Path.cwd(), how.heartbeat)
-    share = _shared_remote(how.storage_url)
+    share = shared_remote(how.storage_url)
     name = trials.study_name(verb, label, head,
                              trials.digest([(r.name, r.params) for r in runs]))
     copies = tuple(dict.fromkeys(c for r in runs for c in r.copy[1::2]))
@@ -282,7 +282,7 @@ def execute(runs: list[Run], verb: str, label: str, how: Execution = Execution()
           flush=True)
     workers.run_workers(study, workspaces.workspaces(source, how.workers),
                         lambda: workers.take_waiting(study), job_of, METRIC, verb)
-    now = _head()
+    now = head_commit()
     if now != head:  # DVC files each run under the commit checked out when it started
         raise MsaError(f"the commit changed while the set ran ({head[:7]} -> {now[:7]}), so "
                        "its runs are experiments of both; commit after a set ends, then run "

@@ -110,7 +110,7 @@ def check_space(space: list[Dimension], overrides: list[str],
     for d in space:
         for value in d.values_to_check():
             try:
-                checked = params.from_dict(runner._with_sets(
+                checked = params.from_dict(runner.with_sets(
                     raw, [*overrides, *firsts, f"{d.key}={value}"]))
             except MsaError as exc:
                 raise MsaError(f"search {d.spec}: {d.key}={value}: {exc}") from None
@@ -144,12 +144,12 @@ def run_search(specs: list[str], budget: int, metric: str, overrides: list[str],
         raise MsaError("seed: every trial's own axis; give the seeds with --seeds")
     root = check_space(space, overrides)
     data_root.find(root)
-    head = runner._head()
+    head = runner.head_commit()
     if head is None:
         raise MsaError("search: not in a git repository with a commit")
     store = storage.open_storage(how.storage_url, Path.cwd(), how.heartbeat)
-    share = runner._shared_remote(how.storage_url)
-    copy = tuple(runner._copy_paths(root))
+    share = runner.shared_remote(how.storage_url)
+    copy = tuple(runner.copy_paths(root))
     name = trials.study_name("search", ",".join(d.key for d in space), head, trials.digest(
         [[d.spec for d in space], overrides, seeds, metric, prefix]))
     if how.force:
