@@ -238,13 +238,16 @@ def render_encoder_costs(r: dict) -> str:
     return "\n".join(lines)
 
 
+def _lowered(r: dict) -> str:
+    """Where an AVX2 machine was measured on this CPU: how its instruction set was lowered."""
+    overrides = r["machine"].get("isa_overrides") or {}
+    return (" Instruction set lowered by " + ", ".join(f"{k}={v}" for k, v in overrides.items())
+            + " (an AVX2 machine's kernels on this CPU).") if overrides else ""
+
+
 def render_seeds(r: dict) -> str:
     lines = _heading("The demo's ablation over seeds", r, "bench/seeds.py")
-    overrides = r["machine"].get("isa_overrides") or {}
-    if overrides:
-        lines[-1] += (" Instruction set lowered by " + ", ".join(
-            f"{k}={v}" for k, v in overrides.items()) + " (an AVX2 machine's kernels on this "
-            "CPU).")
+    lines[-1] += _lowered(r)
     met = "yes" if r["cold_s"] <= r["target_s"] else "no"
     what = (f"`{r['command']}`" if r.get("command") else
             f"`msa ablation --seeds {r['seeds']}`") + f" ({r['seeds']} seeds)"
@@ -338,6 +341,7 @@ def write_section(results_md: Path, section: str) -> None:
 
 def render_workers(r: dict) -> str:
     lines = _heading("The demo's sweep over seeds by two workers", r, "bench/workers.py")
+    lines[-1] += _lowered(r)
     lines += ["", f"| `{r['command']}` on the demo data ({r['trials']} trials; featurize ran once "
               "before) | wall (s) |", "|---|---|",
               f"| `--workers 2` (worker 0: {r['by_worker']['0']} trials, worker 1: "
