@@ -101,3 +101,26 @@ def test_the_heartbeat_beats_while_the_trial_runs(tmp_path):
     time.sleep(4)  # silent past the grace period: stale
     optuna.storages.fail_stale_trials(study)
     assert study.get_trials()[0].state == TrialState.FAIL
+
+
+class Interrupting(Recorder):
+    def run(self, name, sets, copy):
+        raise KeyboardInterrupt
+
+
+def test_ctrl_c_gives_the_trial_back_at_once(tmp_path):
+    study = _study(tmp_path, ["a-seed0"], heartbeat=60)
+    try:
+        workers.work(study, Interrupting(0, []), lambda: workers.take_waiting(study), _job,
+                     "macro_f1", print)
+    except KeyboardInterrupt:
+        pass
+    else:
+        raise AssertionError("Ctrl-C went unsaid")
+    given_back, retry = study.get_trials()
+    assert given_back.state == TrialState.FAIL and retry.state == TrialState.WAITING
+    assert retry.user_attrs[trials.EXPERIMENTS] == ["a-seed0"]
+    ran = []
+    workers.work(study, Recorder(0, ran), lambda: workers.take_waiting(study), _job,
+                 "macro_f1", print)  # the same command again runs it
+    assert ran == ["a-seed0"] and _complete(study) == ["a-seed0"]
