@@ -51,3 +51,40 @@ def test_ctrl_c_is_one_line_saying_what_was_kept(capsys):
         code, err = stopped(main, capsys)
         assert code == 130
         assert err.strip().splitlines() == [f"interrupted: {said}"]
+
+
+SLEEPS = """
+import sys, time
+from msa.errors import one_line_errors
+
+@one_line_errors
+def main():
+    print("ready", flush=True)
+    time.sleep(60)
+
+main()
+"""
+
+
+@pytest.mark.parametrize("ignored", [False, True])
+def test_ctrl_c_is_heard_even_where_the_process_started_with_it_ignored(tmp_path, ignored):
+    """A shell without job control starts background jobs (CI, batch schedulers, `cmd &` in a
+    script) with SIGINT ignored; msa's commands and stages still stop on it, in one line."""
+    import signal
+    import subprocess
+    import sys
+
+    script = tmp_path / "sleeps.py"
+    script.write_text(SLEEPS)
+    started_as = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ignored else None
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, preexec_fn=started_as)
+    assert proc.stdout.readline() == "ready\n"
+    proc.send_signal(signal.SIGINT)
+    try:
+        out, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130
+    assert err.strip() == ("interrupted: the stage stopped; `dvc repro` (or `dvc exp run`) "
+                           "runs it again"), err

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import signal
 import sys
+import threading
 
 
 class MsaError(Exception):
@@ -33,6 +35,19 @@ def _one_line(text: str) -> str:
     return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
+def hear_ctrl_c() -> None:
+    """SIGINT raises KeyboardInterrupt here even where this process started with it ignored.
+
+    A shell without job control starts its background jobs (`cmd &` in a script, CI steps, batch
+    schedulers, nohup'd pipelines) with SIGINT ignored, and Python then leaves it ignored: a
+    SIGINT sent on purpose (kill -INT, a scheduler's cancel) would pass unheard, a launched
+    stage's processes would run on, and dvc would carry on to the next stage.
+    """
+    if (threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.SIG_IGN):
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def one_line_errors(main, way_back: str | None = None):
     """Run `main`, turning an MsaError into `error: <message>` on stderr and exit status 2,
     with `way_back` a second line saying how to return to a working state; and Ctrl-C into
@@ -40,6 +55,7 @@ def one_line_errors(main, way_back: str | None = None):
 
     @functools.wraps(main)
     def wrapper(*args, **kwargs):
+        hear_ctrl_c()
         try:
             return main(*args, **kwargs)
         except MsaError as exc:
