@@ -79,7 +79,9 @@ class Source:
         changes = subprocess.run(["git", "diff", "HEAD", "--binary"], cwd=repo,
                                  capture_output=True, check=True).stdout
         untracked = _git(["ls-files", "--others", "--exclude-standard"], repo).split("\n")
-        return cls(repo, head, changes, tuple(u for u in untracked if u), copies, share)
+        own = f"{storage.STATE_DIR}/"  # never the workers' own clones, where git sees them
+        return cls(repo, head, changes, tuple(u for u in untracked if u and not u.startswith(own)),
+                   copies, share)
 
 
 class TempCopy:
