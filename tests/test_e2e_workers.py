@@ -148,7 +148,7 @@ def _machine(origin: Path, folder: Path, repo: Path, env: dict) -> Path:
     """A clone of the origin as another machine has it: its own DVC cache, the demo data."""
     run(f"git clone -q {origin} {folder}", repo, env)
     shutil.copytree(repo / "data" / "demo", folder / "data" / "demo")
-    run("dvc pull -q", folder, env)
+    run("dvc pull", folder, env)
     return folder
 
 

@@ -65,3 +65,27 @@ def test_every_end_of_the_space_is_checked_against_params(tmp_path):
         search.check_space(bad, [], params_file)
     with pytest.raises(MsaError, match=r"mode=sound"):
         search.check_space(search.parse_space(["mode=text,sound"]), [], params_file)
+
+
+def test_a_search_whose_trials_score_alike_reports_without_importance(tmp_path):
+    """fANOVA has nothing to apportion where every finished trial has the same score; the
+    report says so instead of failing."""
+    import optuna
+
+    from msa.experiments import search_report, trials
+
+    study = optuna.create_study(direction="maximize")
+    space = search.parse_space(["train.lr=0.001..0.01:log", "train.patience=1,2"])
+    for number, (lr, patience) in enumerate([(0.002, "1"), (0.005, "2")]):
+        setting = trials.search_setting("search", number)
+        study.add_trial(optuna.create_trial(
+            params={"train.lr": lr, "train.patience": patience},
+            distributions={d.key: d.distribution for d in space}, value=0.5,
+            user_attrs={trials.SETTING: setting, trials.EXPERIMENTS: [f"{setting}-seed0"],
+                        trials.RESULTS: {f"{setting}-seed0": {
+                            "rev": "f" * 40, "metrics": {"macro_f1": 0.5}}}}))
+    text = search_report.write_search_report(study, space, tmp_path / "search", "macro_f1")
+    assert "Importance: not computed; every finished trial has the same macro-F1." in text
+    assert "## Best: search-000 (trial 0)" in text
+    assert (tmp_path / "search-history.png").is_file()
+    assert not (tmp_path / "search-importance.png").exists()

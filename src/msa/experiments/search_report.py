@@ -6,6 +6,7 @@ comes from the study, so the same study gives the same report.
 from __future__ import annotations
 
 import statistics
+import warnings
 from pathlib import Path
 
 import matplotlib
@@ -84,12 +85,19 @@ def write_search_report(study: optuna.Study, space: list, out_stem: str | Path,
              str(len(_scores(t, metric))), str(t.user_attrs.get(trials.WORKER, "-"))]
             for t in every]
     lines += ["## Trials\n", *over_seeds.markdown_table(header, rows), ""]
+    # Optuna's matplotlib plots are marked experimental since 2.2; pinned, they are not.
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     _save(optuna.visualization.matplotlib.plot_optimization_history(study),
           folder / f"{stem}-history.png", f"{study.study_name}\n(trained on {trained})")
     lines.append(f"![history]({stem}-history.png)\n")
-    if len(complete) >= 2:
-        evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
-        importances = optuna.importance.get_param_importances(study, evaluator=evaluator)
+    evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
+    try:
+        importances = (optuna.importance.get_param_importances(study, evaluator=evaluator)
+                       if len(complete) >= 2 else None)
+    except RuntimeError:  # fANOVA finds no variance: every finished trial scored the same
+        importances = None
+        lines.append(f"Importance: not computed; every finished trial has the same {title}.\n")
+    if importances is not None:
         lines += ["## Importance of each param\n",
                   "fANOVA over the finished trials (Optuna's `get_param_importances`): the "
                   f"share of the variance of {title} each param explains.\n",
