@@ -96,9 +96,13 @@ def test_search_names_its_best_trial_and_how_to_apply_it(workspace):
     assert f"`dvc exp apply {setting}-seed0`" in report
     shown = run("dvc exp show --json", repo, env)
     assert all(f"search-00{k}-seed0" in shown for k in range(2))
-    for figure in ("search-history.png", "search-importance.png"):
-        assert (repo / "reports" / figure).stat().st_size > 5000
-    assert "## Importance of each param" in report and "search: report in" in out
+    assert (repo / "reports" / "search-history.png").stat().st_size > 5000
+    if len({t.value for t in complete}) > 1:  # on a tiny set two trials may tie (AVX2: they do)
+        assert "## Importance of each param" in report
+        assert (repo / "reports" / "search-importance.png").stat().st_size > 5000
+    else:
+        assert "Importance: not computed; every finished trial has the same macro-F1." in report
+    assert "search: report in" in out
     again = run("msa search train.lr=0.0005..0.005:log train.patience=1,2 --trials 2 "
                 "--seeds 1", repo, env)
     assert "started" not in again and len(study.get_trials()) == 2  # resumed: nothing to run
@@ -115,15 +119,19 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_the_study_opens_in_optuna_dashboard_in_a_browser(workspace, tmp_path):
-    repo, env = workspace
+def test_a_study_opens_in_optuna_dashboard_in_a_browser(tmp_path):
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         pytest.skip("no chromium here (.ci/run installs it)")
+    store = storage.open_storage(None, tmp_path)  # a set's study, as the runner keeps it
+    name = trials.study_name("sweep", "train.patience", "1a2b3c4" + "0" * 33, "0f9e8d7c")
+    study = optuna.create_study(study_name=name, storage=store, direction="maximize")
+    study.enqueue_trial({"train.patience": "2", "seed": 0}, user_attrs={
+        trials.SETTING: "train-patience-2", trials.EXPERIMENTS: ["train-patience-2-seed0"]})
     port = _free_port()
     dashboard = subprocess.Popen(
-        [str(Path(sys.executable).parent / "optuna-dashboard"), storage.embedded_url(repo),
-         "--host", "127.0.0.1", "--port", str(port)], cwd=repo, env=env,
+        [str(Path(sys.executable).parent / "optuna-dashboard"), storage.embedded_url(tmp_path),
+         "--host", "127.0.0.1", "--port", str(port)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(100):
@@ -140,15 +148,14 @@ def test_the_study_opens_in_optuna_dashboard_in_a_browser(workspace, tmp_path):
     finally:
         dashboard.terminate()
         dashboard.wait(10)
-    names = optuna.get_all_study_names(optuna.storages.RDBStorage(storage.embedded_url(repo)))
-    assert names and all(name in result.stdout for name in names), result.stdout[-2000:]
+    assert name in result.stdout, result.stdout[-2000:]
 
 
 def _machine(origin: Path, folder: Path, repo: Path, env: dict) -> Path:
     """A clone of the origin as another machine has it: its own DVC cache, the demo data."""
     run(f"git clone -q {origin} {folder}", repo, env)
     shutil.copytree(repo / "data" / "demo", folder / "data" / "demo")
-    run("dvc pull", folder, env)
+    run("dvc pull --with-deps featurize", folder, env)  # the features the set shares
     return folder
 
 

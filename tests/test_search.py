@@ -67,23 +67,44 @@ def test_every_end_of_the_space_is_checked_against_params(tmp_path):
         search.check_space(search.parse_space(["mode=text,sound"]), [], params_file)
 
 
-def test_a_search_whose_trials_score_alike_reports_without_importance(tmp_path):
-    """fANOVA has nothing to apportion where every finished trial has the same score; the
-    report says so instead of failing."""
+def _finished_search(scores):
+    """A study of finished search trials with those scores (the runs' records as workers
+    write them), and its space."""
     import optuna
 
-    from msa.experiments import search_report, trials
+    from msa.experiments import trials
 
     study = optuna.create_study(direction="maximize")
     space = search.parse_space(["train.lr=0.001..0.01:log", "train.patience=1,2"])
-    for number, (lr, patience) in enumerate([(0.002, "1"), (0.005, "2")]):
+    for number, score in enumerate(scores):
         setting = trials.search_setting("search", number)
         study.add_trial(optuna.create_trial(
-            params={"train.lr": lr, "train.patience": patience},
-            distributions={d.key: d.distribution for d in space}, value=0.5,
+            params={"train.lr": 0.001 * (number + 1), "train.patience": "12"[number % 2]},
+            distributions={d.key: d.distribution for d in space}, value=score,
             user_attrs={trials.SETTING: setting, trials.EXPERIMENTS: [f"{setting}-seed0"],
                         trials.RESULTS: {f"{setting}-seed0": {
-                            "rev": "f" * 40, "metrics": {"macro_f1": 0.5}}}}))
+                            "rev": "f" * 40, "metrics": {"macro_f1": score}}}}))
+    return study, space
+
+
+def test_a_search_report_names_the_best_and_each_params_importance(tmp_path):
+    from msa.experiments import search_report
+
+    study, space = _finished_search([0.5, 0.7, 0.6, 0.4])
+    text = search_report.write_search_report(study, space, tmp_path / "search", "macro_f1")
+    assert "## Best: search-001 (trial 1)" in text and "macro-F1 0.7000" in text
+    assert "`dvc exp apply search-001-seed0`" in text
+    assert "## Importance of each param" in text
+    for figure in ("search-history.png", "search-importance.png"):
+        assert (tmp_path / figure).stat().st_size > 5000
+
+
+def test_a_search_whose_trials_score_alike_reports_without_importance(tmp_path):
+    """fANOVA has nothing to apportion where every finished trial has the same score; the
+    report says so instead of failing."""
+    from msa.experiments import search_report
+
+    study, space = _finished_search([0.5, 0.5])
     text = search_report.write_search_report(study, space, tmp_path / "search", "macro_f1")
     assert "Importance: not computed; every finished trial has the same macro-F1." in text
     assert "## Best: search-000 (trial 0)" in text
