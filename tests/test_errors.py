@@ -88,3 +88,42 @@ def test_ctrl_c_is_heard_even_where_the_process_started_with_it_ignored(tmp_path
     assert proc.returncode == 130
     assert err.strip() == ("interrupted: the stage stopped; `dvc repro` (or `dvc exp run`) "
                            "runs it again"), err
+
+
+def test_the_way_back_restores_a_file_git_takes_for_unchanged(tmp_path, monkeypatch):
+    """DVC rewrites git's index (dulwich) keeping the stat data of a file that a stage rewrote
+    in the same second with as many bytes: `git checkout PATH` alone takes it for unchanged and
+    leaves it (seen with plots/stopping_curve.csv on AVX2 in fp32); the way back restores it."""
+    import subprocess
+    import time
+
+    from dulwich.index import Index
+
+    from msa.errors import KEPT_IN_GIT, WAY_BACK
+
+    monkeypatch.chdir(tmp_path)
+
+    def git(*args):
+        return subprocess.run(["git", *args], capture_output=True, text=True, check=True).stdout
+
+    git("init", "-q")
+    while time.time() % 1 > 0.3:  # what follows fits in one second
+        time.sleep(0.01)
+    for path in KEPT_IN_GIT:
+        file = tmp_path / (path if "." in path else f"{path}/a.csv")
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_text("1,0.5\n")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "outputs")
+    curve = tmp_path / "plots" / "a.csv"
+    with open(curve, "r+") as f:  # the same file, as many bytes, other numbers
+        f.write("2,0.7\n")
+    time.sleep(1.5)
+    Index(".git/index").write()  # as DVC's git backend writes it
+    assert git("status", "--short") == ""  # git takes it for unchanged
+    git_part = WAY_BACK.split(": ", 1)[1].removesuffix(" && dvc checkout")
+    subprocess.run(f"git checkout {' '.join(KEPT_IN_GIT)}", shell=True, check=True)
+    assert curve.read_text() == "2,0.7\n"  # what the way back was before: left as it is
+    subprocess.run(git_part, shell=True, check=True)
+    assert curve.read_text() == "1,0.5\n"
+    assert git("status", "--short") == ""

@@ -16,10 +16,13 @@ class MsaError(Exception):
 # params.yaml, stages before it may have rewritten dvc.lock, and DVC has removed its outputs.
 # The params, dvc.lock and the outputs DVC keeps in git (`cache: false`; tests/test_pipeline.py
 # checks that these paths hold every one) come back from git, the others from DVC's cache.
+# The index is read from the commit first: DVC rewrites git's index (dulwich) keeping the stat
+# data of a file a stage then rewrote with as many bytes in the same second, and git would take
+# it for unchanged and leave it (tests/test_errors.py).
 KEPT_IN_GIT = ("params.yaml", "dvc.lock", "data/folds.csv", "metrics", "plots", "dvclive",
                "predictions")
 WAY_BACK = ("the way back to the last committed params and outputs: "
-            f"git checkout {' '.join(KEPT_IN_GIT)} && dvc checkout")
+            f"git read-tree HEAD && git checkout {' '.join(KEPT_IN_GIT)} && dvc checkout")
 
 
 class Interrupted(KeyboardInterrupt):
