@@ -73,7 +73,7 @@ def open_storage(url: str | None, repo: str | Path = ".",
     # msa's workers send the heartbeat themselves (msa.experiments.workers), not Study.optimize.
     warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
     try:
-        return optuna.storages.RDBStorage(
+        store = optuna.storages.RDBStorage(
             url, engine_kwargs=engine, heartbeat_interval=heartbeat,
             grace_period=3 * heartbeat,
             heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
@@ -86,3 +86,23 @@ def open_storage(url: str | None, repo: str | Path = ".",
         cause = str(getattr(exc, "orig", None) or exc).strip().splitlines()
         raise MsaError(f"--storage {shown(url)}: cannot be reached "
                        f"({cause[0] if cause else type(exc).__name__})") from None
+    if scheme == "sqlite":
+        _serialized(store.engine)
+    return store
+
+
+def _serialized(engine) -> None:
+    """Each SQLite transaction takes the write lock when it begins (SQLAlchemy's recipe for
+    pysqlite): Python's sqlite3 reads outside a transaction, so two workers could both read a
+    trial as waiting and both take it, where a server database locks the row (FOR UPDATE)."""
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _no_implicit_begin(connection, record):
+        connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin_immediate(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    engine.dispose()  # the connections Optuna opened before these rules
