@@ -15,7 +15,8 @@ import tempfile
 import pytest
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A port nobody listens on (closed again once returned)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -41,7 +42,7 @@ def server():
             pytest.skip("running as root and no postgres user to run PostgreSQL as")
         os.chown(folder, user.pw_uid, user.pw_gid)
         as_user = ["runuser", "-u", "postgres", "--"]
-    data, port = os.path.join(folder, "data"), _free_port()
+    data, port = os.path.join(folder, "data"), free_port()
 
     def pg(*args, check=True):
         done = subprocess.run([*as_user, *args], capture_output=True, text=True)

@@ -113,12 +113,6 @@ def test_search_names_its_best_trial_and_how_to_apply_it(workspace):
     run("git checkout -- . && dvc checkout -q", repo, env)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_a_study_opens_in_optuna_dashboard_in_a_browser(tmp_path):
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
@@ -128,7 +122,7 @@ def test_a_study_opens_in_optuna_dashboard_in_a_browser(tmp_path):
     study = optuna.create_study(study_name=name, storage=store, direction="maximize")
     study.enqueue_trial({"train.patience": "2", "seed": 0}, user_attrs={
         trials.SETTING: "train-patience-2", trials.EXPERIMENTS: ["train-patience-2-seed0"]})
-    port = _free_port()
+    port = postgres.free_port()
     dashboard = subprocess.Popen(
         [str(Path(sys.executable).parent / "optuna-dashboard"), storage.embedded_url(tmp_path),
          "--host", "127.0.0.1", "--port", str(port)],

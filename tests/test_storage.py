@@ -1,12 +1,12 @@
 """The study storage: embedded by default, a URL otherwise; every way it cannot be had is one
 line before any run, with no password in it."""
 
-import socket
-
 import pytest
 
 from msa.errors import MsaError
 from msa.experiments import storage
+
+import postgres
 
 
 def test_the_embedded_storage_is_a_file_under_the_repository(tmp_path):
@@ -14,12 +14,6 @@ def test_the_embedded_storage_is_a_file_under_the_repository(tmp_path):
     assert (tmp_path / storage.EMBEDDED).is_file()
     assert store.get_heartbeat_interval() == 5
     assert storage.is_embedded(None) and not storage.is_embedded("sqlite:///x.db")
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]  # closed again when the test connects
 
 
 @pytest.mark.parametrize("url, said", [
@@ -34,7 +28,7 @@ def test_a_storage_that_cannot_be_had_is_one_line(url, said):
 
 
 def test_an_unreachable_server_is_one_line_without_its_password():
-    url = f"postgresql://msa:secret@127.0.0.1:{_closed_port()}/studies"
+    url = f"postgresql://msa:secret@127.0.0.1:{postgres.free_port()}/studies"
     with pytest.raises(MsaError) as caught:
         storage.open_storage(url)
     said = str(caught.value)

@@ -222,10 +222,8 @@ def outcome_of(study: optuna.Study, runs: list[Run]) -> Outcome:
 def pull_elsewhere(outcome: Outcome, share: str | None) -> None:
     """The runs other machines finished, pulled from the shared remote; those it does not have
     yet are named."""
-    head = head_commit()
-    missing = [n for n in outcome.elsewhere + outcome.ran + outcome.kept
-               if not any(ref.split("/")[2:4] == [head[:2], head[2:]]
-                          for ref, _ in workspaces.experiment_refs(Path.cwd(), n))]
+    here = workspaces.experiments_of(Path.cwd(), head_commit())
+    missing = [n for n in outcome.elsewhere + outcome.ran + outcome.kept if n not in here]
     if missing and share:
         done = subprocess.run(["dvc", "exp", "pull", "-f", share, *missing],
                               capture_output=True, text=True)

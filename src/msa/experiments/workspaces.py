@@ -44,6 +44,13 @@ def experiment_refs(repo: Path, name: str) -> list[tuple[str, str]]:
             if line.split()[0].rsplit("/", 1)[-1] == name and "/exec/" not in line]
 
 
+def experiments_of(repo: Path, commit: str) -> set[str]:
+    """The names of the experiments based on that commit (refs/exps/AB/CDEF.../NAME)."""
+    listed = _git(["for-each-ref", "--format=%(refname)", f"refs/exps/{commit[:2]}/{commit[2:]}/"],
+                  repo)
+    return {ref.rsplit("/", 1)[-1] for ref in listed.split()}
+
+
 def _forget(repo: Path, name: str) -> None:
     """An experiment of that name is replaced by the run that takes its name."""
     for ref, _ in experiment_refs(repo, name):
@@ -145,9 +152,8 @@ class Clone:
             _git(["clone", "--quiet", "--no-checkout", str(repo), str(path)], repo)
         _git(["fetch", "--quiet", "origin", self.source.head], path)
         _git(["checkout", "--quiet", "--force", "--detach", self.source.head], path)
-        for local in (".dvc/config.local",):
-            if (repo / local).is_file():
-                shutil.copy(repo / local, path / local)
+        if (repo / ".dvc" / "config.local").is_file():  # a remote's credentials, say
+            shutil.copy(repo / ".dvc" / "config.local", path / ".dvc" / "config.local")
         cache = subprocess.run(["dvc", "cache", "dir"], cwd=repo, capture_output=True,
                                text=True, check=True).stdout.strip()
         subprocess.run(["dvc", "cache", "dir", "--local", cache], cwd=path, check=True,
