@@ -124,6 +124,22 @@ def tiny_siglip(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_vision(tmp_path_factory):
+    """family -> a tiny random transformers vision checkpoint (tests/tiny_models.py), built
+    when first asked for."""
+    from tiny_models import make_tiny_vision
+
+    built = {}
+
+    def folder(family: str) -> Path:
+        if family not in built:
+            built[family] = make_tiny_vision(tmp_path_factory.mktemp(f"tiny_{family}"), family)
+        return built[family]
+
+    return folder
+
+
+@pytest.fixture(scope="session")
 def tiny_roberta(tmp_path_factory) -> Path:
     from tiny_models import make_tiny_roberta
 

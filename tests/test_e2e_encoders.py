@@ -1,6 +1,7 @@
-"""Every encoder family through the real dvc commands in the heads regime: featurize, train,
-predict and `msa predict`, on tiny random checkpoints (tests/tiny_models.py) a user could
-have saved; CLIP and SigLIP give both towers from one checkpoint."""
+"""Every encoder family through the real dvc commands: featurize, train, predict and `msa
+predict`, on tiny random checkpoints (tests/tiny_models.py) a user could have saved; CLIP and
+SigLIP give both towers from one checkpoint, a transformers vision checkpoint the images, in
+both regimes."""
 
 import json
 
@@ -13,13 +14,15 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("e2e_encoders")]
 
 
 @pytest.mark.parametrize("family, text_dim, image_dim", [
-    ("tiny_clip", 16, 16), ("tiny_siglip", 32, 32), ("tiny_roberta", 32, 1024)])
-def test_a_checkpoints_towers_run_featurize_train_and_predict(workspace, request, family,
-                                                              text_dim, image_dim):
+    ("tiny_clip", 16, 16), ("tiny_siglip", 32, 32), ("tiny_roberta", 32, 1024),
+    ("convnext", 32, 16)])
+def test_a_checkpoints_towers_run_featurize_train_and_predict(workspace, request, tiny_vision,
+                                                              family, text_dim, image_dim):
     repo, env = workspace
-    folder = request.getfixturevalue(family)
-    image = (f"-S featurize.image_model={folder}" if family != "tiny_roberta"
-             else TINY_IMAGE_OPTIONS)
+    folder = request.getfixturevalue(family if family.startswith("tiny_") else "tiny_roberta")
+    image = (TINY_IMAGE_OPTIONS if family == "tiny_roberta"
+             else f"-S featurize.image_model={tiny_vision(family)}" if family == "convnext"
+             else f"-S featurize.image_model={folder}")
     out = run(f"dvc exp run -n encoders-{family.replace('_', '-')} "
               f"-S featurize.text_model={folder} {image} -S featurize.text_tuned_layers=0 "
               "-S train.epochs=2 -S fold.n_splits=2", repo, env)
@@ -31,6 +34,26 @@ def test_a_checkpoints_towers_run_featurize_train_and_predict(workspace, request
     predictions = (repo / "predictions/test_predictions.txt").read_text()
     assert len(predictions.splitlines()) == 1 + 15
     # msa predict featurizes new posts with the models' own encoders: the stage's predictions
+    run("msa predict --data data/demo --input data/demo/test_without_label.txt "
+        "--output again.txt", repo, env)
+    assert (repo / "again.txt").read_text() == predictions
+    run("git checkout . && dvc checkout -q && rm again.txt", repo, env)
+
+
+def test_a_vision_checkpoint_trains_adapted_end_to_end_and_predicts(workspace, tiny_roberta,
+                                                                   tiny_vision):
+    repo, env = workspace
+    folder = tiny_vision("dinov2")
+    run(f"dvc exp run -n encoders-dinov2-finetune -S train.regime=finetune "
+        f"-S featurize.text_model={tiny_roberta} -S featurize.image_model={folder} "
+        "-S featurize.text_tuned_layers=0 -S augment.views=4 -S train.text_tuning=frozen "
+        "-S train.image_tuning=lora "
+        "-S train.epochs=1 -S fold.n_splits=2 -S train.num_workers=0", repo, env)
+    models = json.loads((repo / "models/models.json").read_text())
+    assert models["regime"] == "finetune" and models["encoders"]["image_model"] == str(folder)
+    assert models["tuning"]["image"] == "lora"
+    predictions = (repo / "predictions/test_predictions.txt").read_text()
+    assert len(predictions.splitlines()) == 1 + 15
     run("msa predict --data data/demo --input data/demo/test_without_label.txt "
         "--output again.txt", repo, env)
     assert (repo / "again.txt").read_text() == predictions

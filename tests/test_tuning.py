@@ -81,3 +81,38 @@ def test_a_fold_model_keeps_what_trained_and_loads_onto_the_base_weights(tiny_be
                 "config": model.head.config.to_dict()}, tmp_path / "fold_0.pt")
     with pytest.raises(MsaError, match="its weights do not fit the encoders models.json names"):
         checkpoints.load_models(tmp_path)
+
+
+@pytest.mark.parametrize("family, targets", [
+    ("vit", {"query", "value"}), ("dinov2", {"query", "value"}), ("swin", {"query", "value"}),
+    ("beit", {"query", "value"}), ("convnext", {"pwconv1", "pwconv2"})])
+def test_a_vision_checkpoint_trains_adapted_and_its_fold_model_loads_onto_it(
+        tiny_bert, tiny_vision, tmp_path, family, targets):
+    encoders = encoder_identity(FeaturizeParams(text_model=str(tiny_bert),
+                                                image_model=str(tiny_vision(family))))
+    torch.manual_seed(0)
+    model, reader, spec = end_to_end.build(encoders, "multimodal", replace(
+        TrainParams(), text_tuning="frozen", image_tuning="lora", lora_rank=2))
+    adapted = [n for n, p in model.image_encoder.named_parameters() if p.requires_grad]
+    assert adapted and all("lora_" in n for n in adapted)
+    assert {n.split(".lora_")[0].rsplit(".", 1)[-1] for n in adapted} == targets
+    batch = {**reader(["a happy day", "so sad"]),
+             "pixels": torch.rand(2, 3, spec.input_size, spec.input_size)}
+    model.train()
+    end_to_end.logits_of(model, batch).sum().backward()
+    # every adapter learns (LoRA's B starts at zero, so the gradient reaches B first)
+    grads = {n: p.grad for n, p in model.image_encoder.named_parameters() if "lora_B" in n}
+    assert grads and all(g is not None and g.abs().sum() > 0 for g in grads.values())
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.requires_grad:
+                p.add_(0.01)  # what training would move
+    state = tuning.trained_state(model, model.tuning)
+    result = FoldResult(0, state, model.head.config, [], 1, 1, [], None)
+    checkpoints.save_models([result], "multimodal", encoders, tmp_path, "finetune",
+                            {"tuning": model.tuning})
+    (loaded,), _ = checkpoints.load_models(tmp_path)
+    model.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(end_to_end.logits_of(loaded.network, batch),
+                                   end_to_end.logits_of(model, batch))

@@ -110,3 +110,45 @@ def make_tiny_siglip(folder: Path, image_size: int = 32) -> Path:
         vision_config={**TOWER, "image_size": image_size, "patch_size": 8})
     SiglipModel(config).save_pretrained(folder)
     return folder
+
+
+# family -> (the model class a user would have saved, its config, its image processor)
+VISION_FAMILIES = ("vit", "deit", "dinov2", "convnext", "swin", "beit")
+
+
+def make_tiny_vision(folder: Path, family: str, image_size: int = 32) -> Path:
+    """A tiny random checkpoint of a transformers vision family, saved as the field hands it
+    over (an image classifier, or DINOv2's bare backbone) with its family's image processor:
+    ViT and Swin squash to a square, DeiT squashes then crops, DINOv2 resizes the shorter side
+    then crops, ConvNeXt crops by its crop_pct, BEiT squashes."""
+    import transformers as tf
+
+    folder.mkdir(parents=True, exist_ok=True)
+    labels = {"num_labels": 3}
+    square = {"height": image_size, "width": image_size}
+    vit = {**TOWER, "image_size": image_size, "patch_size": 8}
+    model, processor = {
+        "vit": (lambda: tf.ViTForImageClassification(tf.ViTConfig(**vit, **labels)),
+                lambda: tf.ViTImageProcessor(size=square)),
+        "deit": (lambda: tf.DeiTForImageClassification(tf.DeiTConfig(**vit, **labels)),
+                 lambda: tf.DeiTImageProcessor(size={"height": image_size + 8,
+                                                     "width": image_size + 8},
+                                               crop_size=square)),
+        "dinov2": (lambda: tf.Dinov2Model(tf.Dinov2Config(**vit)),
+                   lambda: tf.BitImageProcessor(size={"shortest_edge": image_size + 4},
+                                                crop_size=square)),
+        "convnext": (lambda: tf.ConvNextForImageClassification(tf.ConvNextConfig(
+            hidden_sizes=[8, 16], depths=[1, 1], num_stages=2, **labels)),
+            lambda: tf.ConvNextImageProcessor(size={"shortest_edge": image_size},
+                                              crop_pct=0.875)),
+        "swin": (lambda: tf.SwinForImageClassification(tf.SwinConfig(
+            image_size=image_size, patch_size=4, embed_dim=8, depths=[1, 1], num_heads=[1, 2],
+            window_size=4, **labels)), lambda: tf.ViTImageProcessor(size=square)),
+        "beit": (lambda: tf.BeitForImageClassification(tf.BeitConfig(
+            **vit, use_mean_pooling=True, **labels)),
+            lambda: tf.BeitImageProcessor(size=square, do_center_crop=False)),
+    }[family]
+    torch.manual_seed(0)
+    model().save_pretrained(folder)
+    processor().save_pretrained(folder)
+    return folder

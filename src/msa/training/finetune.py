@@ -34,6 +34,7 @@ from tqdm import tqdm
 import msa
 from msa import LABEL_INDEX, LABELS, device, modes, precision
 from msa.data.prepared import Pair
+from msa.features.encoders import resolved
 from msa.params import Params
 from msa.training import end_to_end, kept, recipe, tuning
 from msa.training.driver import Phase, Progress, seed_everything
@@ -87,10 +88,7 @@ class FinetuneRun:
         epochs = phase.epochs
         accelerator.free_memory()  # the previous phase's model, optimizer and loaders
         model, reader, spec = end_to_end.build(regime.encoders, p.mode, params)
-        for key, encoder in (("text_model", model.text_encoder),
-                             ("image_model", model.image_encoder)):
-            if getattr(encoder, "revision", None):
-                regime.revisions[key] = f"{regime.encoders[key]}@{encoder.revision}"
+        regime.resolved = resolved(regime.encoders, model.text_encoder, model.image_encoder)
         collate = Collate(reader)
         needs_image = modes.reads_image(p.mode)
         workers = params.num_workers if needs_image else 0
@@ -243,18 +241,18 @@ class Finetune:
         self.state_dir, self.show_progress = Path(state_dir), show_progress
         self.keeper = EpochKeeper(accelerator, self.state_dir)
         self.is_main = accelerator.is_main_process
-        self.revisions: dict[str, str] = {}  # the hub revisions of the base weights
+        self.resolved: dict = {}  # the base weights' hub revisions, the tokens read
 
     def produced_by(self) -> dict:
         return {"train": provenance(self.accelerator)}
 
     def record(self) -> dict:
         """What models.json adds for these fold models: the mixed precision they trained
-        under, how each encoder trained, and the revisions of the base weights they load onto
-        (where the hub gave them)."""
+        under, how each encoder trained, the revisions of the base weights they load onto
+        (where the hub gave them) and the tokens the text encoder reads where its positions
+        cap the param (msa.features.encoders.resolved)."""
         return {"mixed_precision": self.accelerator.mixed_precision,
-                "tuning": tuning.settings(self.params),
-                **({"revisions": self.revisions} if self.revisions else {})}
+                "tuning": tuning.settings(self.params), **self.resolved}
 
     def close(self) -> None:
         """The finished run needs no saved epochs; every process ends together."""

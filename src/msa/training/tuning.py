@@ -23,12 +23,14 @@ SIDES = ("text", "image")
 # LoRA's default target modules, by the names each family gives its attention's query and
 # value projections (or a CNN's convolutions); the first set a model has all of is taken.
 TARGETS = (
-    ("query", "value"),            # BERT, RoBERTa, XLM-R, ELECTRA, MiniLM
+    ("query", "value"),            # BERT, RoBERTa, XLM-R, ELECTRA, MiniLM; ViT, DeiT, DINOv2,
+                                   # Swin, BEiT (transformers)
     ("query_proj", "value_proj"),  # DeBERTa-v2 and -v3
     ("q_lin", "v_lin"),            # DistilBERT
     ("q_proj", "v_proj"),          # CLIP, SigLIP
     ("q", "v"),                    # MPNet
     ("qkv",),                      # timm's vision transformers
+    ("pwconv1", "pwconv2"),        # ConvNeXt (transformers): its pointwise (linear) layers
     ("conv_pw", "conv_pwl"),       # EfficientNet and MobileNet (timm, packaged)
     ("conv1", "conv2", "conv3"),   # ResNet (torchvision, timm)
 )
