@@ -1,7 +1,8 @@
-"""Stage featurize: the pretrained encoders over every usable pair, cached (and the states entering
-the text layers that train fine-tunes). Under a launch of several processes (params `launch`)
-each encodes its share of the batches and the main process writes the cache. Under
-train.regime finetune, which encodes the raw pairs itself, only a record saying so."""
+"""Stage featurize: the pretrained encoders over every usable pair, cached (and the states
+entering the text layers that train fine-tunes), where train's regime reads cached features
+(msa.training.regimes); under a launch of several processes (params `launch`) each encodes its
+share of the batches and the main process writes the cache. Under a regime that encodes the
+raw pairs itself (finetune), only a record saying so."""
 
 import argparse
 
@@ -16,12 +17,15 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     p = params.load()
-    if p.train.regime == "finetune":
+    from msa.training import regimes
+
+    if not regimes.registered(p.train.regime).caches_features:
         from msa.features import extract, store
 
-        store.save_record(args.out, extract.encoder_identity(p.featurize))
-        print(f"featurize: nothing to encode under train.regime finetune (train reads the raw "
-              f"pairs); {args.out} records the encoders")
+        store.save_record(args.out, extract.encoder_identity(p.featurize), p.train.regime,
+                          "none: train encodes the raw pairs")
+        print(f"featurize: nothing to encode under train.regime {p.train.regime} (train reads "
+              f"the raw pairs); {args.out} records the encoders")
         return
     from msa import launch
 
@@ -38,6 +42,7 @@ def main() -> None:
                               device=where, shares=shares)
     if shares.is_main:
         store.save(cache, args.out)
+
 
 if __name__ == "__main__":
     main()

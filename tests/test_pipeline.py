@@ -11,22 +11,45 @@ from conftest import REPO
 PIPELINE = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
 
 
+def module_file(name: str) -> Path | None:
+    """The file a module name runs: its .py, or a package's __init__.py."""
+    base = REPO / "src" / name.replace(".", "/")
+    return next((f for f in (base.with_suffix(".py"), base / "__init__.py") if f.is_file()),
+                None)
+
+
 def msa_imports(path: Path) -> set[str]:
     """The src/msa modules a file imports, at the top or inside functions; a file that asks the
-    layout registry for a module (`layouts.module(...)`) may load every layout's."""
+    layout registry for a module (`layouts.module(...)`) may load every layout's, one that asks
+    the regime registry for a regime (`regimes.of(...)`, `regimes.of_models(...)`) every
+    regime's."""
     found = set()
-    if "layouts.module(" in path.read_text(encoding="utf-8"):
+    text = path.read_text(encoding="utf-8")
+    if "layouts.module(" in text:
         from msa import layouts
 
         found |= {f"msa.data.{entry.module}" for entry in layouts.LAYOUTS.values()}
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    if "regimes.of(" in text or "regimes.of_models(" in text:
+        from msa.training import regimes
+
+        found |= {entry.module for entry in regimes.REGISTRY.values()}
+    for node in _runtime_nodes(ast.parse(text)):
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             if node.module == "msa" or node.module.startswith("msa."):
                 # `from msa.pkg import name`: a module of the package, or a name in pkg
                 found |= {node.module, *(f"{node.module}.{a.name}" for a in node.names)}
         elif isinstance(node, ast.Import):
             found |= {a.name for a in node.names if a.name.startswith("msa.")}
-    return {name for name in found if (REPO / "src" / f"{name.replace('.', '/')}.py").is_file()}
+    return {name for name in found if module_file(name)}
+
+
+def _runtime_nodes(tree: ast.AST):
+    """Every node but those under `if TYPE_CHECKING:`, which never run."""
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+            continue
+        yield node
+        yield from _runtime_nodes(node)
 
 
 def import_closure(script: Path) -> set[str]:
@@ -43,7 +66,7 @@ def import_closure(script: Path) -> set[str]:
             parts = module.split(".")
             # importing msa.a.b runs msa/a/__init__.py first
             todo += [REPO / "src" / Path(*parts[:k]) / "__init__.py" for k in range(2, len(parts))]
-            todo.append(REPO / "src" / f"{module.replace('.', '/')}.py")
+            todo.append(module_file(module))
     return seen
 
 

@@ -26,10 +26,12 @@ def test_under_finetune_the_folder_holds_a_record_and_no_features(tmp_path):
     from msa.errors import MsaError
 
     store.save(synthetic_features(n=12), tmp_path / "features")
-    store.save_record(tmp_path / "features", {"text_model": "m"})
+    store.save_record(tmp_path / "features", {"text_model": "m"}, "finetune",
+                      "none: train encodes the raw pairs")
     assert [f.name for f in (tmp_path / "features").iterdir()] == ["index.json"]
-    with pytest.raises(MsaError, match="featurize ran under train.regime finetune and cached no "
-                                       "features; rerun it under train.regime heads"):
+    with pytest.raises(MsaError, match=r"featurize ran under train.regime finetune and cached no "
+                                       r"features \(none: train encodes the raw pairs\); rerun "
+                                       "it under a regime that reads them"):
         store.load(tmp_path / "features")
 
 

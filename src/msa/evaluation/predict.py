@@ -13,10 +13,8 @@ from msa.features.store import FeatureSet
 from msa.files import atomic_write_text
 from msa.parallel import ALONE, Shares
 from msa.data.prepared import Pair
-from msa.training import checkpoints, lexical
+from msa.training import lexical, regimes
 from msa.training.checkpoints import FoldModel
-from msa.training.end_to_end import pair_proba
-from msa.training.model import predict_proba
 
 
 def ensemble_proba(models: list[FoldModel], summary: dict, pairs: list[Pair],
@@ -24,28 +22,17 @@ def ensemble_proba(models: list[FoldModel], summary: dict, pairs: list[Pair],
                    device: torch.device = torch.device("cpu"),
                    shares: Shares = ALONE) -> np.ndarray | None:
     """Mean over the fold models of their class probabilities for `pairs`, each blended with
-    its lexical model as its out-of-fold ones were, the networks run on `device`; on the main
-    process, None on the others.
+    its lexical model as its out-of-fold ones were, the networks run on `device` as the regime
+    that trained them predicts (msa.training.regimes); on the main process, None on the others.
 
-    Models trained end to end read the pairs themselves, each process its share of them. The
-    others read the pairs' features, which `features_of()` gives on the main process (every
-    process calls it: it may featurize, sharing the pairs); they must come from the encoders
-    the models were trained on. The heads then run on the main process alone: milliseconds a
-    batch, less than spreading them would cost."""
+    Models that read the pairs' features get them from `features_of()` on the main process
+    (every process calls it: it may featurize, sharing the pairs); they must come from the
+    encoders the models were trained on. Models trained end to end read the pairs themselves,
+    each process its share of them."""
     for model in models:
         model.network.to(device)
-    if summary.get("regime") == "finetune":
-        bf16 = summary.get("mixed_precision") == "bf16"
-        network_probs = [pair_proba(model.network, model.reader, model.image_spec, pairs, bf16,
-                                    device, shares=shares)
-                         for model in models]
-    else:
-        features = features_of()
-        if not shares.is_main:
-            return None
-        checkpoints.check_compatible(summary, features)
-        rows = features.rows([q.guid for q in pairs])
-        network_probs = [predict_proba(model.network, features, rows) for model in models]
+    network_probs = regimes.of_models(summary).probabilities(models, summary, pairs,
+                                                             features_of, device, shares)
     if not shares.is_main:
         return None
     texts = [q.text for q in pairs]
@@ -111,5 +98,5 @@ def describe(summary: dict, folder: str | Path, revision: str) -> str:
     tuning = summary.get("tuning")
     how = (f", text {tuning['text']}, image {tuning['image']}" if tuning else "")
     return (f"predict: the models in {folder} (revision: {revision}): mode {summary['mode']}, "
-            f"regime {summary.get('regime', 'heads')}{how}, {len(summary['folds'])} folds, "
+            f"regime {regimes.of_models(summary).name}{how}, {len(summary['folds'])} folds, "
             f"encoders {encoders['text_model']} + {encoders['image_model']}")

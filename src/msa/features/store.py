@@ -1,6 +1,6 @@
 """data/features/: the feature cache the featurize stage writes and train and predict read, and
-the FeatureSet it holds. Under train.regime finetune, which encodes the raw pairs itself, the
-folder holds only `index.json`, a record saying so (`save_record`).
+the FeatureSet it holds. Under a regime that encodes the raw pairs itself (finetune), the folder
+holds only `index.json`, a record saying so (`save_record`).
 
 The cache is a folder:
     text.npy         float32 [pairs, text_dim]      every usable pair, manifest order
@@ -118,15 +118,15 @@ def save(features: FeatureSet, folder: str | Path) -> None:
     })
 
 
-def save_record(folder: str | Path, encoders: dict) -> None:
+def save_record(folder: str | Path, encoders: dict, regime: str, features: str) -> None:
     """What featurize leaves where the regime reads no features: the encoders train builds,
-    and nothing else (any earlier cache goes)."""
+    the regime, and why it holds no `features`; nothing else (any earlier cache goes)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for stale in _FILES:
         (folder / stale).unlink(missing_ok=True)
-    write_json(folder / "index.json", {"regime": "finetune", "encoders": encoders,
-                                       "features": "none: train encodes the raw pairs"})
+    write_json(folder / "index.json", {"regime": regime, "encoders": encoders,
+                                       "features": features})
 
 
 def load(folder: str | Path) -> FeatureSet:
@@ -134,9 +134,10 @@ def load(folder: str | Path) -> FeatureSet:
     if not (folder / "index.json").is_file():
         raise MsaError(f"{folder}: no feature cache here (run the featurize stage first)")
     index = json.loads((folder / "index.json").read_text(encoding="utf-8"))
-    if index.get("regime") == "finetune":
-        raise MsaError(f"{folder}: featurize ran under train.regime finetune and cached no "
-                       "features; rerun it under train.regime heads (dvc repro does)")
+    if "features" in index:  # a record, not a cache
+        raise MsaError(f"{folder}: featurize ran under train.regime {index['regime']} and "
+                       f"cached no features ({index['features']}); rerun it under a regime "
+                       "that reads them (dvc repro does)")
     arrays = {n: np.load(folder / f"{n}.npy") for n in ("text", "image", "image_views")}
     tokens = top = None
     if (folder / "text_top.pt").is_file():

@@ -3,7 +3,6 @@ model) per fold, and `models.json`, what loading and checking them needs."""
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import json
 from dataclasses import dataclass
@@ -17,25 +16,25 @@ from msa.errors import MsaError
 from msa.features.store import FeatureSet
 from msa.files import atomic_write_bytes, write_json
 from msa.training import lexical
-from msa.training.model import ModelConfig, SentimentClassifier
+from msa.training.model import SentimentClassifier
 
 INDEX = "models.json"
 
 
 @dataclass
 class FoldModel:
-    network: SentimentClassifier  # or, trained end to end, msa.training.end_to_end.EndToEnd
+    network: SentimentClassifier  # or what its regime trains (finetune: end_to_end.EndToEnd)
     lexical: Pipeline | None = None
     lexical_weight: float = 0.0
     reader: object = None  # end to end: how its text tower reads the raw pairs
     image_spec: object = None
 
 
-def save_models(results: list, mode: str, encoders: dict, folder: str | Path,
-                regime: str = "heads", record: dict | None = None) -> None:
-    """The fold models, and `models.json`: what loading and checking them needs. `regime`
-    finetune: each state holds what of the encoders trained, and `record` says how
-    (`Finetune.record`: the mixed precision, the tuning, the base weights' revisions)."""
+def save_models(results: list, mode: str, encoders: dict, folder: str | Path, regime: str,
+                record: dict | None = None) -> None:
+    """The fold models, and `models.json`: what loading and checking them needs, the regime
+    that trained them (msa.training.regimes: it loads them) and what its run records
+    (`record`: finetune's mixed precision, tuning and base weights' revisions)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for stale in [*folder.glob("fold_*.pt"), *folder.glob("fold_*_lexical.pkl")]:
@@ -66,48 +65,25 @@ def read_index(folder: str | Path) -> dict:
 
 
 def load_models(folder: str | Path, dtype: str | None = None) -> tuple[list[FoldModel], dict]:
-    """The fold models; `dtype` (bf16 | fp32) overrides the precision their tuned text layers
-    were trained in (None keeps it, so the out-of-fold probabilities are reproduced exactly)."""
+    """The fold models, each loaded by the regime that trained it; `dtype` (bf16 | fp32)
+    overrides the precision the heads' tuned text layers were trained in (None keeps it, so
+    the out-of-fold probabilities are reproduced exactly)."""
+    from msa.training import regimes
+
     summary = read_index(folder)
+    regime = regimes.of_models(summary)
     models = []
     weight = summary.get("lexical_weight", 0.0)
     for fold in summary["folds"]:
-        checkpoint = torch.load(Path(folder) / f"fold_{fold}.pt", map_location="cpu",
-                                weights_only=True)
-        config = ModelConfig(**checkpoint["config"])
-        if summary.get("regime", "heads") == "finetune":
-            network, reader, spec = _onto_the_base(summary, config, checkpoint["state_dict"],
-                                                   Path(folder) / f"fold_{fold}.pt")
-            model = FoldModel(network.eval(), reader=reader, image_spec=spec)
-        else:
-            if dtype is not None:
-                config = dataclasses.replace(config, text_bf16=dtype == "bf16")
-            network = SentimentClassifier(config)
-            network.load_state_dict(checkpoint["state_dict"])
-            model = FoldModel(network.eval())
+        path = Path(folder) / f"fold_{fold}.pt"
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        model = regime.fold_network(summary, checkpoint, path, dtype)
         if weight > 0:
             # Our own train stage wrote this file into the workspace's models folder.
             model.lexical = lexical.loads((Path(folder) / f"fold_{fold}_lexical.pkl").read_bytes())
             model.lexical_weight = weight
         models.append(model)
     return models, summary
-
-
-def _onto_the_base(summary: dict, config: ModelConfig, state: dict, path: Path):
-    """An end-to-end fold model: its encoders built from the base weights they name, tuned as
-    they trained (adapters where LoRA), then what trained loaded onto them."""
-    from msa.training import end_to_end, tuning
-
-    how = summary.get("tuning", tuning.FULL)
-    network, reader, spec = end_to_end.build(summary["encoders"], config.mode, config=config,
-                                             tuning=how)
-    trained = set(tuning.trained_state(network, how))
-    missing, unexpected = network.load_state_dict(state, strict=False)
-    if unexpected or trained & set(missing):
-        raise MsaError(f"{path}: its weights do not fit the encoders models.json names "
-                       f"({len(unexpected)} unexpected, {len(trained & set(missing))} missing); "
-                       "rerun train")
-    return network, reader, spec
 
 
 def check_compatible(summary: dict, features: FeatureSet) -> None:

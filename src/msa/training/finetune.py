@@ -39,6 +39,7 @@ from msa.params import Params
 from msa.training import end_to_end, kept, recipe, tuning
 from msa.training.driver import Phase, Progress, seed_everything
 from msa.training.end_to_end import Collate, EpochShuffle, PairImages
+from msa.training.regimes.finetune import REGIME
 
 # Tokenizers' own threads do not survive the fork into DataLoader workers.
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -65,7 +66,7 @@ def make_accelerator(p: Params):
 
 def provenance(accelerator) -> dict:
     """msa.precision's record of what ran, with the regime and the world size."""
-    return {"regime": "finetune", "world_size": accelerator.num_processes,
+    return {"regime": REGIME.name, "world_size": accelerator.num_processes,
             "mixed_precision": accelerator.mixed_precision,
             **precision.provenance({"no": "fp32"}.get(accelerator.mixed_precision,
                                                       accelerator.mixed_precision),
@@ -230,7 +231,7 @@ class Finetune:
     """The finetune regime over the labelled pairs, on `accelerator`; `state_dir` keeps each
     phase's epochs, so that a killed run resumes."""
 
-    name = "finetune"
+    name = REGIME.name  # for the progress bar
 
     def __init__(self, accelerator, p: Params, encoders: dict, pairs: list[Pair],
                  state_dir: str | Path, show_progress: bool = True):
