@@ -39,7 +39,7 @@ def main() -> None:
     where = device.resolve(p.device)
     shares = parallel.Shares.of_this_process()
     cache = extract.featurize(pairs, p.featurize, p.augment, precision.resolve(p.precision, where),
-                              device=where, shares=shares)
+                              device=where, shares=shares, top_layers=p.train.cached_text_layers)
     if shares.is_main:
         store.save(cache, args.out)
 

@@ -213,7 +213,7 @@ def workspace(tmp_path_factory) -> tuple[Path, dict]:
     params["augment"]["views"] = 1
     # One tuned text layer and few epochs keep every stage's code path at a fraction of the cost;
     # holdout trains each fold once where refit trains it twice (the rules: tests/test_driver.py).
-    params["featurize"]["text_tuned_layers"] = 1
+    params["train"]["text_tuning"] = "top"
     params["train"].update(epochs=4, patience=3, early_stopping="holdout")
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run("git init -q && dvc init -q && dvc config core.autostage true", repo, env)

@@ -82,4 +82,4 @@ def synthetic_token_features(n=120, seed=0, dim=32):
     return cache
 
 
-TUNED = replace(PARAMS, epochs=12, text_lr=1e-3)
+TUNED = replace(PARAMS, epochs=12, text_tuning="top", text_encoder_lr=1e-3)

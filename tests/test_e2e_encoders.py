@@ -24,7 +24,7 @@ def test_a_checkpoints_towers_run_featurize_train_and_predict(workspace, request
              else f"-S featurize.image_model={tiny_vision(family)}" if family == "convnext"
              else f"-S featurize.image_model={folder}")
     out = run(f"dvc exp run -n encoders-{family.replace('_', '-')} "
-              f"-S featurize.text_model={folder} {image} -S featurize.text_tuned_layers=0 "
+              f"-S featurize.text_model={folder} {image} -S train.text_tuning=frozen "
               "-S train.epochs=2 -S fold.n_splits=2", repo, env)
     assert "Running stage 'featurize'" in out and "Running stage 'predict'" in out
     index = json.loads((repo / "data/features/index.json").read_text())
@@ -46,7 +46,7 @@ def test_a_vision_checkpoint_trains_adapted_end_to_end_and_predicts(workspace, t
     folder = tiny_vision("dinov2")
     run(f"dvc exp run -n encoders-dinov2-finetune -S train.regime=finetune "
         f"-S featurize.text_model={tiny_roberta} -S featurize.image_model={folder} "
-        "-S featurize.text_tuned_layers=0 -S augment.views=4 -S train.text_tuning=frozen "
+        "-S augment.views=4 -S train.text_tuning=frozen "
         "-S train.image_tuning=lora "
         "-S train.epochs=1 -S fold.n_splits=2 -S train.num_workers=0", repo, env)
     models = json.loads((repo / "models/models.json").read_text())

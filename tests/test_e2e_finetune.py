@@ -17,7 +17,7 @@ from conftest import TINY_IMAGE_MODEL, TINY_IMAGE_OPTIONS, e2e_results, run
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("e2e_finetune")]
 
 # The workspace's heads-only knobs back at their defaults: finetune refuses a knob it never reads.
-FINETUNE = "-S train.regime=finetune -S featurize.text_tuned_layers=0 -S augment.views=4"
+FINETUNE = "-S train.regime=finetune -S train.text_tuning=auto -S augment.views=4"
 
 
 
@@ -64,7 +64,7 @@ def repro_until_saved(repo, env, tiny_bert, image_tuning: str, phase_folder: str
     """`dvc repro` under finetune (the text encoder by LoRA, the image one as named), in a
     session of its own as a terminal runs it, returned once `phase_folder` holds an epoch."""
     params = yaml.safe_load((repo / "params.yaml").read_text())
-    params["featurize"].update(text_model=str(tiny_bert), text_tuned_layers=0, **TINY_IMAGE_MODEL)
+    params["featurize"].update(text_model=str(tiny_bert), **TINY_IMAGE_MODEL)
     params["augment"]["views"] = 4  # as FINETUNE says
     params["train"].update(regime="finetune", epochs=3, patience=3, batch_size=16,
                            text_tuning="lora", image_tuning=image_tuning, lora_rank=2)

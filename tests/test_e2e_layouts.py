@@ -18,7 +18,7 @@ def test_each_layout_runs_end_to_end_as_an_experiment(workspace, layout, tmp_pat
     # the features cheap.
     out = run(f"dvc exp run -n layout-{layout} -S data.format={layout} -S data.root={root} "
               "-S train.epochs=1 -S fold.n_splits=2 "
-              f"-S featurize.text_model={tiny_bert} -S featurize.text_tuned_layers=0 "
+              f"-S featurize.text_model={tiny_bert} -S train.text_tuning=frozen "
               + TINY_IMAGE_OPTIONS, repo, env)
     assert "Running stage 'prepare'" in out and "Running stage 'predict'" in out
     report = json.loads((repo / "metrics/data.json").read_text())

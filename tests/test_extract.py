@@ -26,10 +26,11 @@ def test_cache_shapes_and_order(demo_features):
     assert not np.allclose(cache.image_views[:, 0], cache.image_views[:, 1])
 
 
-def encode_texts(texts, params):
+def encode_texts(texts, params, top_layers=0):
     """featurize's text side alone, with the tower the params name."""
-    tower = encoders.text_tower(extract.encoder_identity(params))
-    return extract.encode_texts(texts, tower, params, show_progress=False)
+    tower = encoders.text_tower(extract.encoder_identity(params, top_layers))
+    return extract.encode_texts(texts, tower, params, show_progress=False,
+                                top_layers=top_layers)
 
 
 def test_mean_pooling_ignores_padding():
@@ -45,8 +46,8 @@ def test_mean_pooling_ignores_padding():
 @pytest.mark.parametrize("pooling", ["mean", "cls"])
 def test_cached_token_states_through_the_pretrained_top_layers_give_the_pooled_features(pooling):
     texts = ["good", "a much longer post " * 10, "so sad today :("]
-    params = FeaturizeParams(text_pooling=pooling, text_tuned_layers=2)
-    pooled, tokens, top = encode_texts(texts, params)
+    params = FeaturizeParams(text_pooling=pooling)
+    pooled, tokens, top = encode_texts(texts, params, top_layers=2)
     assert list(tokens.lengths) == [3, 42, 7] and tokens.values.dtype == np.float16
     assert "_name_or_path" not in top["config"]  # the cache must not depend on the install path
     text_top = TextTop(top["config"], 2, pooling, bf16=False)
@@ -64,10 +65,12 @@ def test_cached_token_states_through_the_pretrained_top_layers_give_the_pooled_f
 def test_tuned_layers_need_a_bert_family_encoder_with_that_many_layers():
     from types import SimpleNamespace
     mpnet = SimpleNamespace(config=SimpleNamespace(model_type="mpnet", num_hidden_layers=12))
-    with pytest.raises(MsaError, match="featurize.text_tuned_layers: .* 'mpnet' model"):
-        extract._top_layers(mpnet, FeaturizeParams(text_tuned_layers=2))
-    with pytest.raises(MsaError, match="featurize.text_tuned_layers: 7 is not allowed; .* 6 layers"):
-        encode_texts(["x"], FeaturizeParams(text_tuned_layers=7))
+    with pytest.raises(MsaError, match=r"^train.text_tuning: top under train.regime heads .* "
+                                       r"x is a 'mpnet' model: tune its top layers under "
+                                       "train.regime finetune"):
+        extract._top_layers(mpnet, "x", 2)
+    with pytest.raises(MsaError, match="train.text_top_layers: 7 is not allowed; .* 6 layers"):
+        encode_texts(["x"], FeaturizeParams(), top_layers=7)
 
 
 def test_clean_view_does_not_depend_on_augmentation_or_batching(demo_features):
@@ -98,9 +101,9 @@ def test_bf16_features_match_fp32_within_tolerance(demo_features):
 def test_featurize_is_deterministic_and_round_trips(demo_features, tmp_path):
     pairs, cache = demo_features
     subset = [p for p in pairs if p.split == "train"][:6]
-    params, aug = FeaturizeParams(text_tuned_layers=2), AugmentParams(views=2)
-    first = extract.featurize(subset, params, aug, show_progress=False)
-    second = extract.featurize(subset, params, aug, show_progress=False)
+    params, aug = FeaturizeParams(), AugmentParams(views=2)
+    first = extract.featurize(subset, params, aug, show_progress=False, top_layers=2)
+    second = extract.featurize(subset, params, aug, show_progress=False, top_layers=2)
     np.testing.assert_array_equal(first.image_views, second.image_views)
     np.testing.assert_array_equal(first.text, second.text)
     store.save(first, tmp_path / "cache")
@@ -115,8 +118,7 @@ def test_featurize_is_deterministic_and_round_trips(demo_features, tmp_path):
     for key, value in first.text_top["state_dict"].items():
         assert torch.equal(loaded.text_top["state_dict"][key], value)
     # a frozen-text cache written over it leaves no stale token states behind
-    frozen = extract.featurize(subset, FeaturizeParams(text_tuned_layers=0),
-                                aug, show_progress=False)
+    frozen = extract.featurize(subset, FeaturizeParams(), aug, show_progress=False)
     store.save(frozen, tmp_path / "cache")
     reloaded = store.load(tmp_path / "cache")
     assert reloaded.text_tokens is None and reloaded.text_top is None
@@ -169,3 +171,15 @@ def test_a_hub_text_model_records_the_revision_it_resolved_to(tiny_bert, demo_ro
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
                          text=True, check=True).stdout
     assert out.strip() == repr({"text_model": f"someone/tiny-bert@{sha}"})
+
+
+def test_a_roberta_familys_top_layers_run_on_their_cached_states_as_bert_layers(tiny_roberta):
+    texts = ["what a wonderful day", "so sad and angry", "bus schedule for line four"]
+    params = FeaturizeParams(text_model=str(tiny_roberta))
+    pooled, tokens, top = encode_texts(texts, params, top_layers=1)
+    text_top = TextTop(top["config"], 1, "mean", bf16=False)
+    text_top.layers.load_state_dict(top["state_dict"])
+    text_top.eval()
+    with torch.no_grad():
+        again = text_top(*tokens.batch(np.arange(3))).numpy()
+    np.testing.assert_allclose(again, pooled, atol=2e-2)  # float16 storage of the states

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.xdist_group("finetune_unit")
 def setup(demo_root, tiny_bert):
     p = params.from_dict({
         "precision": "fp32",
-        "featurize": {"text_model": str(tiny_bert), "text_tuned_layers": 0, **TINY_IMAGE_MODEL},
+        "featurize": {"text_model": str(tiny_bert), **TINY_IMAGE_MODEL},
         "fold": {"n_splits": 2},
         "train": {"regime": "finetune", "epochs": 3, "patience": 1, "batch_size": 16,
                   "num_workers": 1},

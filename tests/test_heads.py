@@ -65,9 +65,9 @@ def test_tuned_text_layers_learn_from_token_states_and_move_from_pretrained():
     assert all(moved)
 
 
-def test_tuned_text_layers_train_at_text_lr():
+def test_tuned_text_layers_train_at_the_text_encoders_rate():
     cache = synthetic_token_features(n=60)
-    params = replace(TUNED, epochs=2, text_lr=1e-12, weight_decay=0.0)
+    params = replace(TUNED, epochs=2, text_encoder_lr=1e-12, weight_decay=0.0)
     result = train_fold(cache, folds_for(cache), 0, "multimodal", params, seed=0)
     for key, value in cache.text_top["state_dict"].items():
         torch.testing.assert_close(result.state[f"text_top.layers.{key}"], value,

@@ -76,9 +76,9 @@ def _run(argv: list[str], cwd: Path, launch_name: str = "cpu", **params) -> str:
 
 def test_featurize_on_two_processes_writes_one_process_cache(posts):
     stage = str(REPO / "stages" / "featurize.py")
-    settings = {"augment": {"views": 1}, "featurize": {"text_tuned_layers": 1,
-                                                        "image_batch_size": 4,
-                                                        "text_batch_size": 4}}
+    settings = {"augment": {"views": 1}, "featurize": {"image_batch_size": 4,
+                                                        "text_batch_size": 4},
+                "train": {"text_tuning": "top", "text_top_layers": 1}}
     _run([stage, "--manifest", "manifest.jsonl", "--out", "one"], posts, **settings)
     _run([stage, "--manifest", "manifest.jsonl", "--out", "two"], posts, "cpu_2proc",
          **settings)

@@ -29,8 +29,15 @@ def test_repo_params_load_and_match_defaults():
     ({"train": {"attention_heads": 3}}, "train.attention_heads", "divides train.hidden_dim"),
     ({"featurize": {"text_pooling": "max"}}, "featurize.text_pooling", "mean, cls"),
     ({"train": {"class_weight_power": 2}}, "train.class_weight_power", "1: balanced"),
-    ({"featurize": {"text_tuned_layers": -1}}, "featurize.text_tuned_layers", "0: frozen"),
-    ({"train": {"text_lr": 0}}, "train.text_lr", "> 0"),
+    ({"train": {"text_top_layers": 0}}, "train.text_top_layers", ">= 1"),
+    ({"train": {"text_encoder_lr": 0}}, "train.text_encoder_lr", "> 0"),
+    ({"featurize": {"text_tuned_layers": 2}}, "featurize.text_tuned_layers",
+     "moved; set train.text_tuning: top and train.text_top_layers N"),
+    ({"train": {"text_lr": 0.001}}, "train.text_lr", "moved; set train.text_encoder_lr"),
+    ({"train": {"text_tuning": "lora"}}, "train.text_tuning",
+     "lora is not run under train.regime heads"),
+    ({"train": {"text_tuning": "full"}}, "train.text_tuning",
+     "full is not run under train.regime heads"),
     ({"train": {"early_stopping": "never"}}, "train.early_stopping", "none, holdout, refit, fold"),
     ({"train": {"holdout_fraction": 0}}, "train.holdout_fraction", "(0, 0.5]"),
     ({"fold": {"seed": -1}}, "fold.seed", "[0, 2**32)"),
@@ -99,8 +106,16 @@ def test_a_misspelt_key_names_the_nearest_keys():
     ({"featurize": {"image_weights": "w.pt"}},
      "featurize.image_weights: 'w.pt' is never read while featurize.image_model is "
      "efficientnet_lite0"),
-    ({"featurize": {"text_tuned_layers": 0}, "train": {"text_lr": 0.001}},
-     "train.text_lr: 0.001 is never read while featurize.text_tuned_layers is 0"),
+    ({"train": {"text_encoder_lr": 0.001}},
+     "train.text_encoder_lr: 0.001 is never read while train.text_tuning is auto (frozen under "
+     "train.regime heads)"),
+    ({"train": {"text_tuning": "frozen", "text_encoder_lr": 0.001}},
+     "train.text_encoder_lr: 0.001 is never read while train.text_tuning is frozen"),
+    ({"train": {"text_top_layers": 3}},
+     "train.text_top_layers: 3 is never read while train.text_tuning is auto (frozen under "
+     "train.regime heads)"),
+    ({"train": {"regime": "finetune", "text_tuning": "lora", "text_top_layers": 3}},
+     "train.text_top_layers: 3 is never read while train.text_tuning is lora"),
     ({"train": {"lexical_weight": 0, "lexical_c": 1}},
      "train.lexical_c: 1.0 is never read while train.lexical_weight is 0"),
     ({"augment": {"enabled": False, "blur_p": 0.5}},
@@ -111,8 +126,6 @@ def test_a_misspelt_key_names_the_nearest_keys():
      "augment.views: 2 is never read while train.regime is finetune"),
     ({"train": {"regime": "finetune"}, "featurize": {"image_batch_size": 16}},
      "featurize.image_batch_size: 16 is never read while train.regime is finetune"),
-    ({"train": {"regime": "finetune"}, "featurize": {"text_tuned_layers": 1}},
-     "featurize.text_tuned_layers: 1 is never read while train.regime is finetune"),
     ({"data": {"test_fraction": 0.2}},
      "data.test_fraction: 0.2 is never read while data.format is lab5"),
     ({"data": {"format": "manifest", "test_list": "t.txt"}},
@@ -123,18 +136,17 @@ def test_a_misspelt_key_names_the_nearest_keys():
      "data.manifest_file: 'p.jsonl' is never read while data.format is lab5"),
     ({"data": {"format": "mvsa_multiple", "test_list": "t.txt", "test_fraction": 0.3}},
      "data.test_fraction: 0.3 is never read while data.test_list names the test posts"),
-    ({"train": {"text_encoder_lr": 1e-5}},
-     "train.text_encoder_lr: 1e-05 is never read while train.regime is heads"),
-    ({"train": {"text_tuning": "lora"}},  # LoRA under heads
-     "train.text_tuning: 'lora' is never read while train.regime is heads"),
+    ({"train": {"image_encoder_lr": 1e-5}},
+     "train.image_encoder_lr: 1e-05 is never read while train.regime is heads"),
+    ({"train": {"image_tuning": "lora"}},  # LoRA under heads
+     "train.image_tuning: 'lora' is never read while train.regime is heads"),
     ({"train": {"regime": "finetune", "image_tuning": "frozen", "image_encoder_lr": 1e-4}},
      "train.image_encoder_lr: 0.0001 is never read while train.image_tuning is frozen"),
     ({"train": {"regime": "finetune", "lora_rank": 4}},
      "train.lora_rank: 4 is never read while no encoder is tuned by lora"),
     ({"train": {"regime": "finetune", "image_tuning": "lora", "text_lora_targets": "query"}},
-     "train.text_lora_targets: 'query' is never read while train.text_tuning is full"),
-    ({"featurize": {"text_tuned_layers": 2}, "train": {"regime": "finetune", "text_lr": 0.001}},
-     "train.text_lr: 0.001 is never read while train.regime is finetune"),
+     "train.text_lora_targets: 'query' is never read while train.text_tuning is auto (full under "
+     "train.regime finetune)"),
 ])
 def test_a_knob_the_other_settings_leave_unread_is_refused_naming_both(raw, message):
     with pytest.raises(ParamsError) as error:
@@ -159,8 +171,12 @@ def test_a_knob_the_other_settings_leave_unread_is_refused_naming_both(raw, mess
                "lora_rank": 4, "image_lora_targets": "conv_pw"}},
     {"launch": "cpu_2proc"},  # featurize and predict run on the launch under heads too
     # knobs that only the mode leaves unread stay allowed: an ablation runs every mode on one set
-    {"mode": "image", "featurize": {"text_tuned_layers": 2},
-     "train": {"lexical_weight": 0.5, "text_lr": 0.001}},
+    {"mode": "image", "train": {"text_tuning": "top", "text_top_layers": 3,
+                                "lexical_weight": 0.5, "text_encoder_lr": 0.001}},
+    # one text tuning in both regimes: the top layers, at the one text rate
+    {"train": {"text_tuning": "top", "text_encoder_lr": 1e-4}},
+    {"train": {"regime": "finetune", "text_tuning": "top", "text_top_layers": 1,
+               "text_encoder_lr": 1e-4}},
     {"data": {"format": "mvsa_multiple", "test_fraction": 0.2, "test_seed": 3}},
     {"data": {"format": "mvsa_single", "test_list": "t.txt"}},
     {"data": {"format": "manifest", "manifest_file": "p.jsonl", "columns": {"text": "body"}}},

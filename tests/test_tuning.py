@@ -17,7 +17,8 @@ from msa.training.driver import FoldResult
 def build(tiny_bert, **train):
     encoders = encoder_identity(FeaturizeParams(text_model=str(tiny_bert), **TINY_IMAGE_MODEL))
     torch.manual_seed(0)
-    return end_to_end.build(encoders, "multimodal", replace(TrainParams(), **train))[0], encoders
+    return end_to_end.build(encoders, "multimodal",
+                            replace(TrainParams(), regime="finetune", **train))[0], encoders
 
 
 def test_frozen_encoders_read_in_evaluation_mode_and_train_nothing(tiny_bert):
@@ -92,7 +93,8 @@ def test_a_vision_checkpoint_trains_adapted_and_its_fold_model_loads_onto_it(
                                                 image_model=str(tiny_vision(family))))
     torch.manual_seed(0)
     model, reader, spec = end_to_end.build(encoders, "multimodal", replace(
-        TrainParams(), text_tuning="frozen", image_tuning="lora", lora_rank=2))
+        TrainParams(), regime="finetune", text_tuning="frozen", image_tuning="lora",
+        lora_rank=2))
     adapted = [n for n, p in model.image_encoder.named_parameters() if p.requires_grad]
     assert adapted and all("lora_" in n for n in adapted)
     assert {n.split(".lora_")[0].rsplit(".", 1)[-1] for n in adapted} == targets
@@ -116,3 +118,37 @@ def test_a_vision_checkpoint_trains_adapted_and_its_fold_model_loads_onto_it(
     with torch.no_grad():
         torch.testing.assert_close(end_to_end.logits_of(loaded.network, batch),
                                    end_to_end.logits_of(model, batch))
+
+
+def test_top_tunes_the_text_encoders_top_layers_alone_in_finetune(tiny_roberta, tmp_path):
+    encoders = encoder_identity(FeaturizeParams(text_model=str(tiny_roberta), **TINY_IMAGE_MODEL))
+    torch.manual_seed(0)
+    model, reader, _ = end_to_end.build(encoders, "text", replace(
+        TrainParams(), regime="finetune", text_tuning="top", text_top_layers=1))
+    tuned = {n for n, p in model.text_encoder.named_parameters() if p.requires_grad}
+    assert tuned and all(n.startswith("encoder.encoder.layer.1.") for n in tuned)
+    model.train()
+    layers = model.text_encoder.encoder.encoder.layer
+    assert layers[1].training and not layers[0].training  # the frozen layer reads as in eval
+    assert not model.text_encoder.encoder.embeddings.training
+    kept = tuning.trained_state(model, model.tuning)
+    assert {k for k in kept if k.startswith("text_encoder.")} == {
+        f"text_encoder.{n}" for n in tuned}
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.requires_grad:
+                p.add_(0.01)
+    state = tuning.trained_state(model, model.tuning)
+    result = FoldResult(0, state, model.head.config, [], 1, 1, [], None)
+    checkpoints.save_models([result], "text", encoders, tmp_path, "finetune",
+                            {"tuning": model.tuning})
+    (loaded,), _ = checkpoints.load_models(tmp_path)
+    model.eval()
+    batch = {**reader(["a happy day"]), "pixels": torch.zeros(1, 3, 224, 224)}
+    with torch.no_grad():
+        torch.testing.assert_close(end_to_end.logits_of(loaded.network, batch),
+                                   end_to_end.logits_of(model, batch))
+    with pytest.raises(MsaError, match=r"^train.text_top_layers: 5 is not allowed; .* has 2 "
+                                       r"layers$"):
+        end_to_end.build(encoders, "text", replace(TrainParams(), regime="finetune",
+                                                   text_tuning="top", text_top_layers=5))

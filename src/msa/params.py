@@ -117,10 +117,8 @@ class FeaturizeParams:
                             "local model folder (a CLIP or SigLIP one gives its text tower; "
                             "msa.features.encoders)")
     text_pooling: Literal["mean", "cls"] = knob("mean", "mean over real tokens, or cls")
-    text_max_length: Integer = knob(128, "tokens read of a post", ge=8)
-    text_tuned_layers: Integer = knob(
-        0, "heads: top layers of a BERT-family text encoder that train fine-tunes on their "
-        "cached input states", note="0: frozen text encoder", ge=0)
+    text_max_length: Integer = knob(128, "tokens read of a post, at most its encoder's "
+                                    "positions", ge=8)
     image_model: Text = knob("efficientnet_lite0", "a packaged alias (efficientnet_lite0/1/2), "
                              "resnet50 or another timm architecture (these need image_weights), "
                              "or a CLIP or SigLIP checkpoint: a Hugging Face name or local folder")
@@ -157,8 +155,6 @@ class TrainParams:
     epochs: Integer = knob(10, "at most, where early stopping chooses how many", ge=1)
     batch_size: Integer = knob(64, "pairs a batch (finetune: a device)", ge=1)
     lr: Number = knob(1e-3, "AdamW's rate for the head", gt=0)
-    text_lr: Number = knob(1e-4, "heads: the fine-tuned text layers' rate "
-                           "(featurize.text_tuned_layers > 0)", gt=0)
     weight_decay: Number = knob(1e-2, "AdamW's weight decay", ge=0)
     warmup_ratio: Number = knob(0.1, "share of the steps warming up before the cosine decay",
                                 ge=0, lt=1)
@@ -188,12 +184,15 @@ class TrainParams:
         "heads", "heads: the head (and tuned text layers) on cached features "
         "(msa.training.heads); finetune: both encoders and the head end to end from the raw "
         "pairs under Accelerate (msa.training.finetune)")
-    text_tuning: Literal["frozen", "lora", "full"] = knob(
-        "full", "finetune: the text encoder frozen, adapted by LoRA (PEFT) or trained in full "
-        "(msa.training.tuning)")
+    text_tuning: Literal["auto", "frozen", "top", "lora", "full"] = knob(
+        "auto", "the text encoder frozen, its top train.text_top_layers layers tuned (heads: on "
+        "their cached input states), adapted by LoRA (PEFT) or trained in full (finetune; "
+        "msa.training.tuning)", note="auto: frozen under heads, full under finetune")
+    text_top_layers: Integer = knob(2, "top: the text encoder's layers tuned", ge=1)
     image_tuning: Literal["frozen", "lora", "full"] = knob(
         "full", "finetune: the image encoder frozen, adapted by LoRA or trained in full")
-    text_encoder_lr: Number = knob(2e-5, "finetune: the text encoder's rate (lora, full)", gt=0)
+    text_encoder_lr: Number = knob(2e-5, "the text encoder's rate where it trains (top, lora, "
+                                   "full)", gt=0)
     image_encoder_lr: Number = knob(2e-5, "finetune: the image encoder's rate (lora, full)",
                                     gt=0)
     lora_rank: Integer = knob(8, "lora: the adapters' rank", ge=1)
@@ -218,6 +217,23 @@ class TrainParams:
         if self.hidden_dim % self.attention_heads:
             raise ParamsError(f"train.attention_heads: {self.attention_heads!r} is not allowed; "
                               "use an integer >= 1 that divides train.hidden_dim")
+        if self.regime == "heads" and self.text_tuning in ("lora", "full"):
+            raise ParamsError(f"train.text_tuning: {self.text_tuning} is not run under "
+                              "train.regime heads, which tunes the top layers on their cached "
+                              "input states (top) or none (frozen); set train.regime to "
+                              "finetune")
+
+    @property
+    def text_tuned(self) -> str:
+        """How the text encoder trains, `auto` resolved by the regime."""
+        if self.text_tuning != "auto":
+            return self.text_tuning
+        return "frozen" if self.regime == "heads" else "full"
+
+    @property
+    def cached_text_layers(self) -> int:
+        """The top text layers whose input states featurize caches for train (heads, top)."""
+        return self.text_top_layers if self.regime == "heads" and self.text_tuned == "top" else 0
 
     @property
     def holdout_chooses(self) -> bool:
@@ -261,8 +277,8 @@ _AUGMENT_KNOBS = ("crop_scale_min", "hflip_p", "blur_p", "grid_distortion_p", "c
 
 # (dotted key, what makes it dead or None, what to do) for knobs that other settings leave
 # unread: a non-default value there would make an experiment that differs from the baseline in
-# name only. Knobs that only `mode` leaves unread (text_lr or the lexical model under image) are
-# not refused, so that a modality ablation can run every mode on one set of params.
+# name only. Knobs that only `mode` leaves unread (the text tuning or the lexical model under
+# image) are not refused, so that a modality ablation can run every mode on one set of params.
 def _layout_knobs():
     """(dotted key, the layouts that read it) of every data.* key only some layouts read, a
     section's keys one by one (msa.layouts)."""
@@ -272,6 +288,14 @@ def _layout_knobs():
         for name in ([f"{key}.{f.name}" for f in dataclasses.fields(kind)]
                      if dataclasses.is_dataclass(kind) else [key]):
             yield f"data.{name}", readers
+
+
+def _tuning_words(p, side: str) -> str:
+    """`train.<side>_tuning is X`, with what auto resolves to under the regime."""
+    value = getattr(p.train, f"{side}_tuning")
+    resolved = p.train.text_tuned if side == "text" else value
+    return f"train.{side}_tuning is {value}" + (
+        f" ({resolved} under train.regime {p.train.regime})" if value != resolved else "")
 
 
 _DEAD = [
@@ -295,16 +319,14 @@ _DEAD = [
                 if p.featurize.image_model.startswith("efficientnet_lite") else None),
      "image_weights is for resnet50 and timm architectures; leave it empty for the packaged "
      "encoders"),
-    ("train.text_lr",
-     lambda p: ("featurize.text_tuned_layers is 0" if p.featurize.text_tuned_layers == 0
-                else "train.regime is finetune" if p.train.regime == "finetune" else None),
-     "tune some text layers under train.regime heads (finetune tunes the encoders at "
-     "train.text_encoder_lr and train.image_encoder_lr), or leave the key at its default"),
-    # Under finetune featurize encodes nothing (train reads the raw pairs, every layer tuned).
+    ("train.text_top_layers",
+     lambda p: _tuning_words(p, "text") if p.train.text_tuned != "top" else None,
+     "set train.text_tuning to top, or leave the key at its default"),
+    # Under finetune featurize encodes nothing (train reads the raw pairs).
     *[(f"featurize.{key}",
        lambda p: "train.regime is finetune" if p.train.regime == "finetune" else None,
        "set train.regime to heads, or leave the key at its default")
-      for key in ("text_tuned_layers", "text_batch_size", "image_batch_size")],
+      for key in ("text_batch_size", "image_batch_size")],
     ("augment.views",
      lambda p: ("augment.enabled is false" if not p.augment.enabled
                 else "train.regime is finetune" if p.train.regime == "finetune" else None),
@@ -312,13 +334,15 @@ _DEAD = [
     *[(f"train.{key}",
        lambda p: "train.regime is heads" if p.train.regime == "heads" else None,
        "set train.regime to finetune, or leave the key at its default")
-      for key in ("text_tuning", "image_tuning", "text_encoder_lr", "image_encoder_lr",
-                  "gradient_accumulation_steps", "mixed_precision", "num_workers")],
-    *[(f"train.{side}_encoder_lr",
-       lambda p, side=side: (f"train.{side}_tuning is frozen"
-                             if getattr(p.train, f"{side}_tuning") == "frozen" else None),
-       f"tune the {side} encoder (lora or full), or leave the key at its default")
-      for side in ("text", "image")],
+      for key in ("image_tuning", "image_encoder_lr", "gradient_accumulation_steps",
+                  "mixed_precision", "num_workers")],
+    ("train.text_encoder_lr",
+     lambda p: _tuning_words(p, "text") if p.train.text_tuned == "frozen" else None,
+     "tune the text encoder (top; under finetune also lora or full), or leave the key at its "
+     "default"),
+    ("train.image_encoder_lr",
+     lambda p: "train.image_tuning is frozen" if p.train.image_tuning == "frozen" else None,
+     "tune the image encoder (lora or full), or leave the key at its default"),
     *[(f"train.{key}",
        lambda p: ("no encoder is tuned by lora" if "lora" not in (p.train.text_tuning,
                                                                   p.train.image_tuning)
@@ -326,7 +350,7 @@ _DEAD = [
        "set train.text_tuning or train.image_tuning to lora, or leave the key at its default")
       for key in ("lora_rank", "lora_alpha", "lora_dropout")],
     *[(f"train.{side}_lora_targets",
-       lambda p, side=side: (f"train.{side}_tuning is {getattr(p.train, f'{side}_tuning')}"
+       lambda p, side=side: (_tuning_words(p, side)
                              if getattr(p.train, f"{side}_tuning") != "lora" else None),
        f"set train.{side}_tuning to lora, or leave the key at its default")
       for side in ("text", "image")],
@@ -377,7 +401,11 @@ def _allowed(field) -> str:
 _MOVED = {"train.launch": "set the top-level launch instead, which featurize and predict now "
                           "run on too",
           "train.encoder_lr": "set train.text_encoder_lr and train.image_encoder_lr, a rate "
-                              "each"}
+                              "each",
+          "featurize.text_tuned_layers": "set train.text_tuning: top and train.text_top_layers "
+                                         "N, which tune the top N text layers in both regimes",
+          "train.text_lr": "set train.text_encoder_lr, the text encoder's rate in both regimes "
+                           "(the heads regime's top layers ran at 0.0001 by default before)"}
 
 
 def _one_line(error: ValidationError) -> ParamsError:

@@ -26,32 +26,38 @@ from msa.params import AugmentParams, FeaturizeParams
 _CPU = torch.device("cpu")
 
 
-def encoder_identity(params: FeaturizeParams) -> dict:
+# Encoders whose layers are BERT's (msa.training.model.TextTop runs them on cached states).
+BERT_LAYERS = ("bert", "roberta", "xlm-roberta", "electra", "camembert")
+
+
+def encoder_identity(params: FeaturizeParams, top_layers: int = 0) -> dict:
     """What a model trained on these features needs to match at prediction time: the encoders
-    (msa.features.encoders) and how they are read."""
+    (msa.features.encoders), how they are read, and the top text layers whose input states
+    are cached for train to tune (train.text_tuning top under heads; else 0)."""
     return {
         "text_model": params.text_model,
         "text_pooling": params.text_pooling,
         "text_max_length": params.text_max_length,
-        "text_tuned_layers": params.text_tuned_layers,
+        "text_tuned_layers": top_layers,
         "image_model": params.image_model,
         "image_weights": params.image_weights,
         "embedding": params.embedding,
     }
 
 
-def _top_layers(model, params: FeaturizeParams) -> dict:
+def _top_layers(model, name: str, top_layers: int) -> dict:
     """The pretrained weights of the layers train will fine-tune, and what rebuilds them."""
     config = model.config
-    if config.model_type != "bert":
+    if config.model_type not in BERT_LAYERS:
         raise MsaError(
-            f"featurize.text_tuned_layers: {params.text_model} is a {config.model_type!r} model; "
-            "fine-tuning top layers needs a BERT-family encoder; set it to 0 (frozen text)")
-    if params.text_tuned_layers > config.num_hidden_layers:
-        raise MsaError(
-            f"featurize.text_tuned_layers: {params.text_tuned_layers} is not allowed; "
-            f"{params.text_model} has {config.num_hidden_layers} layers")
-    layers = model.encoder.layer[-params.text_tuned_layers:]
+            f"train.text_tuning: top under train.regime heads tunes the top layers of a "
+            f"BERT-family encoder ({', '.join(BERT_LAYERS)}) on their cached input states; "
+            f"{name} is a {config.model_type!r} model: tune its top layers under train.regime "
+            "finetune, or set train.text_tuning to frozen")
+    if top_layers > config.num_hidden_layers:
+        raise MsaError(f"train.text_top_layers: {top_layers} is not allowed; {name} has "
+                       f"{config.num_hidden_layers} layers")
+    layers = model.encoder.layer[-top_layers:]
     # Where the encoder was loaded from would tie the cache (and its DVC hash) to one install.
     portable = {k: v for k, v in config.to_dict().items() if k != "_name_or_path"}
     return {"config": portable,
@@ -61,12 +67,13 @@ def _top_layers(model, params: FeaturizeParams) -> dict:
 @torch.inference_mode()
 def encode_texts(texts: list[str], tower: TextTower, params: FeaturizeParams,
                  dtype: str = "fp32", show_progress: bool = True, device: torch.device = _CPU,
-                 shares: Shares = ALONE):
-    """(pooled features [n, d], token states entering the tuned top layers or None, top layers)
-    on the main process, None on the others (each encodes its share of the batches)."""
+                 shares: Shares = ALONE, top_layers: int = 0):
+    """(pooled features [n, d], token states entering the `top_layers` train tunes or None,
+    those layers) on the main process, None on the others (each encodes its share of the
+    batches)."""
     tower = tower.to(device)
-    tuned = params.text_tuned_layers
-    top = _top_layers(tower.encoder, params) if tuned else None
+    tuned = top_layers
+    top = _top_layers(tower.encoder, params.text_model, tuned) if tuned else None
     lengths = tower.lengths(texts)
     # Length-sorted batches pad little; the output goes back to input order.
     order = np.argsort(lengths, kind="stable")
@@ -215,9 +222,11 @@ def encode_images(paths: list[str], guids: list[str], views: list[int], model: n
 
 def featurize(pairs: list[Pair], params: FeaturizeParams, augment: AugmentParams,
               dtype: str = "fp32", show_progress: bool = True,
-              device: torch.device = _CPU, shares: Shares = ALONE) -> FeatureSet | None:
-    """Features of every pair on the main process (None on the others: each encodes its share);
-    the augmented views are seeded by `augment.seed`.
+              device: torch.device = _CPU, shares: Shares = ALONE,
+              top_layers: int = 0) -> FeatureSet | None:
+    """Features of every pair on the main process (None on the others: each encodes its share),
+    and the states entering the `top_layers` text layers train tunes; the augmented views are
+    seeded by `augment.seed`.
 
     `dtype` (bf16 | fp32) is where the encoders autocast on `device`: msa.precision.resolve of
     the param.
@@ -225,15 +234,15 @@ def featurize(pairs: list[Pair], params: FeaturizeParams, augment: AugmentParams
     if not pairs:
         raise MsaError("the manifest holds no usable pairs to featurize")
     torch.manual_seed(augment.seed)
-    tower, (image_model, spec) = encoders.towers(encoder_identity(params))
-    identity = encoder_identity(params)
+    identity = encoder_identity(params, top_layers)
+    tower, (image_model, spec) = encoders.towers(identity)
     said = encoders.resolved(identity, tower, image_model)
     if "text_tokens_read" in said and shares.is_main:
         print(f"featurize: {params.text_model} reads at most {said['text_tokens_read']} tokens "
               f"(its positions): featurize.text_max_length {params.text_max_length} is capped",
               file=sys.stderr, flush=True)
     texts = encode_texts([p.text for p in pairs], tower, params, dtype, show_progress, device,
-                         shares)
+                         shares, top_layers)
     views = [augment.views if augment.enabled and p.split == "train" else 0 for p in pairs]
     images = encode_images([p.image for p in pairs], [p.guid for p in pairs], views,
                            image_model, spec, params, augment, dtype, show_progress, device,

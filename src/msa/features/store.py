@@ -8,7 +8,7 @@ The cache is a folder:
     image_views.npy  float32 [labelled, views, image_dim]  augmented views of the labelled pairs
     index.json       guids, splits, labels, texts, the encoders that made the arrays, and
                      `produced_by` (the precision that ran, the CPU capability: msa.precision)
-and, when featurize.text_tuned_layers > 0 (train fine-tunes the text encoder's top layers):
+and, under train.text_tuning top (train fine-tunes the text encoder's top layers on them):
     text_tokens.npy  float16 [tokens, text_dim]  per-token states entering the top layers, ragged
     text_offsets.npy int64 [pairs + 1]           pair i's tokens are rows offsets[i]:offsets[i+1]
     text_top.pt      the top layers' pretrained weights and the encoder's config
@@ -74,8 +74,8 @@ class FeatureSet:
         if not tuned:
             return torch.from_numpy(self.text[rows])
         if self.text_tokens is None:
-            raise MsaError("these features hold no token states; featurize with "
-                           "featurize.text_tuned_layers > 0")
+            raise MsaError("these features hold no token states; featurize under "
+                           "train.text_tuning top")
         return self.text_tokens.batch(rows)
 
     def rows(self, guids: list[str]) -> np.ndarray:

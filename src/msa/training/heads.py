@@ -58,7 +58,7 @@ def optimizer_and_schedule(model: SentimentClassifier, params: TrainParams, step
     text = list(model.text_top.parameters()) if model.tunes_text else []
     tuned = {id(p) for p in text}
     optimizer = recipe.adamw([([p for p in model.parameters() if id(p) not in tuned], params.lr),
-                              (text, params.text_lr)], params)
+                              (text, params.text_encoder_lr)], params)
     return optimizer, recipe.warmup_cosine(optimizer, params, steps_per_epoch, epochs)
 
 

@@ -2,6 +2,9 @@
 
     frozen  its weights stay as loaded; it reads in evaluation mode, as a fixed feature
             extractor seeing each epoch's fresh views
+    top     (text) its top train.text_top_layers layers train in full, the layers below them
+            frozen and in evaluation mode: the heads regime's tuning on cached states, here for
+            any encoder with a stack of layers
     lora    low-rank adapters (LoRA, through PEFT) on its attention's query and value
             projections, or a CNN's convolutions (`TARGETS`, or train.*_lora_targets); the base
             weights stay as loaded, and so do its normalisation statistics
@@ -38,7 +41,9 @@ TARGETS = (
 
 def settings(params: TrainParams) -> dict:
     """What models.json records of the tuning, and what rebuilds the same network."""
-    return {"text": params.text_tuning, "image": params.image_tuning,
+    return {"text": params.text_tuned, "image": params.image_tuning,
+            **({"text_top_layers": params.text_top_layers} if params.text_tuned == "top"
+               else {}),
             "lora": {"rank": params.lora_rank, "alpha": params.lora_alpha,
                      "dropout": params.lora_dropout,
                      "text_targets": params.text_lora_targets,
@@ -72,6 +77,24 @@ def _adapt(module: nn.Module, side: str, lora: dict, name: str) -> None:
                        f"({name})") from None
 
 
+def layer_stack(module: nn.Module) -> nn.ModuleList | None:
+    """An encoder's stack of layers: its ModuleList holding the most parameters (BERT's
+    encoder.layer, DistilBERT's transformer.layer, CLIP's and SigLIP's encoder.layers)."""
+    stacks = [m for m in module.modules() if isinstance(m, nn.ModuleList) and len(m) > 1]
+    return max(stacks, key=lambda m: sum(p.numel() for p in m.parameters()), default=None)
+
+
+def top_layers(encoder: nn.Module, count: int, name: str) -> list[nn.Module]:
+    """The top `count` layers of an encoder's stack, or a one-line error naming the key."""
+    stack = layer_stack(encoder)
+    if stack is None:
+        raise MsaError(f"train.text_tuning: top needs a stack of layers; {name} has none")
+    if count > len(stack):
+        raise MsaError(f"train.text_top_layers: {count} is not allowed; {name} has "
+                       f"{len(stack)} layers")
+    return list(stack[-count:])
+
+
 def apply(text: nn.Module | None, image: nn.Module | None, tuning: dict, names: dict) -> None:
     """Freeze, adapt or leave trainable each encoder, as `tuning` (`settings`) says; `names`:
     the encoders' names, for the errors."""
@@ -80,19 +103,28 @@ def apply(text: nn.Module | None, image: nn.Module | None, tuning: dict, names: 
             continue
         if tuning[side] == "frozen":
             encoder.requires_grad_(False)
+        elif tuning[side] == "top":
+            encoder.requires_grad_(False)
+            for layer in top_layers(encoder, tuning["text_top_layers"], names[side]):
+                layer.requires_grad_(True)
         else:
             # a text tower's adapters go in its transformers encoder, an image's in the network
             _adapt(getattr(encoder, "encoder", encoder), side, tuning["lora"], names[side])
 
 
 def set_modes(text: nn.Module | None, image: nn.Module | None, tuning: dict) -> None:
-    """After train(): a frozen encoder reads in evaluation mode; an adapted one keeps its
-    normalisation statistics (its base is not trained)."""
+    """After train(): a frozen encoder, or the frozen layers below the top ones, read in
+    evaluation mode; an adapted one keeps its normalisation statistics (its base is not
+    trained)."""
     for side, encoder in zip(SIDES, (text, image)):
         if encoder is None or tuning[side] == "full":
             continue
         if tuning[side] == "frozen":
             encoder.eval()
+        elif tuning[side] == "top":
+            encoder.eval()
+            for layer in top_layers(encoder, tuning["text_top_layers"], "the text encoder"):
+                layer.train()
         else:
             for layer in encoder.modules():
                 if isinstance(layer, nn.modules.batchnorm._BatchNorm):
@@ -101,11 +133,17 @@ def set_modes(text: nn.Module | None, image: nn.Module | None, tuning: dict) -> 
 
 def trained_state(model: nn.Module, tuning: dict) -> dict:
     """The part of the network's state that training changed: every entry but the frozen and
-    adapted encoders' base weights (their adapters kept)."""
+    adapted encoders' base weights (their adapters kept, and the tuned top layers)."""
+    top = ()
+    if tuning["text"] == "top" and getattr(model, "text_encoder", None) is not None:
+        names = {id(m): n for n, m in model.named_modules()}
+        top = tuple(names[id(layer)] + "." for layer in top_layers(
+            model.text_encoder, tuning["text_top_layers"], "the text encoder"))
     kept = {}
     for key, value in model.state_dict().items():
         side = "text" if key.startswith("text_encoder.") else (
             "image" if key.startswith("image_encoder.") else None)
-        if side is None or tuning[side] == "full" or (tuning[side] == "lora" and "lora_" in key):
+        if side is None or tuning[side] == "full" or (tuning[side] == "lora" and "lora_" in key) \
+                or (tuning[side] == "top" and key.startswith(top)):
             kept[key] = value
     return kept
