@@ -7,9 +7,14 @@ import numpy as np
 import torch
 
 from msa import LABELS
+from msa.features.identity import EncoderIdentity
 from msa.features.store import FeatureSet
-from msa.params import TrainParams
+from msa.params import FeaturizeParams, TrainParams
 from msa.training import driver, heads
+
+
+# the encoders synthetic features stand for: the defaults
+IDENTITY = EncoderIdentity.of(FeaturizeParams())
 
 
 def synthetic_texts(index, rng):
@@ -32,7 +37,7 @@ def synthetic_features(n=150, seed=0, views=2):
     image[np.arange(n), index] += 1.5
     image_views = (image[:, None, :] + rng.normal(scale=0.3, size=(n, views, 14))).astype(np.float32)
     guids = [str(i) for i in range(n)]
-    return FeatureSet(guids, ["train"] * n, list(labels), text, image, image_views, {"x": 1},
+    return FeatureSet(guids, ["train"] * n, list(labels), text, image, image_views, IDENTITY,
                       texts=synthetic_texts(index, rng))
 
 
@@ -78,7 +83,7 @@ def synthetic_token_features(n=120, seed=0, dim=32):
     cache.text = np.zeros((n, dim), dtype=np.float32)  # the frozen pooled features are unused
     cache.text_tokens = TokenStates(values.astype(np.float16), offsets)
     cache.text_top = {"config": config, "state_dict": pretrained}
-    cache.encoders = {"text_tuned_layers": 2, "text_pooling": "mean"}
+    cache.encoders = IDENTITY.replace(text_tuned_layers=2)
     return cache
 
 

@@ -122,9 +122,9 @@ def test_predict_stage_refuses_models_from_other_encoders(tmp_path):
     results = train_cross_validated(cache, folds_for(cache), "text",
                                     TrainParams(**{**PARAMS.__dict__, "epochs": 1}),
                                     seed=0, show_progress=False)
-    checkpoints.save_models(results, "text", {"text_model": "bert-base-uncased"},
-                            tmp_path / "models", "heads")
-    cache.encoders = {"text_model": "all-MiniLM-L6-v2"}
+    checkpoints.save_models(results, "text", cache.encoders.replace(
+        text_model="bert-base-uncased"), tmp_path / "models", "heads")
+    cache.encoders = cache.encoders.replace(text_model="all-MiniLM-L6-v2")
     store.save(cache, tmp_path / "features")
     prepared.write([prepared.Pair("0", "test", None, "t", "x.jpg")], tmp_path / "manifest.jsonl")
     (tmp_path / "params.yaml").write_bytes((REPO / "params.yaml").read_bytes())

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from msa import LABELS
 from msa.evaluation import predict
 from msa.errors import MsaError
 from msa.params import TrainParams
@@ -28,8 +29,8 @@ def test_saved_models_reproduce_the_out_of_fold_probabilities(tmp_path, make_cac
                                     show_progress=False)
     checkpoints.save_models(results, "multimodal", cache.encoders, tmp_path, "heads")
     models, summary = checkpoints.load_models(tmp_path)
-    assert len(models) == 3 and summary["mode"] == "multimodal"
-    assert summary["lexical_weight"] == lexical_weight
+    assert len(models) == 3 and summary.mode == "multimodal"
+    assert summary.lexical_weight == lexical_weight
     assert all((m.lexical is not None) == (lexical_weight > 0) for m in models)
     for model, result in zip(models, results):
         probs = predict.ensemble_proba([model], summary, posts(cache, result.val_guids),
@@ -42,6 +43,10 @@ def test_saved_models_reproduce_the_out_of_fold_probabilities(tmp_path, make_cac
 
 def test_models_and_features_from_other_encoders_are_refused():
     cache = synthetic_features(n=10)
-    summary = {"encoders": {"x": 2}}
-    with pytest.raises(MsaError, match="trained on features from other encoders"):
+    summary = checkpoints.ModelsRecord("text", LABELS, cache.encoders.replace(embedding="pooled"),
+                                       0.0, (0,), "heads")
+    with pytest.raises(MsaError, match=r"trained on features from other encoders \(embedding: "
+                                       r"'pooled' in the models, 'projected' in the features\)"):
         checkpoints.check_compatible(summary, cache)
+    checkpoints.check_compatible(summary.__class__(**{**summary.__dict__,
+                                                      "encoders": cache.encoders}), cache)

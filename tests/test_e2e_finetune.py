@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from conftest import TINY_IMAGE_MODEL, TINY_IMAGE_OPTIONS, e2e_results, run
+from msa.training import kept
 
 # One worker runs these in order on one workspace (make test: pytest -n 2 --dist loadgroup).
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("e2e_finetune")]
@@ -71,7 +72,7 @@ def repro_until_saved(repo, env, tiny_bert, image_tuning: str, phase_folder: str
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     proc = subprocess.Popen("dvc repro", shell=True, cwd=repo, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True)
-    saved = repo / ".finetune_state" / phase_folder / "progress.pt"
+    saved = kept.progress_file(repo / ".finetune_state" / phase_folder)
     while not saved.exists() and proc.poll() is None:
         time.sleep(0.05)
     return proc

@@ -122,7 +122,7 @@ def test_featurize_is_deterministic_and_round_trips(demo_features, tmp_path):
     store.save(frozen, tmp_path / "cache")
     reloaded = store.load(tmp_path / "cache")
     assert reloaded.text_tokens is None and reloaded.text_top is None
-    assert reloaded.encoders["text_tuned_layers"] == 0
+    assert reloaded.encoders.text_tuned_layers == 0
 
 
 def test_image_batch_size_follows_the_precision_unless_set():

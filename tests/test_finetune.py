@@ -10,7 +10,7 @@ from conftest import TINY_IMAGE_MODEL
 from msa import params
 from msa.data import folds, reading
 from msa.evaluation import predict
-from msa.training import checkpoints, driver, finetune
+from msa.training import checkpoints, driver, finetune, kept
 from msa.training.end_to_end import PairImages
 from msa.features.extract import encoder_identity
 
@@ -101,7 +101,7 @@ def test_a_run_that_dies_after_an_epoch_resumes_to_the_uninterrupted_result(
     monkeypatch.setattr(finetune.FinetuneRun, "train_epoch", dies_in_the_second_fold)
     with pytest.raises(KeyboardInterrupt):
         _train(p, labelled, assignment, tmp_path)
-    assert (tmp_path / "fold_1_choose" / "progress.pt").is_file()
+    assert kept.progress_file(tmp_path / "fold_1_choose").is_file()
     monkeypatch.setattr(finetune.FinetuneRun, "train_epoch", original)
     resumed = _train(p, labelled, assignment, tmp_path)
     for got, expected in zip(resumed, uninterrupted):

@@ -8,7 +8,7 @@ def _epoch(state: Path, fold: int, phase: str, epoch: int, progress: bool = True
     kept.epoch_folder(folder, epoch).mkdir(parents=True)
     (kept.epoch_folder(folder, epoch) / "model.safetensors").write_bytes(b"x" * 3 * 2**20)
     if progress:
-        (folder / "progress.pt").write_bytes(b"p")
+        kept.progress_file(folder).write_bytes(b"p")
 
 
 def test_what_an_interrupt_leaves_is_said_with_how_to_resume_and_discard(tmp_path):

@@ -173,7 +173,7 @@ def test_train_reads_the_featurize_keys_that_name_the_encoders_and_no_others():
     from msa.params import FeaturizeParams
 
     read = {key for key in PIPELINE["train"]["params"] if str(key).startswith("featurize")}
-    identity = extract.encoder_identity(FeaturizeParams())
+    identity = extract.encoder_identity(FeaturizeParams()).to_json()
     assert read == {f"featurize.{key}" for key in identity if hasattr(FeaturizeParams(), key)}
     # the one key of the identity that is not featurize's: the text layers cached for the tuning
     assert [key for key in identity if not hasattr(FeaturizeParams(), key)] == [
@@ -198,3 +198,24 @@ def test_the_way_back_restores_every_output_dvc_keeps_in_git():
     assert kept_in_git
     for path in kept_in_git:
         assert any(path == p or path.startswith(p + "/") for p in KEPT_IN_GIT), path
+
+
+def test_the_output_paths_the_code_names_are_the_ones_dvc_yaml_writes():
+    """Paths the library reads or shows by name, not from a stage's arguments, are outputs of
+    dvc.yaml's stages (a renamed output fails here, not in a user's comparison)."""
+    import inspect
+
+    from msa.evaluation import metrics, records
+    from msa.experiments import gallery
+    from msa.training import live
+
+    outs = {}
+    for name, stage in PIPELINE.items():
+        for out in stage.get("outs", []) + stage.get("metrics", []) + stage.get("plots", []):
+            outs[next(iter(out)) if isinstance(out, dict) else out] = name
+    named = {records.OOF_FILE: "train", metrics.METRICS_FILE: "evaluate",
+             metrics.DETAILS_FILE: "evaluate", gallery.MANIFEST_FILE: "prepare"}
+    for path, stage in named.items():
+        assert outs.get(path) == stage, path
+    default_live = inspect.signature(live.EpochLog).parameters["folder"].default
+    assert f"--live {default_live}" in " ".join(PIPELINE["train"]["cmd"].split())

@@ -1,5 +1,6 @@
 import numpy as np
 
+from msa import LABELS
 from msa.evaluation import predict
 
 
@@ -18,7 +19,12 @@ def test_under_a_launch_every_process_featurizes_and_the_main_one_predicts():
         processes, is_main = 2, False
 
     calls = []
-    assert predict.ensemble_proba([], {"regime": "heads"}, [], lambda: calls.append(1),
+    from msa.features.identity import EncoderIdentity
+    from msa.params import FeaturizeParams
+    from msa.training.checkpoints import ModelsRecord
+
+    summary = ModelsRecord("text", LABELS, EncoderIdentity.of(FeaturizeParams()), 0.0, (), "heads")
+    assert predict.ensemble_proba([], summary, [], lambda: calls.append(1),
                                   shares=Other()) is None
     assert calls == [1]
 

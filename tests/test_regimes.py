@@ -2,6 +2,7 @@
 name; a new regime is one module and one registry line."""
 
 import ast
+import json
 import sys
 import typing
 
@@ -47,6 +48,7 @@ import torch
 
 from msa import LABEL_INDEX, LABELS
 from msa.data import prepared
+from msa.features.identity import EncoderIdentity
 from msa.training.checkpoints import FoldModel
 from msa.training.regimes import TrainingRegime
 
@@ -89,10 +91,11 @@ class PriorRun:
 
 
 class PriorTrainer:
-    name, is_main, keeper, encoders = "prior", True, None, {}
+    name, is_main, keeper = "prior", True, None
 
     def __init__(self, p, pairs):
         self.mode, self.params, self.seed = p.mode, p.train, p.seed
+        self.encoders = EncoderIdentity.of(p.featurize)
         self.label_of = {q.guid: q.label for q in pairs}
 
     def new_run(self, phase):
@@ -105,7 +108,7 @@ class PriorTrainer:
         return {}
 
     def record(self):
-        return {"baseline": "class frequencies"}
+        return {}
 
     def close(self):
         pass
@@ -148,7 +151,8 @@ def test_a_new_regime_is_one_module_and_one_registry_line(demo_root, tmp_path, m
     checkpoints.save_models(results, p.mode, trainer.encoders, tmp_path / "models", regime.name,
                             trainer.record())
     models, summary = checkpoints.load_models(tmp_path / "models")
-    assert summary["regime"] == "prior" and summary["baseline"] == "class frequencies"
+    assert summary.regime == "prior"
+    assert json.loads((tmp_path / "models/models.json").read_text())["regime"] == "prior"
     assert all(type(m.network).__name__ == "PriorNetwork" for m in models)
     test_pairs = [q for q in pairs if q.split == "test"]
     probs = predict.ensemble_proba(models, summary, test_pairs,

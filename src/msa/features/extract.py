@@ -18,6 +18,7 @@ from msa.data.prepared import Pair
 from msa.errors import MsaError
 from msa.features import backbones, encoders
 from msa.features.backbones import ImageSpec
+from msa.features.identity import EncoderIdentity
 from msa.features.towers import TextTower
 from msa.features.store import FeatureSet, TokenStates
 from msa.parallel import ALONE, Shares
@@ -30,19 +31,11 @@ _CPU = torch.device("cpu")
 BERT_LAYERS = ("bert", "roberta", "xlm-roberta", "electra", "camembert")
 
 
-def encoder_identity(params: FeaturizeParams, top_layers: int = 0) -> dict:
+def encoder_identity(params: FeaturizeParams, top_layers: int = 0) -> EncoderIdentity:
     """What a model trained on these features needs to match at prediction time: the encoders
     (msa.features.encoders), how they are read, and the top text layers whose input states
     are cached for train to tune (train.text_tuning top under heads; else 0)."""
-    return {
-        "text_model": params.text_model,
-        "text_pooling": params.text_pooling,
-        "text_max_length": params.text_max_length,
-        "text_tuned_layers": top_layers,
-        "image_model": params.image_model,
-        "image_weights": params.image_weights,
-        "embedding": params.embedding,
-    }
+    return EncoderIdentity.of(params, top_layers)
 
 
 def _top_layers(model, name: str, top_layers: int) -> dict:

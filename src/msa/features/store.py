@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from msa.errors import MsaError
+from msa.features.identity import EncoderIdentity
 from msa.files import atomic_path, write_json
 
 
@@ -58,7 +59,7 @@ class FeatureSet:
     text: np.ndarray
     image: np.ndarray
     image_views: np.ndarray  # rows follow the labelled pairs in manifest order
-    encoders: dict
+    encoders: EncoderIdentity
     text_tokens: TokenStates | None = None
     text_top: dict | None = None  # {"config": encoder config dict, "state_dict": top layers}
     texts: list[str] | None = None  # the posts' text, for the lexical model
@@ -113,19 +114,20 @@ def save(features: FeatureSet, folder: str | Path) -> None:
             torch.save(features.text_top, tmp)
     write_json(folder / "index.json", {
         "guids": features.guids, "splits": features.splits, "labels": features.labels,
-        "texts": features.texts, "encoders": features.encoders,
+        "texts": features.texts, "encoders": features.encoders.to_json(),
         "produced_by": features.produced_by,
     })
 
 
-def save_record(folder: str | Path, encoders: dict, regime: str, features: str) -> None:
+def save_record(folder: str | Path, encoders: EncoderIdentity, regime: str,
+                features: str) -> None:
     """What featurize leaves where the regime reads no features: the encoders train builds,
     the regime, and why it holds no `features`; nothing else (any earlier cache goes)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for stale in _FILES:
         (folder / stale).unlink(missing_ok=True)
-    write_json(folder / "index.json", {"regime": regime, "encoders": encoders,
+    write_json(folder / "index.json", {"regime": regime, "encoders": encoders.to_json(),
                                        "features": features})
 
 
@@ -144,7 +146,8 @@ def load(folder: str | Path) -> FeatureSet:
         tokens = TokenStates(np.load(folder / "text_tokens.npy"),
                              np.load(folder / "text_offsets.npy"))
         top = torch.load(folder / "text_top.pt", map_location="cpu", weights_only=True)
-    return FeatureSet(index["guids"], index["splits"], index["labels"], encoders=index["encoders"],
+    return FeatureSet(index["guids"], index["splits"], index["labels"],
+                      encoders=EncoderIdentity.from_json(index["encoders"]),
                       text_tokens=tokens, text_top=top, texts=index.get("texts"),
                       produced_by=index.get("produced_by"), **arrays)
 

@@ -13,10 +13,12 @@ from sklearn.pipeline import Pipeline
 
 from msa import LABELS
 from msa.errors import MsaError
+from msa.features.identity import EncoderIdentity
 from msa.features.store import FeatureSet
 from msa.files import atomic_write_bytes, write_json
 from msa.training import lexical
 from msa.training.model import SentimentClassifier
+from msa.training.tuning import Tuning
 
 INDEX = "models.json"
 
@@ -30,11 +32,49 @@ class FoldModel:
     image_spec: object = None
 
 
-def save_models(results: list, mode: str, encoders: dict, folder: str | Path, regime: str,
-                record: dict | None = None) -> None:
-    """The fold models, and `models.json`: what loading and checking them needs, the regime
-    that trained them (msa.training.regimes: it loads them) and what its run records
-    (`record`: finetune's mixed precision, tuning and base weights' revisions)."""
+@dataclass(frozen=True)
+class ModelsRecord:
+    """models.json: what loading and checking the fold models needs, the regime that trained
+    them (msa.training.regimes: it loads them), and what its run records (finetune: the mixed
+    precision, the tuning; both: the base weights' hub revisions and the tokens a capped text
+    encoder reads, msa.features.encoders.resolved)."""
+
+    mode: str
+    labels: tuple[str, ...]
+    encoders: EncoderIdentity
+    lexical_weight: float
+    folds: tuple[int, ...]
+    regime: str
+    mixed_precision: str | None = None
+    tuning: Tuning | None = None
+    revisions: dict | None = None
+    text_tokens_read: int | None = None
+
+    def to_json(self) -> dict:
+        extras = {"mixed_precision": self.mixed_precision,
+                  "tuning": self.tuning.to_json() if self.tuning else None,
+                  "revisions": self.revisions, "text_tokens_read": self.text_tokens_read}
+        return {"mode": self.mode, "labels": list(self.labels),
+                "encoders": self.encoders.to_json(), "lexical_weight": self.lexical_weight,
+                "folds": list(self.folds), "regime": self.regime,
+                **{k: v for k, v in extras.items() if v is not None}}
+
+    @classmethod
+    def from_json(cls, record: dict) -> ModelsRecord:
+        from msa.training.regimes import SAVED_BEFORE_REGIMES
+
+        return cls(record["mode"], tuple(record["labels"]),
+                   EncoderIdentity.from_json(record["encoders"]),
+                   record.get("lexical_weight", 0.0), tuple(record["folds"]),
+                   record.get("regime", SAVED_BEFORE_REGIMES), record.get("mixed_precision"),
+                   Tuning.from_json(record["tuning"]) if "tuning" in record else None,
+                   record.get("revisions"), record.get("text_tokens_read"))
+
+
+def save_models(results: list, mode: str, encoders: EncoderIdentity, folder: str | Path,
+                regime: str, record: dict | None = None) -> None:
+    """The fold models, and `models.json` (`ModelsRecord`; `record`: what the regime's run
+    adds to it, `Trainer.record()`)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for stale in [*folder.glob("fold_*.pt"), *folder.glob("fold_*_lexical.pkl")]:
@@ -46,25 +86,20 @@ def save_models(results: list, mode: str, encoders: dict, folder: str | Path, re
         if result.lexical is not None:
             atomic_write_bytes(folder / f"fold_{result.fold}_lexical.pkl",
                                lexical.dumps(result.lexical))
-    write_json(folder / INDEX, {
-        "mode": mode,
-        "labels": list(LABELS),
-        "encoders": encoders,
-        "lexical_weight": max((r.lexical_weight for r in results), default=0.0),
-        "folds": [r.fold for r in results],
-        "regime": regime,
-        **(record or {}),
-    })
+    write_json(folder / INDEX, ModelsRecord(
+        mode, LABELS, encoders, max((r.lexical_weight for r in results), default=0.0),
+        tuple(r.fold for r in results), regime, **(record or {})).to_json())
 
 
-def read_index(folder: str | Path) -> dict:
+def read_index(folder: str | Path) -> ModelsRecord:
     path = Path(folder) / INDEX
     if not path.is_file():
         raise MsaError(f"{folder}: no trained models here (run the train stage first)")
-    return json.loads(path.read_text(encoding="utf-8"))
+    return ModelsRecord.from_json(json.loads(path.read_text(encoding="utf-8")))
 
 
-def load_models(folder: str | Path, dtype: str | None = None) -> tuple[list[FoldModel], dict]:
+def load_models(folder: str | Path,
+                dtype: str | None = None) -> tuple[list[FoldModel], ModelsRecord]:
     """The fold models, each loaded by the regime that trained it; `dtype` (bf16 | fp32)
     overrides the precision the heads' tuned text layers were trained in (None keeps it, so
     the out-of-fold probabilities are reproduced exactly)."""
@@ -73,8 +108,8 @@ def load_models(folder: str | Path, dtype: str | None = None) -> tuple[list[Fold
     summary = read_index(folder)
     regime = regimes.of_models(summary)
     models = []
-    weight = summary.get("lexical_weight", 0.0)
-    for fold in summary["folds"]:
+    weight = summary.lexical_weight
+    for fold in summary.folds:
         path = Path(folder) / f"fold_{fold}.pt"
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
         model = regime.fold_network(summary, checkpoint, path, dtype)
@@ -86,14 +121,14 @@ def load_models(folder: str | Path, dtype: str | None = None) -> tuple[list[Fold
     return models, summary
 
 
-def check_compatible(summary: dict, features: FeatureSet) -> None:
+def check_compatible(summary: ModelsRecord, features: FeatureSet) -> None:
     """Models only make sense on features from the encoders they were trained on."""
-    if summary["encoders"] != features.encoders:
-        differing = sorted(k for k in summary["encoders"]
-                           if summary["encoders"][k] != features.encoders.get(k))
-        key = differing[0] if differing else "encoders"
+    differing = summary.encoders.differing(features.encoders)
+    if differing:
+        key = differing[0]
         raise MsaError(
             f"the models were trained on features from other encoders ({key}: "
-            f"{summary['encoders'].get(key)!r} in the models, {features.encoders.get(key)!r} "
-            "in the features); rerun train, or featurize with the models' encoders"
+            f"{getattr(summary.encoders, key)!r} in the models, "
+            f"{getattr(features.encoders, key)!r} in the features); rerun train, or featurize "
+            "with the models' encoders"
         )

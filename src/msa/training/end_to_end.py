@@ -22,6 +22,7 @@ from msa.data.prepared import Pair
 from msa.features.augment import ImageViews
 from msa.features.backbones import ImageSpec
 from msa.features.encoders import towers
+from msa.features.identity import EncoderIdentity
 from msa.features.towers import TextReader, TextTower
 from msa.parallel import ALONE, Shares
 from msa.params import AugmentParams, TrainParams
@@ -33,7 +34,7 @@ class EndToEnd(nn.Module):
     (msa.training.tuning), and the heads regime's head over their outputs."""
 
     def __init__(self, head: SentimentClassifier, text_encoder: TextTower | None,
-                 image_encoder: nn.Module | None, tuning: dict = tuning_rules.FULL):
+                 image_encoder: nn.Module | None, tuning: tuning_rules.Tuning):
         super().__init__()
         self.head, self.text_encoder, self.image_encoder = head, text_encoder, image_encoder
         self.tuning = tuning
@@ -58,21 +59,21 @@ class EndToEnd(nn.Module):
         return [p for p in encoder.parameters() if p.requires_grad] if encoder else []
 
 
-def build(encoders: dict, mode: str, params: TrainParams | None = None,
-          config: ModelConfig | None = None, tuning: dict | None = None):
+def build(identity: EncoderIdentity, mode: str, params: TrainParams | None = None,
+          config: ModelConfig | None = None, tuning: tuning_rules.Tuning | None = None):
     """(model, its text reader or None, image spec) from the featurize identity
     (`encoder_identity`): the pretrained encoders (msa.features.encoders), each tuned as
-    `tuning` (msa.training.tuning.settings; default: the params', else in full), and a head:
+    `tuning` (msa.training.tuning.Tuning; default: the params'), and a head:
     `config`'s, or a fresh one sized to them by `params`."""
-    tuning = tuning or (tuning_rules.settings(params) if params else tuning_rules.FULL)
+    tuning = tuning or tuning_rules.settings(params)
     # The image spec is kept in every mode, so that one data pipeline serves them all.
-    text_encoder, (image_encoder, spec) = towers(encoders, text=modes.reads_text(mode))
+    text_encoder, (image_encoder, spec) = towers(identity, text=modes.reads_text(mode))
     if text_encoder is not None:
         text_encoder.encoder.config._attn_implementation = "sdpa"
     if not modes.reads_image(mode):
         image_encoder = None
     tuning_rules.apply(text_encoder, image_encoder, tuning,
-                       {"text": encoders["text_model"], "image": encoders["image_model"]})
+                       {"text": identity.text_model, "image": identity.image_model})
     if config is None:
         config = ModelConfig.from_params(mode, params, text_encoder.dim if text_encoder else 1,
                                          spec.dim if image_encoder is not None else 1)

@@ -35,6 +35,7 @@ import msa
 from msa import LABEL_INDEX, LABELS, device, modes, precision
 from msa.data.prepared import Pair
 from msa.features.encoders import resolved
+from msa.features.identity import EncoderIdentity
 from msa.params import Params
 from msa.training import end_to_end, kept, recipe, tuning
 from msa.training.driver import Phase, Progress, seed_everything
@@ -198,10 +199,10 @@ class EpochKeeper:
 
     def saved(self, phase: Phase) -> Progress | None:
         folder = self.folder(phase)
-        if not (folder / "progress.pt").is_file():
+        if not kept.progress_file(folder).is_file():
             return None
         # Our own file, written by an earlier run of this phase (numpy scores need full pickle).
-        saved = torch.load(folder / "progress.pt", map_location="cpu", weights_only=False)
+        saved = torch.load(kept.progress_file(folder), map_location="cpu", weights_only=False)
         if self.accelerator.is_main_process:
             print(f"finetune: fold {phase.fold} resumes after epoch {saved['progress']['epoch']},"
                   f" saved in {folder}", flush=True)
@@ -217,10 +218,10 @@ class EpochKeeper:
         accelerator.save_state(str(latest))
         accelerator.wait_for_everyone()
         if accelerator.is_main_process:
-            tmp = folder / "progress.pt.tmp"
+            tmp = kept.progress_file(folder).with_suffix(".tmp")
             torch.save({"progress": progress.state_dict(),
                         "scheduler": run.scheduler.state_dict()}, tmp)
-            tmp.replace(folder / "progress.pt")
+            tmp.replace(kept.progress_file(folder))
             for old in folder.glob(kept.epoch_folder(folder, "*").name):
                 if old != latest:
                     shutil.rmtree(old)
@@ -233,7 +234,7 @@ class Finetune:
 
     name = REGIME.name  # for the progress bar
 
-    def __init__(self, accelerator, p: Params, encoders: dict, pairs: list[Pair],
+    def __init__(self, accelerator, p: Params, encoders: EncoderIdentity, pairs: list[Pair],
                  state_dir: str | Path, show_progress: bool = True):
         self.accelerator, self.p, self.encoders = accelerator, p, encoders
         self.mode, self.params, self.seed = p.mode, p.train, p.seed

@@ -43,9 +43,9 @@ def build_model(features: FeatureSet, mode: str, params: TrainParams,
     top = features.text_top if modes.reads_text(mode) else None
     config = ModelConfig.from_params(
         mode, params, features.text.shape[1], features.image.shape[1],
-        text_tuned_layers=features.encoders.get("text_tuned_layers", 0) if top else 0,
+        text_tuned_layers=features.encoders.text_tuned_layers if top else 0,
         text_encoder_config=top["config"] if top else None,
-        text_pooling=features.encoders.get("text_pooling", "mean"), text_bf16=dtype == "bf16")
+        text_pooling=features.encoders.text_pooling, text_bf16=dtype == "bf16")
     model = SentimentClassifier(config)
     if top:
         model.text_top.layers.load_state_dict(top["state_dict"])

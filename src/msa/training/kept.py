@@ -17,6 +17,11 @@ def epoch_folder(folder: Path, epoch: int | str) -> Path:
     return folder / f"state-{epoch}"
 
 
+def progress_file(folder: Path) -> Path:
+    """A phase's progress: its latest epoch, the scores so far, the best epoch's state."""
+    return folder / "progress.pt"
+
+
 def _size(path: Path) -> str:
     total = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
     return f"{total / 2**20:.0f} MiB"
@@ -30,7 +35,7 @@ def summary(state_dir: str | Path) -> str:
         epochs = [int(m.group(1)) for f in folder.glob("state-*")
                   if (m := re.fullmatch(r"state-(\d+)", f.name))]
         fold, _, phase = folder.name.removeprefix("fold_").partition("_")
-        if epochs and (folder / "progress.pt").is_file():
+        if epochs and progress_file(folder).is_file():
             done.append(f"fold {fold} ({phase}) after epoch {max(epochs)}")
     if not done:
         return (f"no epoch had finished, so {state_dir}/ keeps nothing to resume from; "

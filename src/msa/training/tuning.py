@@ -16,6 +16,8 @@ encoder; the base weights come back from the checkpoint its encoders name.
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+
 from torch import nn
 
 from msa.errors import MsaError
@@ -39,18 +41,50 @@ TARGETS = (
 )
 
 
-def settings(params: TrainParams) -> dict:
-    """What models.json records of the tuning, and what rebuilds the same network."""
-    return {"text": params.text_tuned, "image": params.image_tuning,
-            **({"text_top_layers": params.text_top_layers} if params.text_tuned == "top"
-               else {}),
-            "lora": {"rank": params.lora_rank, "alpha": params.lora_alpha,
-                     "dropout": params.lora_dropout,
-                     "text_targets": params.text_lora_targets,
-                     "image_targets": params.image_lora_targets}}
+@dataclass(frozen=True)
+class Lora:
+    rank: int
+    alpha: float
+    dropout: float
+    text_targets: str
+    image_targets: str
 
 
-FULL = {"text": "full", "image": "full"}  # models trained before the knobs existed
+@dataclass(frozen=True)
+class Tuning:
+    """How each encoder trains: what models.json records (`tuning`), and what rebuilds the same
+    network to load a fold model onto."""
+
+    text: str  # frozen | top | lora | full
+    image: str  # frozen | lora | full
+    lora: Lora
+    text_top_layers: int | None = None  # top
+
+    def of_side(self, side: str) -> str:
+        return self.text if side == "text" else self.image
+
+    def to_json(self) -> dict:
+        return {"text": self.text, "image": self.image,
+                **({"text_top_layers": self.text_top_layers} if self.text == "top" else {}),
+                "lora": asdict(self.lora)}
+
+    @classmethod
+    def from_json(cls, record: dict | None) -> Tuning:
+        """A recorded tuning; models trained before the knobs existed (no record) trained both
+        encoders in full."""
+        record = record or {"text": "full", "image": "full"}
+        lora = settings(TrainParams()).lora
+        return cls(record["text"], record["image"],
+                   Lora(**record["lora"]) if "lora" in record else lora,
+                   record.get("text_top_layers"))
+
+
+def settings(params: TrainParams) -> Tuning:
+    """The tuning the params say, `auto` resolved by the regime."""
+    return Tuning(params.text_tuned, params.image_tuning,
+                  Lora(params.lora_rank, params.lora_alpha, params.lora_dropout,
+                       params.text_lora_targets, params.image_lora_targets),
+                  params.text_top_layers if params.text_tuned == "top" else None)
 
 
 def default_targets(module: nn.Module) -> list[str] | None:
@@ -59,16 +93,16 @@ def default_targets(module: nn.Module) -> list[str] | None:
     return next((list(targets) for targets in TARGETS if set(targets) <= names), None)
 
 
-def _adapt(module: nn.Module, side: str, lora: dict, name: str) -> None:
+def _adapt(module: nn.Module, side: str, lora: Lora, name: str) -> None:
     from peft import LoraConfig, inject_adapter_in_model
 
     key = f"train.{side}_lora_targets"
-    targets = ([t.strip() for t in lora[f"{side}_targets"].split(",") if t.strip()]
+    targets = ([t.strip() for t in getattr(lora, f"{side}_targets").split(",") if t.strip()]
                or default_targets(module))
     if not targets:
         raise MsaError(f"{key}: no default for {name}; name the modules to adapt (the last "
                        "part of their names, comma-separated)")
-    config = LoraConfig(r=lora["rank"], lora_alpha=lora["alpha"], lora_dropout=lora["dropout"],
+    config = LoraConfig(r=lora.rank, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
                         target_modules=targets)
     try:
         inject_adapter_in_model(config, module)  # leaves only the adapters trainable
@@ -95,35 +129,37 @@ def top_layers(encoder: nn.Module, count: int, name: str) -> list[nn.Module]:
     return list(stack[-count:])
 
 
-def apply(text: nn.Module | None, image: nn.Module | None, tuning: dict, names: dict) -> None:
+def apply(text: nn.Module | None, image: nn.Module | None, tuning: Tuning, names: dict) -> None:
     """Freeze, adapt or leave trainable each encoder, as `tuning` (`settings`) says; `names`:
     the encoders' names, for the errors."""
     for side, encoder in zip(SIDES, (text, image)):
-        if encoder is None or tuning[side] == "full":
+        how = tuning.of_side(side)
+        if encoder is None or how == "full":
             continue
-        if tuning[side] == "frozen":
+        if how == "frozen":
             encoder.requires_grad_(False)
-        elif tuning[side] == "top":
+        elif how == "top":
             encoder.requires_grad_(False)
-            for layer in top_layers(encoder, tuning["text_top_layers"], names[side]):
+            for layer in top_layers(encoder, tuning.text_top_layers, names[side]):
                 layer.requires_grad_(True)
         else:
             # a text tower's adapters go in its transformers encoder, an image's in the network
-            _adapt(getattr(encoder, "encoder", encoder), side, tuning["lora"], names[side])
+            _adapt(getattr(encoder, "encoder", encoder), side, tuning.lora, names[side])
 
 
-def set_modes(text: nn.Module | None, image: nn.Module | None, tuning: dict) -> None:
+def set_modes(text: nn.Module | None, image: nn.Module | None, tuning: Tuning) -> None:
     """After train(): a frozen encoder, or the frozen layers below the top ones, read in
     evaluation mode; an adapted one keeps its normalisation statistics (its base is not
     trained)."""
     for side, encoder in zip(SIDES, (text, image)):
-        if encoder is None or tuning[side] == "full":
+        how = tuning.of_side(side)
+        if encoder is None or how == "full":
             continue
-        if tuning[side] == "frozen":
+        if how == "frozen":
             encoder.eval()
-        elif tuning[side] == "top":
+        elif how == "top":
             encoder.eval()
-            for layer in top_layers(encoder, tuning["text_top_layers"], "the text encoder"):
+            for layer in top_layers(encoder, tuning.text_top_layers, "the text encoder"):
                 layer.train()
         else:
             for layer in encoder.modules():
@@ -131,19 +167,20 @@ def set_modes(text: nn.Module | None, image: nn.Module | None, tuning: dict) -> 
                     layer.eval()
 
 
-def trained_state(model: nn.Module, tuning: dict) -> dict:
+def trained_state(model: nn.Module, tuning: Tuning) -> dict:
     """The part of the network's state that training changed: every entry but the frozen and
     adapted encoders' base weights (their adapters kept, and the tuned top layers)."""
     top = ()
-    if tuning["text"] == "top" and getattr(model, "text_encoder", None) is not None:
+    if tuning.text == "top" and getattr(model, "text_encoder", None) is not None:
         names = {id(m): n for n, m in model.named_modules()}
         top = tuple(names[id(layer)] + "." for layer in top_layers(
-            model.text_encoder, tuning["text_top_layers"], "the text encoder"))
+            model.text_encoder, tuning.text_top_layers, "the text encoder"))
     kept = {}
     for key, value in model.state_dict().items():
         side = "text" if key.startswith("text_encoder.") else (
             "image" if key.startswith("image_encoder.") else None)
-        if side is None or tuning[side] == "full" or (tuning[side] == "lora" and "lora_" in key) \
-                or (tuning[side] == "top" and key.startswith(top)):
+        how = tuning.of_side(side) if side else None
+        if side is None or how == "full" or (how == "lora" and "lora_" in key) \
+                or (how == "top" and key.startswith(top)):
             kept[key] = value
     return kept

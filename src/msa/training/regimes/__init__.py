@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from msa.features.store import FeatureSet
     from msa.params import Params
     from msa.parallel import Shares
-    from msa.training.checkpoints import FoldModel
+    from msa.training.checkpoints import FoldModel, ModelsRecord
 
 @dataclass(frozen=True)
 class Registered:
@@ -69,14 +69,14 @@ class TrainingRegime(abc.ABC):
         (`produced_by()`)."""
 
     @abc.abstractmethod
-    def fold_network(self, summary: dict, checkpoint: dict, path: Path,
+    def fold_network(self, summary: ModelsRecord, checkpoint: dict, path: Path,
                      dtype: str | None) -> FoldModel:
         """One saved fold model (`checkpoint`: the state and config its run's `config` and
         `state()` gave, msa.training.checkpoints), ready to predict; `dtype` (bf16 | fp32 |
         None: as trained) where the regime lets prediction choose its precision."""
 
     @abc.abstractmethod
-    def probabilities(self, models: list[FoldModel], summary: dict, pairs: list[Pair],
+    def probabilities(self, models: list[FoldModel], summary: ModelsRecord, pairs: list[Pair],
                       features_of: Callable[[], FeatureSet | None], device: torch.device,
                       shares: Shares) -> list[np.ndarray] | None:
         """Each fold network's class probabilities for `pairs` (before any lexical blend), on
@@ -94,6 +94,6 @@ def of(name: str) -> TrainingRegime:
     return importlib.import_module(registered(name).module).REGIME
 
 
-def of_models(summary: dict) -> TrainingRegime:
+def of_models(summary: ModelsRecord) -> TrainingRegime:
     """The regime that trained the models a models.json describes."""
-    return of(summary.get("regime", SAVED_BEFORE_REGIMES))
+    return of(summary.regime)

@@ -35,8 +35,8 @@ class Finetune(TrainingRegime):
         from msa.training.model import ModelConfig
 
         config, state = ModelConfig(**checkpoint["config"]), checkpoint["state_dict"]
-        how = summary.get("tuning", tuning.FULL)
-        network, reader, spec = end_to_end.build(summary["encoders"], config.mode,
+        how = summary.tuning or tuning.Tuning.from_json(None)
+        network, reader, spec = end_to_end.build(summary.encoders, config.mode,
                                                  config=config, tuning=how)
         trained = set(tuning.trained_state(network, how))
         missing, unexpected = network.load_state_dict(state, strict=False)
@@ -49,7 +49,7 @@ class Finetune(TrainingRegime):
     def probabilities(self, models, summary, pairs, features_of, device, shares):
         from msa.training.end_to_end import pair_proba
 
-        bf16 = summary.get("mixed_precision") == "bf16"
+        bf16 = summary.mixed_precision == "bf16"
         probs = [pair_proba(model.network, model.reader, model.image_spec, pairs, bf16, device,
                             shares=shares) for model in models]
         return probs if shares.is_main else None
