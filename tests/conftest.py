@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from msa.params import TrainParams
+
 REPO = Path(__file__).resolve().parents[1]
 LAB5 = Path(os.environ.get("LAB5", REPO.parent / "shared" / "lab5"))
 
@@ -99,6 +101,10 @@ def make_tiny_bert(folder: Path) -> Path:
 
 
 # A random-initialised timm CNN small enough for CPU tests (pooled output 1024-d).
+# The workspace tunes its text encoder's top layer; a run there that tunes it otherwise sets the
+# layer count back to its default too (a count nothing reads is refused).
+WORKSPACE_TOP_LAYERS = 1
+TOP_LAYERS_DEFAULT = f"-S train.text_top_layers={TrainParams().text_top_layers}"
 TINY_IMAGE_MODEL = {"image_model": "mobilenetv3_small_050", "image_weights": "random"}
 TINY_IMAGE_OPTIONS = " ".join(f"-S featurize.{key}={value}"
                               for key, value in TINY_IMAGE_MODEL.items())  # for dvc exp run
@@ -211,9 +217,9 @@ def workspace(tmp_path_factory) -> tuple[Path, dict]:
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["fold"]["n_splits"] = 3
     params["augment"]["views"] = 1
-    # One tuned text layer and few epochs keep every stage's code path at a fraction of the cost;
+    # The top text layers tuned and few epochs keep every stage's code path at a fraction of its cost;
     # holdout trains each fold once where refit trains it twice (the rules: tests/test_driver.py).
-    params["train"]["text_tuning"] = "top"
+    params["train"].update(text_tuning="top", text_top_layers=WORKSPACE_TOP_LAYERS)
     params["train"].update(epochs=4, patience=3, early_stopping="holdout")
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run("git init -q && dvc init -q && dvc config core.autostage true", repo, env)

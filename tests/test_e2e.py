@@ -13,13 +13,37 @@ from msa.evaluation import metrics
 
 from conftest import e2e_results, in_a_terminal, run
 
-# One worker runs these in order on one workspace (make test: pytest -n 2 --dist loadgroup).
+# One worker runs these on one workspace (make test: pytest -n 2 --dist loadgroup); each starts
+# from the committed first run (`ran`), so any one runs alone and in any order.
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("e2e_workflow")]
 
 
-def test_repro_then_nothing_changes(workspace):
+@pytest.fixture(scope="module")
+def baseline(workspace):
+    """The workspace's first `dvc repro`, committed: (repo, env, what it printed, the commit)."""
     repo, env = workspace
     out = run("dvc repro", repo, env)
+    run("git add -A && git commit -qm 'multimodal run'", repo, env)
+    return repo, env, out, run("git rev-parse HEAD", repo, env).strip()
+
+
+@pytest.fixture
+def ran(baseline):
+    """The committed run as it was: what an earlier test changed in the workspace undone (its
+    experiments stay, as DVC keeps them, and so do the studies of msa's sets)."""
+    repo, env, _, commit = baseline
+    run(f"git reset -q --hard {commit} && git clean -qfd && dvc checkout -q --force", repo, env)
+    return repo, env
+
+
+def _experiment(repo, env, name: str, options: str) -> None:
+    """`dvc exp run -n name options`, unless an earlier test made it."""
+    if name not in run("dvc exp ls --name-only", repo, env).split():
+        run(f"dvc exp run -n {name} {options}", repo, env)
+
+
+def test_repro_then_nothing_changes(baseline):
+    repo, env, out, _ = baseline
     for stage in ("find_data", "prepare", "fold_split", "featurize", "train", "evaluate", "plot",
                   "predict"):
         assert f"Running stage '{stage}'" in out
@@ -39,11 +63,10 @@ def test_repro_then_nothing_changes(workspace):
         assert (repo / "plots/figures" / png).stat().st_size > 1000
     again = run("dvc repro", repo, env)
     assert "Running stage" not in again
-    run("git add -A && git commit -qm 'multimodal run'", repo, env)
 
 
-def test_rerun_from_scratch_is_byte_identical(workspace):
-    repo, env = workspace
+def test_rerun_from_scratch_is_byte_identical(ran):
+    repo, env = ran
     first = e2e_results(repo)
     lock = (repo / "dvc.lock").read_bytes()
     out = run("dvc repro --force", repo, env)
@@ -53,8 +76,8 @@ def test_rerun_from_scratch_is_byte_identical(workspace):
     assert (repo / "dvc.lock").read_bytes() == lock
 
 
-def test_exp_run_image_reuses_features(workspace):
-    repo, env = workspace
+def test_exp_run_image_reuses_features(ran):
+    repo, env = ran
     out = run("dvc exp run -n image-only -S mode=image", repo, env)
     assert "Running stage 'train'" in out
     assert "Running stage 'featurize'" not in out
@@ -85,9 +108,9 @@ def test_exp_run_image_reuses_features(workspace):
         assert score in heading, heading
 
 
-def test_seeds_rerun_only_what_they_seed(workspace):
+def test_seeds_rerun_only_what_they_seed(ran):
     """A training seed keeps the folds and features; a fold seed keeps the features."""
-    repo, env = workspace
+    repo, env = ran
     folds_before = (repo / "data/folds.csv").read_bytes()
     out = run("dvc exp run -n train-seed -S seed=1", repo, env)
     assert "Running stage 'train'" in out
@@ -99,8 +122,8 @@ def test_seeds_rerun_only_what_they_seed(workspace):
     assert (repo / "data/folds.csv").read_bytes() != folds_before
 
 
-def test_a_knob_the_settings_leave_unread_fails_the_experiment_in_one_line(workspace):
-    repo, env = workspace
+def test_a_knob_the_settings_leave_unread_fails_the_experiment_in_one_line(ran):
+    repo, env = ran
     result = subprocess.run("dvc exp run -S train.early_stopping=none -S train.patience=7",
                             cwd=repo, env=env, shell=True, capture_output=True, text=True)
     assert result.returncode != 0
@@ -117,9 +140,9 @@ def test_a_knob_the_settings_leave_unread_fails_the_experiment_in_one_line(works
     assert "up to date" in run("dvc status", repo, env)
 
 
-def test_a_missing_data_folder_is_one_line_saying_what_to_do(workspace, tmp_path):
+def test_a_missing_data_folder_is_one_line_saying_what_to_do(ran, tmp_path):
     """msa speaks before DVC trips on the absent folder, and nothing committed is removed."""
-    repo, env = workspace
+    repo, env = ran
     said = ("error: data.root: {} not found; `msa demo-data {}` writes the demo data there "
             "(`make demo`, the README's first command, writes it and runs the pipeline), or set "
             "data.root to the folder of your posts")
@@ -143,8 +166,9 @@ def test_a_missing_data_folder_is_one_line_saying_what_to_do(workspace, tmp_path
     assert run("git status --short", clone, env) == ""  # metrics/data.json and all still there
 
 
-def test_compare_leaves_out_a_failed_queued_experiment(workspace):
-    repo, env = workspace
+def test_compare_leaves_out_a_failed_queued_experiment(ran):
+    repo, env = ran
+    _experiment(repo, env, "train-seed", "-S seed=1")
     run("dvc exp run --queue -n no-data -S data.root=absent", repo, env)
     subprocess.run("dvc exp run --run-all", cwd=repo, env=env, shell=True, capture_output=True)
     result = subprocess.run("msa compare", cwd=repo, env=env, shell=True, capture_output=True,
@@ -170,8 +194,8 @@ def test_compare_leaves_out_a_failed_queued_experiment(workspace):
 VEGA_PLOTS = 7
 
 
-def test_plots_page_renders_offline_in_a_browser(workspace, tmp_path):
-    repo, env = workspace
+def test_plots_page_renders_offline_in_a_browser(ran, tmp_path):
+    repo, env = ran
     output = run("dvc plots show -o plots_html", repo, env)
     assert "WARNING" not in output, output
     page = repo / "plots_html" / "index.html"
@@ -193,8 +217,8 @@ def test_plots_page_renders_offline_in_a_browser(workspace, tmp_path):
     assert "Uncaught" not in result.stderr, result.stderr[-3000:]
 
 
-def test_ablation_over_seeds_reports_by_setting_and_runs_nothing_twice(workspace):
-    repo, env = workspace
+def test_ablation_over_seeds_reports_by_setting_and_runs_nothing_twice(ran):
+    repo, env = ran
     run("msa ablation --seeds 2", repo, env)
     names = {f"ablation-{mode}-seed{seed}" for mode in ("text", "image", "multimodal")
              for seed in (0, 1)}
@@ -265,8 +289,8 @@ def test_ablation_over_seeds_reports_by_setting_and_runs_nothing_twice(workspace
     assert (repo / "reports" / "ablation.md").read_text() == report
 
 
-def test_a_failed_run_of_a_set_shows_as_failed_and_the_others_are_reported(workspace):
-    repo, env = workspace
+def test_a_failed_run_of_a_set_shows_as_failed_and_the_others_are_reported(ran):
+    repo, env = ran
     result = subprocess.run(
         "msa sweep featurize.text_model=all-MiniLM-L6-v2,no-such/model --seeds 1 "
         "--out reports/failing", cwd=repo, env=env, shell=True, capture_output=True, text=True)
@@ -287,12 +311,14 @@ def _right(repo) -> dict[str, bool]:
     return {c[0]: c[2] == c[-1] for c in (line.split(",") for line in lines)}
 
 
-def test_compare_tests_two_experiments_pair_by_pair_from_their_revisions(workspace):
+def test_compare_tests_two_experiments_pair_by_pair_from_their_revisions(ran):
     """msa compare prints what it writes: the discordant pairs of the two experiments' own
     out-of-fold files (checked out here with dvc exp apply) and McNemar's test on them."""
     from scipy.stats import binomtest
 
-    repo, env = workspace
+    repo, env = ran
+    run("msa ablation --seeds 2", repo, env)  # kept where the ablation test ran it
+    _experiment(repo, env, "fold-seed", "-S fold.seed=1")
     right = {}
     for name in ("ablation-image-seed0", "ablation-multimodal-seed0"):
         run(f"dvc exp apply {name} && dvc checkout -q", repo, env)
@@ -330,12 +356,13 @@ def test_compare_tests_two_experiments_pair_by_pair_from_their_revisions(workspa
     assert "No setting is on the same labelled pairs and folds as ablation-image" in out
 
 
-def test_a_teammate_reproduces_and_compares_without_recomputing(workspace, tmp_path):
+def test_a_teammate_reproduces_and_compares_without_recomputing(ran, tmp_path):
     """docs/experiments.md, "With others": a bare git origin and a folder as the DVC remote,
     real folders both. The teammate's clone pulls, is up to date, and compares the pushed
     experiment with the commit pair by pair; one whose predictions were never pushed is one
     line."""
-    repo, env = workspace
+    repo, env = ran
+    run("msa ablation --seeds 2", repo, env)  # kept where the ablation test ran it
     origin, storage, mate = tmp_path / "origin.git", tmp_path / "dvc-storage", tmp_path / "mate"
     run(f"git init -q --bare {origin} && git remote add origin {origin}", repo, env)
     run(f"dvc remote add -d storage {storage} && git commit -qm 'the team remote' .dvc/config",
@@ -364,9 +391,9 @@ def test_a_teammate_reproduces_and_compares_without_recomputing(workspace, tmp_p
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
-def test_msa_predict_on_posts_in_another_layout(workspace):
+def test_msa_predict_on_posts_in_another_layout(ran):
     """New posts as a manifest table: every row predicted in table order, every bad one named."""
-    repo, env = workspace
+    repo, env = ran
     guids = [x.split(",")[0] for x in
              (repo / "data/demo/test_without_label.txt").read_text().splitlines()[1:5]]
     rows = [f"{g},data/demo/data/{g}.txt,data/demo/data/{g}.jpg" for g in guids]
@@ -386,10 +413,16 @@ def test_msa_predict_on_posts_in_another_layout(workspace):
                                                                "for the lab5 layout")
 
 
-def test_msa_predict_on_a_list(workspace):
-    repo, env = workspace
+def _my_list(repo) -> list[str]:
+    """mine.txt: five posts to predict and one without files; the lines listed."""
     listed = (repo / "data/demo/test_without_label.txt").read_text().splitlines()
     (repo / "mine.txt").write_text("\n".join(listed[:6] + ["99999,null"]) + "\n")
+    return listed
+
+
+def test_msa_predict_on_a_list(ran):
+    repo, env = ran
+    listed = _my_list(repo)
     out = run("msa predict --data data/demo --input mine.txt --output custom.txt "
               "--probabilities probs.csv", repo, env)
     assert "warning: skipped 1 pairs (missing_text): 99999" in out
@@ -411,10 +444,11 @@ def test_msa_predict_on_a_list(workspace):
             max(range(3), key=lambda k: float(values[k]))]
 
 
-def test_msa_predict_on_two_processes_predicts_what_one_does(workspace):
+def test_msa_predict_on_two_processes_predicts_what_one_does(ran):
     """Heads models: the new posts' features shared between two gloo processes (one thread
     each, as the one-process reference), the heads on the main one; the warnings said once."""
-    repo, env = workspace
+    repo, env = ran
+    _my_list(repo)
     two = yaml.safe_load((repo / "params.yaml").read_text()) | {"launch": "cpu_2proc"}
     (repo / "two.yaml").write_text(yaml.safe_dump(two, sort_keys=False))
     one_thread = {**env, "OMP_NUM_THREADS": "1"}
@@ -427,11 +461,11 @@ def test_msa_predict_on_two_processes_predicts_what_one_does(workspace):
     assert len((repo / "two.txt").read_text().splitlines()) == 1 + 5
 
 
-def test_killed_train_then_repro_gives_the_uninterrupted_result(workspace):
+def test_killed_train_then_repro_gives_the_uninterrupted_result(ran):
     """The train process dies mid-run (as under the OOM killer); dvc repro then recovers."""
     import psutil
 
-    repo, env = workspace
+    repo, env = ran
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["train"].update(epochs=16)  # folds long enough to be killed inside
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

@@ -8,23 +8,22 @@ import json
 import numpy as np
 import pytest
 
-from conftest import TINY_IMAGE_OPTIONS, run
+from conftest import TINY_IMAGE_OPTIONS, TOP_LAYERS_DEFAULT, run
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("e2e_encoders")]
 
 
 @pytest.mark.parametrize("family, text_dim, image_dim", [
-    ("tiny_clip", 16, 16), ("tiny_siglip", 32, 32), ("tiny_roberta", 32, 1024),
-    ("convnext", 32, 16)])
-def test_a_checkpoints_towers_run_featurize_train_and_predict(workspace, request, tiny_vision,
-                                                              family, text_dim, image_dim):
+    ("tiny_clip", 16, 16), ("tiny_siglip", 32, 32), ("tiny_roberta", 32, 1024)])
+def test_a_checkpoints_towers_run_featurize_train_and_predict(workspace, request, family,
+                                                              text_dim, image_dim):
     repo, env = workspace
-    folder = request.getfixturevalue(family if family.startswith("tiny_") else "tiny_roberta")
-    image = (TINY_IMAGE_OPTIONS if family == "tiny_roberta"
-             else f"-S featurize.image_model={tiny_vision(family)}" if family == "convnext"
-             else f"-S featurize.image_model={folder}")
+    folder = request.getfixturevalue(family)
+    image = (f"-S featurize.image_model={folder}" if family != "tiny_roberta"
+             else TINY_IMAGE_OPTIONS)
     out = run(f"dvc exp run -n encoders-{family.replace('_', '-')} "
               f"-S featurize.text_model={folder} {image} -S train.text_tuning=frozen "
+              f"{TOP_LAYERS_DEFAULT} "
               "-S train.epochs=2 -S fold.n_splits=2", repo, env)
     assert "Running stage 'featurize'" in out and "Running stage 'predict'" in out
     index = json.loads((repo / "data/features/index.json").read_text())
@@ -46,7 +45,7 @@ def test_a_vision_checkpoint_trains_adapted_end_to_end_and_predicts(workspace, t
     folder = tiny_vision("dinov2")
     run(f"dvc exp run -n encoders-dinov2-finetune -S train.regime=finetune "
         f"-S featurize.text_model={tiny_roberta} -S featurize.image_model={folder} "
-        "-S augment.views=4 -S train.text_tuning=frozen "
+        f"-S augment.views=4 -S train.text_tuning=frozen {TOP_LAYERS_DEFAULT} "
         "-S train.image_tuning=lora "
         "-S train.epochs=1 -S fold.n_splits=2 -S train.num_workers=0", repo, env)
     models = json.loads((repo / "models/models.json").read_text())

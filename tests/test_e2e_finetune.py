@@ -11,14 +11,17 @@ import time
 import pytest
 import yaml
 
-from conftest import TINY_IMAGE_MODEL, TINY_IMAGE_OPTIONS, e2e_results, run
+from conftest import (TINY_IMAGE_MODEL, TINY_IMAGE_OPTIONS, TOP_LAYERS_DEFAULT, e2e_results,
+                      run)
+from msa.params import TrainParams
 from msa.training import kept
 
 # One worker runs these in order on one workspace (make test: pytest -n 2 --dist loadgroup).
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("e2e_finetune")]
 
 # The workspace's heads-only knobs back at their defaults: finetune refuses a knob it never reads.
-FINETUNE = "-S train.regime=finetune -S train.text_tuning=auto -S augment.views=4"
+FINETUNE = (f"-S train.regime=finetune -S train.text_tuning=auto {TOP_LAYERS_DEFAULT} "
+            "-S augment.views=4")
 
 
 
@@ -68,7 +71,8 @@ def repro_until_saved(repo, env, tiny_bert, image_tuning: str, phase_folder: str
     params["featurize"].update(text_model=str(tiny_bert), **TINY_IMAGE_MODEL)
     params["augment"]["views"] = 4  # as FINETUNE says
     params["train"].update(regime="finetune", epochs=3, patience=3, batch_size=16,
-                           text_tuning="lora", image_tuning=image_tuning, lora_rank=2)
+                           text_tuning="lora", image_tuning=image_tuning, lora_rank=2,
+                           text_top_layers=TrainParams().text_top_layers)
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     proc = subprocess.Popen("dvc repro", shell=True, cwd=repo, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True)

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from conftest import TINY_IMAGE_OPTIONS, run
+from conftest import TINY_IMAGE_OPTIONS, TOP_LAYERS_DEFAULT, run
 
 pytestmark = pytest.mark.slow
 
@@ -19,6 +19,7 @@ def test_each_layout_runs_end_to_end_as_an_experiment(workspace, layout, tmp_pat
     out = run(f"dvc exp run -n layout-{layout} -S data.format={layout} -S data.root={root} "
               "-S train.epochs=1 -S fold.n_splits=2 "
               f"-S featurize.text_model={tiny_bert} -S train.text_tuning=frozen "
+              f"{TOP_LAYERS_DEFAULT} "
               + TINY_IMAGE_OPTIONS, repo, env)
     assert "Running stage 'prepare'" in out and "Running stage 'predict'" in out
     report = json.loads((repo / "metrics/data.json").read_text())

@@ -183,3 +183,34 @@ def test_a_roberta_familys_top_layers_run_on_their_cached_states_as_bert_layers(
     with torch.no_grad():
         again = text_top(*tokens.batch(np.arange(3))).numpy()
     np.testing.assert_allclose(again, pooled, atol=2e-2)  # float16 storage of the states
+
+
+@pytest.mark.parametrize("family", ["convnext", "swin"])
+def test_a_vision_checkpoints_features_train_heads_and_predict(demo_root, tiny_vision, family,
+                                                               tmp_path):
+    """The heads regime on a transformers vision checkpoint's features: featurize (clean and
+    augmented views), the cache on disk, a cross-validated head, its saved models predicting."""
+    from msa.data import reading
+    from msa.evaluation import predict
+    from msa.training import checkpoints
+    from synthetic import PARAMS, folds_for, train_cross_validated
+
+    pairs, _ = reading.prepare(demo_root, show_progress=False)
+    labelled = [p for p in pairs if p.split == "train"][:24]
+    params = FeaturizeParams(image_model=str(tiny_vision(family)))
+    cache = extract.featurize(labelled, params, AugmentParams(views=2), show_progress=False)
+    model, spec = encoders.image_encoder(extract.encoder_identity(params))
+    assert cache.image.shape == (24, spec.dim) and cache.image_views.shape == (24, 2, spec.dim)
+    assert np.isfinite(cache.image).all() and not np.allclose(cache.image_views[:, 0],
+                                                               cache.image)
+    store.save(cache, tmp_path / "features")
+    cache = store.load(tmp_path / "features")
+    assert cache.encoders.image_model == str(tiny_vision(family))
+    results = train_cross_validated(cache, folds_for(cache, 2), "image",
+                                    PARAMS.__class__(**{**PARAMS.__dict__, "epochs": 2,
+                                                        "early_stopping": "none"}),
+                                    seed=0, show_progress=False)
+    checkpoints.save_models(results, "image", cache.encoders, tmp_path / "models", "heads")
+    models, summary = checkpoints.load_models(tmp_path / "models")
+    probs = predict.ensemble_proba(models, summary, labelled[:4], lambda: cache)
+    assert probs.shape == (4, 3) and np.allclose(probs.sum(1), 1, atol=1e-5)
