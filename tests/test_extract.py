@@ -214,3 +214,43 @@ def test_a_vision_checkpoints_features_train_heads_and_predict(demo_root, tiny_v
     models, summary = checkpoints.load_models(tmp_path / "models")
     probs = predict.ensemble_proba(models, summary, labelled[:4], lambda: cache)
     assert probs.shape == (4, 3) and np.allclose(probs.sum(1), 1, atol=1e-5)
+
+
+@pytest.mark.parametrize("family, text_dim, image_dim", [
+    ("tiny_siglip", 32, 32), ("tiny_roberta", 32, 1024)])
+def test_a_checkpoints_towers_featurize_train_and_predict_as_msa_predict_does(
+        demo_root, request, tmp_path, family, text_dim, image_dim):
+    """SigLIP's both towers from one checkpoint, a RoBERTa's text beside a timm image model:
+    the features, a cross-validated head, and its models predicting new posts from features
+    their own encoders make (as `msa predict` does) as they predict from the cache."""
+    from conftest import TINY_IMAGE_MODEL
+    from msa.data import reading
+    from msa.evaluation import predict
+    from msa.training import checkpoints
+    from synthetic import PARAMS, train_cross_validated
+
+    folder = str(request.getfixturevalue(family))
+    image = TINY_IMAGE_MODEL if family == "tiny_roberta" else {"image_model": folder}
+    params = FeaturizeParams(text_model=folder, **image)
+    pairs, _ = reading.prepare(demo_root, show_progress=False)
+    labelled = [p for p in pairs if p.split == "train"][:24]
+    new = [p for p in pairs if p.split == "test"][:6]
+    cache = extract.featurize(labelled + new, params, AugmentParams(views=1),
+                              show_progress=False)
+    store.save(cache, tmp_path / "features")
+    cache = store.load(tmp_path / "features")
+    assert cache.encoders.text_model == folder
+    assert cache.text.shape[1] == text_dim and cache.image.shape[1] == image_dim
+    folds = {p.guid: i % 2 for i, p in enumerate(labelled)}
+    results = train_cross_validated(cache, folds, "multimodal", PARAMS.__class__(
+        **{**PARAMS.__dict__, "epochs": 2, "early_stopping": "none"}), seed=0,
+        show_progress=False)
+    checkpoints.save_models(results, "multimodal", cache.encoders, tmp_path / "models", "heads")
+    models, summary = checkpoints.load_models(tmp_path / "models")
+    from_cache = predict.ensemble_proba(models, summary, new, lambda: cache)
+    own = summary.encoders
+    fresh = predict.ensemble_proba(models, summary, new, lambda: extract.featurize(
+        new, own.featurize_params(FeaturizeParams()), AugmentParams(enabled=False),
+        show_progress=False, top_layers=own.text_tuned_layers))
+    assert from_cache.shape == (6, 3)
+    np.testing.assert_allclose(fresh, from_cache, atol=1e-4)

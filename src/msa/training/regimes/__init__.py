@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from msa.parallel import Shares
     from msa.training.checkpoints import FoldModel, ModelsRecord
 
+
 @dataclass(frozen=True)
 class Registered:
     module: str  # the module holding the regime's object, `REGIME`
