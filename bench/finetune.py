@@ -87,14 +87,15 @@ def main() -> None:
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as state:
         regime = finetune.Finetune(accelerator, tuned, extract.encoder_identity(tuned.featurize),
-                                   labelled, Path(state))
+                                   labelled, Path(state), tuned.train.regime)
         tuned_result = driver.train_fold(regime, assignment, args.fold)
     total = time.perf_counter() - start
     per_epoch = total / tuned_result.epochs_run
     result["finetune"] = {
         **fold_scores(tuned_result, label_of), "epochs_cap": args.epochs, "total_s": total,
         "train_epoch_s": epoch_s, "eval_s_per_epoch": sum(eval_s) / len(epoch_s),
-        "fold_epoch_s": per_epoch, "provenance": finetune.provenance(accelerator),
+        "fold_epoch_s": per_epoch,
+        "provenance": finetune.provenance(accelerator, tuned.train.regime),
         # the default cap (train.epochs) for every fold, as an upper bound; early stopping
         # usually ends sooner
         "epochs_default": base.train.epochs, "folds": base.fold.n_splits,

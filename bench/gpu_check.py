@@ -122,7 +122,7 @@ def finetune_fold(pairs, p, folds: dict, limit: int, where: torch.device) -> dic
     accelerator = finetune.make_accelerator(p)
     with tempfile.TemporaryDirectory() as state:
         regime = finetune.Finetune(accelerator, p, extract.encoder_identity(p.featurize),
-                                   labelled, state, show_progress=False)
+                                   labelled, state, p.train.regime, show_progress=False)
         with Step(where) as step:
             result = driver.train_fold(regime, folds, 0)
         train_pairs = sum(f != 0 for f in folds.values())

@@ -76,10 +76,10 @@ def run_one(way: str, lab5: Path, fold: int, epochs: int) -> dict:
         start = time.perf_counter()
         with tempfile.TemporaryDirectory() as state:
             regime = finetune.Finetune(accelerator, p, extract.encoder_identity(p.featurize),
-                                       labelled, state, show_progress=False)
+                                       labelled, state, p.train.regime, show_progress=False)
             result = driver.train_fold(regime, assignment, fold)
         out["train_s"] = time.perf_counter() - start
-        out["provenance"] = finetune.provenance(accelerator)
+        out["provenance"] = finetune.provenance(accelerator, p.train.regime)
     y = [label_of[g] for g in result.val_guids]
     predicted = [LABELS[i] for i in result.val_probs.argmax(1)]
     # heads refits after choosing (train.early_stopping refit): those epochs count too

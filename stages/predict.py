@@ -24,12 +24,11 @@ def main() -> None:
     from msa.data import prepared
     from msa.evaluation import predict
     from msa.features import store
-    from msa.training import checkpoints
 
     test_pairs = [q for q in prepared.read(args.manifest) if q.split == "test"]
     where = device.resolve(p.device)
     shares = parallel.Shares.of_this_process()
-    models, summary = checkpoints.load_models(args.models, precision.resolve(p.precision, where))
+    models, summary = predict.load_models(args.models, precision.resolve(p.precision, where))
     probs = predict.ensemble_proba(
         models, summary, test_pairs,
         lambda: store.load(args.features) if shares.is_main else None, where, shares)

@@ -28,7 +28,7 @@ def test_saved_models_reproduce_the_out_of_fold_probabilities(tmp_path, make_cac
     results = train_cross_validated(cache, folds_for(cache), "multimodal", params, seed=0,
                                     show_progress=False)
     checkpoints.save_models(results, "multimodal", cache.encoders, tmp_path, "heads")
-    models, summary = checkpoints.load_models(tmp_path)
+    models, summary = predict.load_models(tmp_path)
     assert len(models) == 3 and summary.mode == "multimodal"
     assert summary.lexical_weight == lexical_weight
     assert all((m.lexical is not None) == (lexical_weight > 0) for m in models)

@@ -211,7 +211,7 @@ def test_a_vision_checkpoints_features_train_heads_and_predict(demo_root, tiny_v
                                                         "early_stopping": "none"}),
                                     seed=0, show_progress=False)
     checkpoints.save_models(results, "image", cache.encoders, tmp_path / "models", "heads")
-    models, summary = checkpoints.load_models(tmp_path / "models")
+    models, summary = predict.load_models(tmp_path / "models")
     probs = predict.ensemble_proba(models, summary, labelled[:4], lambda: cache)
     assert probs.shape == (4, 3) and np.allclose(probs.sum(1), 1, atol=1e-5)
 
@@ -246,7 +246,7 @@ def test_a_checkpoints_towers_featurize_train_and_predict_as_msa_predict_does(
         **{**PARAMS.__dict__, "epochs": 2, "early_stopping": "none"}), seed=0,
         show_progress=False)
     checkpoints.save_models(results, "multimodal", cache.encoders, tmp_path / "models", "heads")
-    models, summary = checkpoints.load_models(tmp_path / "models")
+    models, summary = predict.load_models(tmp_path / "models")
     from_cache = predict.ensemble_proba(models, summary, new, lambda: cache)
     own = summary.encoders
     fresh = predict.ensemble_proba(models, summary, new, lambda: extract.featurize(

@@ -35,7 +35,7 @@ def setup(demo_root, tiny_bert):
 def _train(p, labelled, assignment, state_dir):
     accelerator = finetune.make_accelerator(p)
     regime = finetune.Finetune(accelerator, p, encoder_identity(p.featurize), labelled, state_dir,
-                               show_progress=False)
+                               p.train.regime, show_progress=False)
     return driver.cross_validate(regime, assignment, show_progress=False)
 
 
@@ -74,7 +74,7 @@ def test_saved_models_reproduce_the_out_of_fold_probabilities_from_raw_pairs(
     p, labelled, _ = setup
     checkpoints.save_models(uninterrupted, p.mode, encoder_identity(p.featurize), tmp_path,
                             "finetune", {"mixed_precision": "no"})
-    models, summary = checkpoints.load_models(tmp_path)
+    models, summary = predict.load_models(tmp_path)
     by_guid = {q.guid: q for q in labelled}
     for model, result in zip(models, uninterrupted):
         probs = predict.ensemble_proba([model], summary, [by_guid[g] for g in result.val_guids],

@@ -68,6 +68,6 @@ def test_pipeline_on_a_stratified_subset(tmp_path):
     test_pairs = [p for p in pairs if p.split == "test"]
     models_dir = tmp_path / "models"
     checkpoints.save_models(results, "multimodal", cache.encoders, models_dir, "heads")
-    models, index = checkpoints.load_models(models_dir)
+    models, index = predict.load_models(models_dir)
     probs = predict.ensemble_proba(models, index, test_pairs, lambda: cache)
     assert probs.shape == (len(test_pairs), 3) and np.allclose(probs.sum(1), 1, atol=1e-5)

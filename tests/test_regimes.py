@@ -150,7 +150,7 @@ def test_a_new_regime_is_one_module_and_one_registry_line(demo_root, tmp_path, m
     results = driver.cross_validate(trainer, assignment, show_progress=False)
     checkpoints.save_models(results, p.mode, trainer.encoders, tmp_path / "models", regime.name,
                             trainer.record())
-    models, summary = checkpoints.load_models(tmp_path / "models")
+    models, summary = predict.load_models(tmp_path / "models")
     assert summary.regime == "prior"
     assert json.loads((tmp_path / "models/models.json").read_text())["regime"] == "prior"
     assert all(type(m.network).__name__ == "PriorNetwork" for m in models)

@@ -10,6 +10,7 @@ from conftest import TINY_IMAGE_MODEL
 from msa.errors import MsaError
 from msa.features.extract import encoder_identity
 from msa.params import FeaturizeParams, TrainParams
+from msa.evaluation import predict
 from msa.training import checkpoints, end_to_end, tuning
 from msa.training.driver import FoldResult
 
@@ -70,7 +71,7 @@ def test_a_fold_model_keeps_what_trained_and_loads_onto_the_base_weights(tiny_be
         return sum(v.numel() for k, v in entries.items() if not k.startswith("head."))
 
     assert 0 < encoders_part(state) < encoders_part(model.state_dict()) / 10  # adapters only
-    (loaded,), _ = checkpoints.load_models(tmp_path)
+    (loaded,), _ = predict.load_models(tmp_path)
     model.eval()
     reader = model.text_encoder.reader
     batch = {**reader(["a happy day"]), "pixels": torch.rand(1, 3, 224, 224)}
@@ -81,7 +82,7 @@ def test_a_fold_model_keeps_what_trained_and_loads_onto_the_base_weights(tiny_be
     torch.save({"state_dict": {**state, "head.extra": torch.zeros(1)},
                 "config": model.head.config.to_dict()}, tmp_path / "fold_0.pt")
     with pytest.raises(MsaError, match="its weights do not fit the encoders models.json names"):
-        checkpoints.load_models(tmp_path)
+        predict.load_models(tmp_path)
 
 
 @pytest.mark.parametrize("family, targets", [
@@ -113,7 +114,7 @@ def test_a_vision_checkpoint_trains_adapted_and_its_fold_model_loads_onto_it(
     result = FoldResult(0, state, model.head.config, [], 1, 1, [], None)
     checkpoints.save_models([result], "multimodal", encoders, tmp_path, "finetune",
                             {"tuning": model.tuning})
-    (loaded,), _ = checkpoints.load_models(tmp_path)
+    (loaded,), _ = predict.load_models(tmp_path)
     model.eval()
     with torch.no_grad():
         torch.testing.assert_close(end_to_end.logits_of(loaded.network, batch),
@@ -142,7 +143,7 @@ def test_top_tunes_the_text_encoders_top_layers_alone_in_finetune(tiny_roberta, 
     result = FoldResult(0, state, model.head.config, [], 1, 1, [], None)
     checkpoints.save_models([result], "text", encoders, tmp_path, "finetune",
                             {"tuning": model.tuning})
-    (loaded,), _ = checkpoints.load_models(tmp_path)
+    (loaded,), _ = predict.load_models(tmp_path)
     model.eval()
     batch = {**reader(["a happy day"]), "pixels": torch.zeros(1, 3, 224, 224)}
     with torch.no_grad():

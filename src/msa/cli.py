@@ -35,12 +35,11 @@ def _predict(args) -> None:
     from msa.data import reading
     from msa.evaluation import predict
     from msa.features import extract
-    from msa.training import checkpoints
 
     where = device.resolve(p.device)
     shares = parallel.Shares.of_this_process()
     dtype = precision.resolve(p.precision, where)
-    models, summary = checkpoints.load_models(args.models, dtype)
+    models, summary = predict.load_models(args.models, dtype)
     if shares.is_main:
         print(predict.describe(summary, args.models, predict.revision(args.models)),
               flush=True)

@@ -1,4 +1,5 @@
-"""The fold ensemble that predicts new pairs, and the predictions file (the lab5 format)."""
+"""The fold models read back (each loaded by the regime that trained it), the fold ensemble that
+predicts new pairs, and the predictions file (the lab5 format)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,24 @@ from msa.features.store import FeatureSet
 from msa.files import atomic_write_text
 from msa.parallel import ALONE, Shares
 from msa.data.prepared import Pair
-from msa.training import lexical, regimes
+from msa.training import checkpoints, lexical, regimes
 from msa.training.checkpoints import FoldModel, ModelsRecord
+
+
+def load_models(folder: str | Path,
+                dtype: str | None = None) -> tuple[list[FoldModel], ModelsRecord]:
+    """The fold models of a models folder, each loaded by the regime that trained it; `dtype`
+    (bf16 | fp32) overrides the precision the heads' tuned text layers were trained in (None
+    keeps it, so the out-of-fold probabilities are reproduced exactly)."""
+    summary = checkpoints.read_index(folder)
+    regime = regimes.of_models(summary)
+    models = []
+    for fold in summary.folds:
+        path, checkpoint = checkpoints.read_fold(folder, fold)
+        models.append(checkpoints.with_lexical(regime.fold_network(summary, checkpoint, path,
+                                                                   dtype),
+                                               folder, fold, summary.lexical_weight))
+    return models, summary
 
 
 def ensemble_proba(models: list[FoldModel], summary: ModelsRecord, pairs: list[Pair],

@@ -1,5 +1,6 @@
 """The models folder, written by the train stage and read by predict: one checkpoint (and lexical
-model) per fold, and `models.json`, what loading and checking them needs."""
+model) per fold, and `models.json`, what loading and checking them needs. The regime that
+trained them loads them (msa.evaluation.predict.load_models)."""
 
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ class ModelsRecord:
     encoders: EncoderIdentity
     lexical_weight: float
     folds: tuple[int, ...]
-    regime: str
+    regime: str | None  # None: saved before regimes were recorded (msa.training.regimes)
     mixed_precision: str | None = None
     tuning: Tuning | None = None
     revisions: dict | None = None
@@ -61,12 +62,10 @@ class ModelsRecord:
 
     @classmethod
     def from_json(cls, record: dict) -> ModelsRecord:
-        from msa.training.regimes import SAVED_BEFORE_REGIMES
-
         return cls(record["mode"], tuple(record["labels"]),
                    EncoderIdentity.from_json(record["encoders"]),
                    record.get("lexical_weight", 0.0), tuple(record["folds"]),
-                   record.get("regime", SAVED_BEFORE_REGIMES), record.get("mixed_precision"),
+                   record.get("regime"), record.get("mixed_precision"),
                    Tuning.from_json(record["tuning"]) if "tuning" in record else None,
                    record.get("revisions"), record.get("text_tokens_read"))
 
@@ -98,27 +97,19 @@ def read_index(folder: str | Path) -> ModelsRecord:
     return ModelsRecord.from_json(json.loads(path.read_text(encoding="utf-8")))
 
 
-def load_models(folder: str | Path,
-                dtype: str | None = None) -> tuple[list[FoldModel], ModelsRecord]:
-    """The fold models, each loaded by the regime that trained it; `dtype` (bf16 | fp32)
-    overrides the precision the heads' tuned text layers were trained in (None keeps it, so
-    the out-of-fold probabilities are reproduced exactly)."""
-    from msa.training import regimes
+def read_fold(folder: str | Path, fold: int) -> tuple[Path, dict]:
+    """A fold's checkpoint file and what it holds (its `state_dict` and `config`)."""
+    path = Path(folder) / f"fold_{fold}.pt"
+    return path, torch.load(path, map_location="cpu", weights_only=True)
 
-    summary = read_index(folder)
-    regime = regimes.of_models(summary)
-    models = []
-    weight = summary.lexical_weight
-    for fold in summary.folds:
-        path = Path(folder) / f"fold_{fold}.pt"
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-        model = regime.fold_network(summary, checkpoint, path, dtype)
-        if weight > 0:
-            # Our own train stage wrote this file into the workspace's models folder.
-            model.lexical = lexical.loads((Path(folder) / f"fold_{fold}_lexical.pkl").read_bytes())
-            model.lexical_weight = weight
-        models.append(model)
-    return models, summary
+
+def with_lexical(model: FoldModel, folder: str | Path, fold: int, weight: float) -> FoldModel:
+    """The fold model with its lexical model, where the run blended one in."""
+    if weight > 0:
+        # Our own train stage wrote this file into the workspace's models folder.
+        model.lexical = lexical.loads((Path(folder) / f"fold_{fold}_lexical.pkl").read_bytes())
+        model.lexical_weight = weight
+    return model
 
 
 def check_compatible(summary: ModelsRecord, features: FeatureSet) -> None:

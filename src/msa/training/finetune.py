@@ -40,7 +40,6 @@ from msa.params import Params
 from msa.training import end_to_end, kept, recipe, tuning
 from msa.training.driver import Phase, Progress, seed_everything
 from msa.training.end_to_end import Collate, EpochShuffle, PairImages
-from msa.training.regimes.finetune import REGIME
 
 # Tokenizers' own threads do not survive the fork into DataLoader workers.
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -65,9 +64,9 @@ def make_accelerator(p: Params):
         gradient_accumulation_steps=p.train.gradient_accumulation_steps, cpu=not on_gpu)
 
 
-def provenance(accelerator) -> dict:
+def provenance(accelerator, regime: str) -> dict:
     """msa.precision's record of what ran, with the regime and the world size."""
-    return {"regime": REGIME.name, "world_size": accelerator.num_processes,
+    return {"regime": regime, "world_size": accelerator.num_processes,
             "mixed_precision": accelerator.mixed_precision,
             **precision.provenance({"no": "fp32"}.get(accelerator.mixed_precision,
                                                       accelerator.mixed_precision),
@@ -232,10 +231,10 @@ class Finetune:
     """The finetune regime over the labelled pairs, on `accelerator`; `state_dir` keeps each
     phase's epochs, so that a killed run resumes."""
 
-    name = REGIME.name  # for the progress bar
 
     def __init__(self, accelerator, p: Params, encoders: EncoderIdentity, pairs: list[Pair],
-                 state_dir: str | Path, show_progress: bool = True):
+                 state_dir: str | Path, regime: str, show_progress: bool = True):
+        self.name = regime  # the regime it trains for: its progress bar, its record
         self.accelerator, self.p, self.encoders = accelerator, p, encoders
         self.mode, self.params, self.seed = p.mode, p.train, p.seed
         self.pairs = {q.guid: q for q in pairs}
@@ -246,7 +245,7 @@ class Finetune:
         self.resolved: dict = {}  # the base weights' hub revisions, the tokens read
 
     def produced_by(self) -> dict:
-        return {"train": provenance(self.accelerator)}
+        return {"train": provenance(self.accelerator, self.name)}
 
     def record(self) -> dict:
         """What models.json adds for these fold models: the mixed precision they trained

@@ -97,4 +97,5 @@ def of(name: str) -> TrainingRegime:
 
 def of_models(summary: ModelsRecord) -> TrainingRegime:
     """The regime that trained the models a models.json describes."""
-    return of(summary.regime)
+    return of(summary.regime or SAVED_BEFORE_REGIMES)
+

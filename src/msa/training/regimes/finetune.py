@@ -24,7 +24,7 @@ class Finetune(TrainingRegime):
                                    finetune.fingerprint(p, [paths.manifest, paths.folds]))
         pairs = [q for q in prepared.read(paths.manifest) if q.split == "train"]
         return finetune.Finetune(accelerator, p, extract.encoder_identity(p.featurize), pairs,
-                                 paths.resume)
+                                 paths.resume, self.name)
 
     def fold_network(self, summary, checkpoint, path, dtype):
         """The encoders built from the base weights they name, tuned as they trained
