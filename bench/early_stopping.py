@@ -59,7 +59,8 @@ def score(name, seed, mode, train_params, results, cache, label_of, wall, dtype)
             "curves": [{"fold": row["fold"], "epoch": row["epoch"],
                         "stop_score": row["stop_score"], "val_accuracy": row["val_accuracy"],
                         "val_macro_f1": row["val_macro_f1"]} for row in driver.train_log(results)],
-            "produced_by": {"featurize": cache.produced_by, "train": precision.provenance(dtype)}}
+            "produced_by": {"featurize": cache.produced_by.to_json(),
+                            "train": precision.provenance(dtype).to_json()}}
 
 
 def main() -> None:

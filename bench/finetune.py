@@ -95,7 +95,7 @@ def main() -> None:
         **fold_scores(tuned_result, label_of), "epochs_cap": args.epochs, "total_s": total,
         "train_epoch_s": epoch_s, "eval_s_per_epoch": sum(eval_s) / len(epoch_s),
         "fold_epoch_s": per_epoch,
-        "provenance": finetune.provenance(accelerator, tuned.train.regime),
+        "provenance": finetune.provenance(accelerator, tuned.train.regime).to_json(),
         # the default cap (train.epochs) for every fold, as an upper bound; early stopping
         # usually ends sooner
         "epochs_default": base.train.epochs, "folds": base.fold.n_splits,

@@ -79,7 +79,7 @@ def run_one(way: str, lab5: Path, fold: int, epochs: int) -> dict:
                                        labelled, state, p.train.regime, show_progress=False)
             result = driver.train_fold(regime, assignment, fold)
         out["train_s"] = time.perf_counter() - start
-        out["provenance"] = finetune.provenance(accelerator, p.train.regime)
+        out["provenance"] = finetune.provenance(accelerator, p.train.regime).to_json()
     y = [label_of[g] for g in result.val_guids]
     predicted = [LABELS[i] for i in result.val_probs.argmax(1)]
     # heads refits after choosing (train.early_stopping refit): those epochs count too

@@ -19,9 +19,9 @@ def test_auto_takes_the_gpu_accelerate_reports_and_its_precision(a_gpu):
     where = device.resolve("auto")
     assert where == torch.device("cuda", 0)
     assert precision.resolve("auto", where) == "bf16"
-    assert precision.provenance("bf16", where) == {"precision": "bf16", "device": "cuda",
-                                                   "gpu": "NVIDIA H200",
-                                                   "threads": torch.get_num_threads()}
+    assert precision.provenance("bf16", where).to_json() == {
+        "precision": "bf16", "device": "cuda", "gpu": "NVIDIA H200",
+        "threads": torch.get_num_threads()}
 
 
 def test_a_gpu_without_bf16_runs_fp32_under_auto(a_gpu, monkeypatch):
@@ -35,7 +35,7 @@ def test_cpu_forces_the_cpu_even_beside_a_gpu(a_gpu, monkeypatch):
     assert where == torch.device("cpu")
     assert precision.resolve("auto", where) == "fp32"  # the CPU's own answer, not the GPU's
     record = precision.provenance("fp32", where)
-    assert "device" not in record and record["cpu_capability"]  # as every CPU run records
+    assert "device" not in record.to_json() and record.cpu_capability  # as every CPU run records
 
 
 def test_without_a_gpu_auto_is_the_cpu_and_gpu_is_one_line():

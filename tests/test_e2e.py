@@ -54,7 +54,7 @@ def test_repro_then_nothing_changes(baseline):
     # what produced the run beyond its params: auto resolved on this machine, in both stages
     from msa import precision
 
-    here = precision.provenance(precision.resolve("auto"))
+    here = precision.provenance(precision.resolve("auto")).to_json()
     assert result["produced_by"] == {"featurize": here, "train": here}
     index = json.loads((repo / "data/features/index.json").read_text())
     assert index["produced_by"] == here

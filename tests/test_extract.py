@@ -90,7 +90,7 @@ def test_bf16_features_match_fp32_within_tolerance(demo_features):
     subset = pairs[:8]
     fast = extract.featurize(subset, FeaturizeParams(), AugmentParams(enabled=False), "bf16",
                               show_progress=False)
-    assert fast.produced_by["precision"] == "bf16" and cache.produced_by["precision"] == "fp32"
+    assert fast.produced_by.precision == "bf16" and cache.produced_by.precision == "fp32"
     rows = cache.rows(fast.guids)
     for name in ("text", "image"):
         a, b = getattr(fast, name), getattr(cache, name)[rows]
@@ -166,7 +166,7 @@ def test_a_hub_text_model_records_the_revision_it_resolved_to(tiny_bert, demo_ro
         "params = FeaturizeParams(text_model='someone/tiny-bert',\n"
         "                         image_model='mobilenetv3_small_050', image_weights='random')\n"
         "cache = extract.featurize(pairs, params, AugmentParams(enabled=False), show_progress=False)\n"
-        "print(cache.produced_by.get('revisions'))\n")
+        "print(cache.produced_by.revisions)\n")
     env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HUB_OFFLINE": "1"}
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
                          text=True, check=True).stdout

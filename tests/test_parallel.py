@@ -88,9 +88,9 @@ def test_featurize_on_two_processes_writes_one_process_cache(posts):
         np.testing.assert_array_equal(getattr(two, name), getattr(one, name), err_msg=name)
     np.testing.assert_array_equal(two.text_tokens.values, one.text_tokens.values)
     np.testing.assert_array_equal(two.text_tokens.offsets, one.text_tokens.offsets)
-    assert one.produced_by["threads"] == two.produced_by["threads"] == 1
-    assert two.produced_by.pop("processes") == 2 and "processes" not in one.produced_by
-    assert two.produced_by == one.produced_by
+    assert one.produced_by.threads == two.produced_by.threads == 1
+    assert two.produced_by.processes == 2 and one.produced_by.processes is None
+    assert two.produced_by.replace(processes=None) == one.produced_by
 
 
 def test_end_to_end_probabilities_on_two_processes_are_one_process_ones(posts, monkeypatch):

@@ -9,7 +9,7 @@ def test_auto_uses_bf16_only_where_the_cpu_runs_it_natively(monkeypatch, native,
     monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: native)
     assert precision.native_bf16() is native
     assert precision.resolve("auto") == expected
-    assert precision.provenance(precision.resolve("auto"))["native_bf16"] is native
+    assert precision.provenance(precision.resolve("auto")).native_bf16 is native
 
 
 @pytest.mark.parametrize("native", [False, True])
@@ -27,10 +27,12 @@ def test_autocast_runs_matmuls_in_the_resolved_precision():
 
 
 def test_provenance_names_the_precision_and_the_cpu():
-    record = precision.provenance("fp32")
+    record = precision.provenance("fp32").to_json()
     assert record["precision"] == "fp32"
     assert record["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
     assert record["threads"] == torch.get_num_threads()
+    assert list(record) == ["precision", "cpu_capability", "native_bf16", "threads"]
+    assert precision.Provenance.from_json(record) == precision.provenance("fp32")
 
 
 def test_the_param_defaults_to_auto_and_refuses_other_values():

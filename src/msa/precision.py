@@ -9,6 +9,9 @@ native here, or on a GPU whether it supports bf16. Every output that these numbe
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
@@ -43,12 +46,49 @@ def autocast(precision: str, device: torch.device | None = None):
     return contextlib.nullcontext()
 
 
-def provenance(precision: str, device: torch.device | None = None) -> dict:
-    """What produced a result beyond its params: the precision that ran, and on what CPU, or
-    on which GPU."""
+@dataclass(frozen=True)
+class Provenance:
+    """What produced a result beyond its params: the precision that ran, on what CPU or which
+    GPU, with how many threads; and what a run adds (finetune: the regime, world size and mixed
+    precision; featurize: the encoders' hub revisions, the tokens a capped text encoder reads,
+    the processes that shared the work). Its JSON is the `produced_by` of the feature cache and
+    of training.json, written and read here."""
+
+    precision: str
+    threads: int
+    cpu_capability: str | None = None
+    native_bf16: bool | None = None
+    device: str | None = None
+    gpu: str | None = None
+    regime: str | None = None
+    world_size: int | None = None
+    mixed_precision: str | None = None
+    revisions: dict | None = None
+    text_tokens_read: int | None = None
+    processes: int | None = None
+
+    # the keys in the order the records have always had them
+    ORDER: ClassVar[tuple[str, ...]] = (
+        "regime", "world_size", "mixed_precision", "precision", "device", "gpu",
+        "cpu_capability", "native_bf16", "threads", "revisions", "text_tokens_read",
+        "processes")
+
+    def to_json(self) -> dict:
+        return {key: getattr(self, key) for key in self.ORDER if getattr(self, key) is not None}
+
+    @classmethod
+    def from_json(cls, record: dict) -> Provenance:
+        return cls(**record)
+
+    def replace(self, **changes) -> Provenance:
+        return dataclasses.replace(self, **changes)
+
+
+def provenance(precision: str, device: torch.device | None = None) -> Provenance:
+    """The precision that ran, and on what CPU, or on which GPU."""
     if device is not None and device.type != "cpu":
-        return {"precision": precision, "device": device.type,
-                "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else "",
-                "threads": torch.get_num_threads()}
-    return {"precision": precision, "cpu_capability": cpu_capability(),
-            "native_bf16": native_bf16(), "threads": torch.get_num_threads()}
+        return Provenance(precision, torch.get_num_threads(), device=device.type,
+                          gpu=torch.cuda.get_device_name(device) if device.type == "cuda"
+                          else "")
+    return Provenance(precision, torch.get_num_threads(), cpu_capability=cpu_capability(),
+                      native_bf16=native_bf16())

@@ -249,6 +249,6 @@ def featurize(pairs: list[Pair], params: FeaturizeParams, augment: AugmentParams
         labels=[p.label for p in pairs], text=text, image=clean,
         image_views=augmented[labelled], encoders=identity,
         text_tokens=tokens, text_top=top, texts=[p.text for p in pairs],
-        produced_by=precision.provenance(dtype, device) | said | (
-            {"processes": shares.processes} if shares.processes > 1 else {}),
+        produced_by=precision.provenance(dtype, device).replace(**said, **(
+            {"processes": shares.processes} if shares.processes > 1 else {})),
     )

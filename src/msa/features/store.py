@@ -26,6 +26,7 @@ import torch
 from msa.errors import MsaError
 from msa.features.identity import EncoderIdentity
 from msa.files import atomic_path, write_json
+from msa.precision import Provenance
 
 
 @dataclass
@@ -63,7 +64,7 @@ class FeatureSet:
     text_tokens: TokenStates | None = None
     text_top: dict | None = None  # {"config": encoder config dict, "state_dict": top layers}
     texts: list[str] | None = None  # the posts' text, for the lexical model
-    produced_by: dict | None = None  # msa.precision.provenance() of the run that made them
+    produced_by: Provenance | None = None  # what made them beyond their params
 
     def texts_of(self, rows) -> list[str]:
         if self.texts is None:
@@ -115,7 +116,7 @@ def save(features: FeatureSet, folder: str | Path) -> None:
     write_json(folder / "index.json", {
         "guids": features.guids, "splits": features.splits, "labels": features.labels,
         "texts": features.texts, "encoders": features.encoders.to_json(),
-        "produced_by": features.produced_by,
+        "produced_by": features.produced_by.to_json() if features.produced_by else None,
     })
 
 
@@ -149,5 +150,6 @@ def load(folder: str | Path) -> FeatureSet:
     return FeatureSet(index["guids"], index["splits"], index["labels"],
                       encoders=EncoderIdentity.from_json(index["encoders"]),
                       text_tokens=tokens, text_top=top, texts=index.get("texts"),
-                      produced_by=index.get("produced_by"), **arrays)
+                      produced_by=(Provenance.from_json(index["produced_by"])
+                                   if index.get("produced_by") else None), **arrays)
 

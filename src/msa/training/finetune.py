@@ -64,13 +64,13 @@ def make_accelerator(p: Params):
         gradient_accumulation_steps=p.train.gradient_accumulation_steps, cpu=not on_gpu)
 
 
-def provenance(accelerator, regime: str) -> dict:
+def provenance(accelerator, regime: str) -> precision.Provenance:
     """msa.precision's record of what ran, with the regime and the world size."""
-    return {"regime": regime, "world_size": accelerator.num_processes,
-            "mixed_precision": accelerator.mixed_precision,
-            **precision.provenance({"no": "fp32"}.get(accelerator.mixed_precision,
-                                                      accelerator.mixed_precision),
-                                   accelerator.device)}
+    ran = precision.provenance({"no": "fp32"}.get(accelerator.mixed_precision,
+                                                  accelerator.mixed_precision),
+                               accelerator.device)
+    return ran.replace(regime=regime, world_size=accelerator.num_processes,
+                       mixed_precision=accelerator.mixed_precision)
 
 
 class FinetuneRun:
@@ -245,7 +245,7 @@ class Finetune:
         self.resolved: dict = {}  # the base weights' hub revisions, the tokens read
 
     def produced_by(self) -> dict:
-        return {"train": provenance(self.accelerator, self.name)}
+        return {"train": provenance(self.accelerator, self.name).to_json()}
 
     def record(self) -> dict:
         """What models.json adds for these fold models: the mixed precision they trained

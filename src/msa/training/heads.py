@@ -137,8 +137,9 @@ class Heads:
         self.encoders = features.encoders
 
     def produced_by(self) -> dict:
-        return {"featurize": self.features.produced_by or {},
-                "train": precision.provenance(self.dtype, self.device)}
+        made = self.features.produced_by
+        return {"featurize": made.to_json() if made else {},
+                "train": precision.provenance(self.dtype, self.device).to_json()}
 
     def record(self) -> dict:
         """What models.json adds for these fold models: nothing (the tuned text layers'
