@@ -11,6 +11,7 @@ output (ConvNeXt, Swin, BEiT: their pooling and final norm).
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from pathlib import Path
 
@@ -53,15 +54,14 @@ def vision_tower(model, processor, name: str) -> tuple[PooledVision, ImageSpec]:
     """(the vision model's tower, its ImageSpec), its width found by reading one blank image;
     a model that gives no pooled output and has no class token is one line."""
     tower = PooledVision(model, model.config.model_type in CLASS_TOKEN_FAMILIES).eval()
-    probe = processor_spec(processor, 0)
+    spec = processor_spec(processor, 0)
     with torch.inference_mode():
-        outputs = model(pixel_values=torch.zeros(1, 3, probe.input_size, probe.input_size))
-        if not tower.class_token and getattr(outputs, "pooler_output", None) is None:
-            raise MsaError(f"featurize.image_model: {name} is a {model.config.model_type} "
-                           "checkpoint that gives no pooled output; msa reads a vision model's "
-                           "pooled output or its class token")
-        dim = tower(torch.zeros(1, 3, probe.input_size, probe.input_size)).shape[-1]
-    return tower, processor_spec(processor, dim)
+        outputs = model(pixel_values=torch.zeros(1, 3, spec.input_size, spec.input_size))
+    if not tower.class_token and getattr(outputs, "pooler_output", None) is None:
+        raise MsaError(f"featurize.image_model: {name} is a {model.config.model_type} "
+                       "checkpoint that gives no pooled output; msa reads a vision model's "
+                       "pooled output or its class token")
+    return tower, dataclasses.replace(spec, dim=tower.read(outputs).shape[-1])
 
 
 def processor_spec(processor, dim: int) -> ImageSpec:

@@ -173,8 +173,11 @@ class PooledVision(nn.Module):
         super().__init__()
         self.encoder, self.class_token = encoder, class_token
 
-    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        outputs = self.encoder(pixel_values=pixels)
+    def read(self, outputs) -> torch.Tensor:
+        """The encoder's outputs for a batch -> [batch, dim]."""
         if self.class_token:
             return outputs.last_hidden_state[:, 0]
         return outputs.pooler_output.flatten(1)
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self.read(self.encoder(pixel_values=pixels))
