@@ -9,34 +9,35 @@ import json
 import numpy as np
 import pytest
 
-from conftest import TINY_IMAGE_OPTIONS, TOP_LAYERS_DEFAULT, run
+from conftest import TOP_LAYERS_DEFAULT, run
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("e2e_encoders")]
 
 
-@pytest.mark.parametrize("family, text_dim, image_dim", [("tiny_clip", 16, 16)])
-def test_a_checkpoints_towers_run_featurize_train_and_predict(workspace, request, family,
-                                                              text_dim, image_dim):
-    repo, env = workspace
-    folder = request.getfixturevalue(family)
-    image = (f"-S featurize.image_model={folder}" if family != "tiny_roberta"
-             else TINY_IMAGE_OPTIONS)
-    out = run(f"dvc exp run -n encoders-{family.replace('_', '-')} "
-              f"-S featurize.text_model={folder} {image} -S train.text_tuning=frozen "
-              f"{TOP_LAYERS_DEFAULT} "
-              "-S train.epochs=2 -S fold.n_splits=2", repo, env)
-    assert "Running stage 'featurize'" in out and "Running stage 'predict'" in out
-    index = json.loads((repo / "data/features/index.json").read_text())
-    assert index["encoders"]["text_model"] == str(folder)
-    assert np.load(repo / "data/features/text.npy").shape[1] == text_dim
-    assert np.load(repo / "data/features/image.npy").shape[1] == image_dim
+def msa_predict_repeats_the_stage(repo, env) -> None:
+    """The predict stage wrote every test post's tag, and msa predict, featurizing the posts
+    with the models' own encoders (or reading them end to end), predicts the same; the
+    workspace is then put back."""
     predictions = (repo / "predictions/test_predictions.txt").read_text()
     assert len(predictions.splitlines()) == 1 + 15
-    # msa predict featurizes new posts with the models' own encoders: the stage's predictions
     run("msa predict --data data/demo --input data/demo/test_without_label.txt "
         "--output again.txt", repo, env)
     assert (repo / "again.txt").read_text() == predictions
     run("git checkout . && dvc checkout -q && rm again.txt", repo, env)
+
+
+def test_a_clip_checkpoints_towers_run_featurize_train_and_predict(workspace, tiny_clip):
+    repo, env = workspace
+    out = run(f"dvc exp run -n encoders-tiny-clip -S featurize.text_model={tiny_clip} "
+              f"-S featurize.image_model={tiny_clip} -S train.text_tuning=frozen "
+              f"{TOP_LAYERS_DEFAULT} "
+              "-S train.epochs=2 -S fold.n_splits=2", repo, env)
+    assert "Running stage 'featurize'" in out and "Running stage 'predict'" in out
+    index = json.loads((repo / "data/features/index.json").read_text())
+    assert index["encoders"]["text_model"] == str(tiny_clip)
+    assert np.load(repo / "data/features/text.npy").shape[1] == 16
+    assert np.load(repo / "data/features/image.npy").shape[1] == 16
+    msa_predict_repeats_the_stage(repo, env)
 
 
 def test_a_vision_checkpoint_trains_adapted_end_to_end_and_predicts(workspace, tiny_roberta,
@@ -51,9 +52,4 @@ def test_a_vision_checkpoint_trains_adapted_end_to_end_and_predicts(workspace, t
     models = json.loads((repo / "models/models.json").read_text())
     assert models["regime"] == "finetune" and models["encoders"]["image_model"] == str(folder)
     assert models["tuning"]["image"] == "lora"
-    predictions = (repo / "predictions/test_predictions.txt").read_text()
-    assert len(predictions.splitlines()) == 1 + 15
-    run("msa predict --data data/demo --input data/demo/test_without_label.txt "
-        "--output again.txt", repo, env)
-    assert (repo / "again.txt").read_text() == predictions
-    run("git checkout . && dvc checkout -q && rm again.txt", repo, env)
+    msa_predict_repeats_the_stage(repo, env)

@@ -15,6 +15,24 @@ def identity(**featurize):
     return encoder_identity(FeaturizeParams(**featurize))
 
 
+def ours_and_the_processors(folder, spec, tmp_path, shape):
+    """A random image of `shape` (height, width, 3) as msa's clean view makes it for `spec`,
+    and as the checkpoint's own (slow) image processor does."""
+    import numpy as np
+    from PIL import Image
+    from transformers import AutoImageProcessor
+
+    from msa.features.augment import ImageViews
+
+    image = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    Image.fromarray(image).save(tmp_path / "x.png")
+    views = ImageViews(spec)
+    ours = views.clean(views.load(str(tmp_path / "x.png")))
+    theirs = AutoImageProcessor.from_pretrained(folder, use_fast=False)(
+        Image.open(tmp_path / "x.png"), return_tensors="np")["pixel_values"][0]
+    return ours, theirs
+
+
 def test_packaged_text_encoder_loads_offline():
     tower = encoders.text_tower(identity())
     with torch.inference_mode():
@@ -66,20 +84,11 @@ def test_clip_and_siglip_text_read_as_their_checkpoints_do(tiny_clip, tiny_sigli
 def test_a_vision_tower_comes_with_its_processors_preprocessing(request, tmp_path, family, dim,
                                                                 squash):
     import numpy as np
-    from PIL import Image
-    from transformers import AutoImageProcessor
-
-    from msa.features.augment import ImageViews
 
     folder = request.getfixturevalue(family)
     model, spec = encoders.image_encoder(identity(image_model=str(folder)))
     assert (spec.dim, spec.input_size, spec.squash) == (dim, 32, squash)
-    image = np.random.default_rng(0).integers(0, 256, (48, 48, 3), dtype=np.uint8)
-    Image.fromarray(image).save(tmp_path / "x.png")
-    views = ImageViews(spec)
-    ours = views.clean(views.load(str(tmp_path / "x.png")))
-    theirs = AutoImageProcessor.from_pretrained(folder, use_fast=False)(
-        Image.open(tmp_path / "x.png"), return_tensors="np")["pixel_values"][0]
+    ours, theirs = ours_and_the_processors(folder, spec, tmp_path, (48, 48, 3))
     np.testing.assert_allclose(ours, theirs, atol=2e-2)  # PIL resampling of one pixel's rounding
     with torch.inference_mode():
         vectors = model(torch.from_numpy(ours)[None])
@@ -126,10 +135,7 @@ def test_a_wrong_combination_is_one_line_naming_the_key(tiny_clip, tiny_roberta,
 def test_a_vision_checkpoint_is_an_image_encoder_read_as_its_processor_reads(
         tiny_vision, tmp_path, family):
     import numpy as np
-    from PIL import Image
-    from transformers import AutoImageProcessor
 
-    from msa.features.augment import ImageViews
     from msa.features.towers import PooledVision
 
     folder = tiny_vision(family)
@@ -140,12 +146,7 @@ def test_a_vision_checkpoint_is_an_image_encoder_read_as_its_processor_reads(
     assert not hasattr(model.encoder, "classifier") and getattr(model.encoder, "pooler",
                                                                  None) is None or family in (
         "convnext", "swin", "beit")
-    image = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
-    Image.fromarray(image).save(tmp_path / "x.png")
-    views = ImageViews(spec)
-    ours = views.clean(views.load(str(tmp_path / "x.png")))
-    theirs = AutoImageProcessor.from_pretrained(folder, use_fast=False)(
-        Image.open(tmp_path / "x.png"), return_tensors="np")["pixel_values"][0]
+    ours, theirs = ours_and_the_processors(folder, spec, tmp_path, (48, 64, 3))
     np.testing.assert_allclose(ours, theirs, atol=2e-2)  # size, crop, resampling, mean, std
     with torch.inference_mode():
         vectors = model(torch.from_numpy(np.stack([ours, ours * 0.5])))

@@ -15,6 +15,29 @@ from msa.training import checkpoints, end_to_end, tuning
 from msa.training.driver import FoldResult
 
 
+def saved_and_reloaded(model, mode, encoders, folder):
+    """The model as training leaves it (every trainable weight moved), kept as a fold model and
+    loaded back onto its base weights: (what it kept, the loaded model); `model` now in eval
+    mode beside it."""
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.requires_grad:
+                p.add_(0.01)  # what training would move
+    state = tuning.trained_state(model, model.tuning)
+    result = FoldResult(0, state, model.head.config, [], 1, 1, [], None)
+    checkpoints.save_models([result], mode, encoders, folder, "finetune",
+                            {"tuning": model.tuning})
+    (loaded,), _ = predict.load_models(folder)
+    model.eval()
+    return state, loaded
+
+
+def same_logits(loaded, model, batch) -> None:
+    with torch.no_grad():
+        torch.testing.assert_close(end_to_end.logits_of(loaded.network, batch),
+                                   end_to_end.logits_of(model, batch))
+
+
 def build(tiny_bert, **train):
     encoders = encoder_identity(FeaturizeParams(text_model=str(tiny_bert), **TINY_IMAGE_MODEL))
     torch.manual_seed(0)
@@ -59,25 +82,14 @@ def test_lora_targets_that_the_model_lacks_are_one_line_naming_the_key(tiny_bert
 
 def test_a_fold_model_keeps_what_trained_and_loads_onto_the_base_weights(tiny_bert, tmp_path):
     model, encoders = build(tiny_bert, text_tuning="lora", image_tuning="frozen")
-    with torch.no_grad():
-        for p in model.parameters():
-            if p.requires_grad:
-                p.add_(0.01)
-    state = tuning.trained_state(model, model.tuning)
-    result = FoldResult(0, state, model.head.config, [], 1, 1, [], None)
-    checkpoints.save_models([result], "multimodal", encoders, tmp_path, "finetune",
-                            {"tuning": model.tuning})
+    state, loaded = saved_and_reloaded(model, "multimodal", encoders, tmp_path)
+
     def encoders_part(entries):
         return sum(v.numel() for k, v in entries.items() if not k.startswith("head."))
 
     assert 0 < encoders_part(state) < encoders_part(model.state_dict()) / 10  # adapters only
-    (loaded,), _ = predict.load_models(tmp_path)
-    model.eval()
     reader = model.text_encoder.reader
-    batch = {**reader(["a happy day"]), "pixels": torch.rand(1, 3, 224, 224)}
-    with torch.no_grad():
-        torch.testing.assert_close(end_to_end.logits_of(loaded.network, batch),
-                                   end_to_end.logits_of(model, batch))
+    same_logits(loaded, model, {**reader(["a happy day"]), "pixels": torch.rand(1, 3, 224, 224)})
     # weights that do not fit the encoders named: one line
     torch.save({"state_dict": {**state, "head.extra": torch.zeros(1)},
                 "config": model.head.config.to_dict()}, tmp_path / "fold_0.pt")
@@ -106,19 +118,8 @@ def test_a_vision_checkpoint_trains_adapted_and_its_fold_model_loads_onto_it(
     # every adapter learns (LoRA's B starts at zero, so the gradient reaches B first)
     grads = {n: p.grad for n, p in model.image_encoder.named_parameters() if "lora_B" in n}
     assert grads and all(g is not None and g.abs().sum() > 0 for g in grads.values())
-    with torch.no_grad():
-        for p in model.parameters():
-            if p.requires_grad:
-                p.add_(0.01)  # what training would move
-    state = tuning.trained_state(model, model.tuning)
-    result = FoldResult(0, state, model.head.config, [], 1, 1, [], None)
-    checkpoints.save_models([result], "multimodal", encoders, tmp_path, "finetune",
-                            {"tuning": model.tuning})
-    (loaded,), _ = predict.load_models(tmp_path)
-    model.eval()
-    with torch.no_grad():
-        torch.testing.assert_close(end_to_end.logits_of(loaded.network, batch),
-                                   end_to_end.logits_of(model, batch))
+    _, loaded = saved_and_reloaded(model, "multimodal", encoders, tmp_path)
+    same_logits(loaded, model, batch)
 
 
 def test_top_tunes_the_text_encoders_top_layers_alone_in_finetune(tiny_roberta, tmp_path):
@@ -135,20 +136,8 @@ def test_top_tunes_the_text_encoders_top_layers_alone_in_finetune(tiny_roberta, 
     kept = tuning.trained_state(model, model.tuning)
     assert {k for k in kept if k.startswith("text_encoder.")} == {
         f"text_encoder.{n}" for n in tuned}
-    with torch.no_grad():
-        for p in model.parameters():
-            if p.requires_grad:
-                p.add_(0.01)
-    state = tuning.trained_state(model, model.tuning)
-    result = FoldResult(0, state, model.head.config, [], 1, 1, [], None)
-    checkpoints.save_models([result], "text", encoders, tmp_path, "finetune",
-                            {"tuning": model.tuning})
-    (loaded,), _ = predict.load_models(tmp_path)
-    model.eval()
-    batch = {**reader(["a happy day"]), "pixels": torch.zeros(1, 3, 224, 224)}
-    with torch.no_grad():
-        torch.testing.assert_close(end_to_end.logits_of(loaded.network, batch),
-                                   end_to_end.logits_of(model, batch))
+    _, loaded = saved_and_reloaded(model, "text", encoders, tmp_path)
+    same_logits(loaded, model, {**reader(["a happy day"]), "pixels": torch.zeros(1, 3, 224, 224)})
     with pytest.raises(MsaError, match=r"^train.text_top_layers: 5 is not allowed; .* has 2 "
                                        r"layers$"):
         end_to_end.build(encoders, "text", replace(TrainParams(), regime="finetune",
