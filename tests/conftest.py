@@ -217,8 +217,9 @@ def workspace(tmp_path_factory) -> tuple[Path, dict]:
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["fold"]["n_splits"] = 3
     params["augment"]["views"] = 1
-    # The top text layers tuned and few epochs keep every stage's code path at a fraction of its cost;
-    # holdout trains each fold once where refit trains it twice (the rules: tests/test_driver.py).
+    # The top text layer tuned and few epochs keep every stage's code path at a fraction of its
+    # cost; holdout trains each fold once where refit trains it twice (the rules:
+    # tests/test_driver.py).
     params["train"].update(text_tuning="top", text_top_layers=WORKSPACE_TOP_LAYERS)
     params["train"].update(epochs=4, patience=3, early_stopping="holdout")
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

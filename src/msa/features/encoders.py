@@ -15,8 +15,8 @@ A hub name is looked up in the local cache first, then on the hub where the netw
 (unless HF_HUB_OFFLINE=1); offline, one line says how to pass a local folder instead. A folder
 that exists but cannot be read (no config, a corrupt weights file, a tokenizer that cannot be
 built), or a checkpoint of the wrong kind for its key, is one line naming the key and the
-cause. A checkpoint that gives both towers is loaded once. `hub_revision` tells which revision a hub
-model resolved to.
+cause. A checkpoint that gives both towers is loaded once. `hub_revision` tells which revision a
+hub model resolved to.
 """
 
 from __future__ import annotations
@@ -56,7 +56,8 @@ def _local_then_hub(build, name: str, key: str, source: str | None = None,
             return build(True)
         except MsaError:
             raise
-        except Exception as exc:  # noqa: BLE001 - transformers, tokenizers and safetensors raise many
+        # transformers, tokenizers and safetensors raise many kinds for an unreadable file
+        except Exception as exc:  # noqa: BLE001
             raise MsaError(f"{key}: {name}: its {what} cannot be read ({_cause(exc)})") from None
     try:
         return build(True)
